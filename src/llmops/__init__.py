@@ -1,0 +1,91 @@
+"""llmops: take LLM applications from a notebook to production and keep them honest there.
+
+Importing llmops is cheap: it sets the offline/no-telemetry switches (``llmops.offline``) and
+nothing else. The public names below load their modules on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from llmops import offline as _offline
+
+_offline.apply()
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (loaded on first attribute access)
+_LAZY: dict[str, str] = {
+    "LLMOpsError": "llmops.errors",
+    "ConfigError": "llmops.errors",
+    "UsageError": "llmops.errors",
+    "NotFoundError": "llmops.errors",
+    "StateError": "llmops.errors",
+    "CheckFailedError": "llmops.errors",
+    "UpstreamError": "llmops.errors",
+    "GuardrailBlockedError": "llmops.errors",
+    "Settings": "llmops.config",
+    "load_settings": "llmops.config",
+    "Lineage": "llmops.lineage",
+    "PromptLineage": "llmops.lineage",
+    "IndexLineage": "llmops.lineage",
+    "JudgeLineage": "llmops.lineage",
+    "get_embedder": "llmops.embeddings",
+}
+
+__all__ = ["__version__", *sorted(_LAZY)]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from llmops.config import Settings as Settings
+    from llmops.config import load_settings as load_settings
+    from llmops.embeddings import get_embedder as get_embedder
+    from llmops.errors import (
+        CheckFailedError as CheckFailedError,
+    )
+    from llmops.errors import (
+        ConfigError as ConfigError,
+    )
+    from llmops.errors import (
+        GuardrailBlockedError as GuardrailBlockedError,
+    )
+    from llmops.errors import (
+        LLMOpsError as LLMOpsError,
+    )
+    from llmops.errors import (
+        NotFoundError as NotFoundError,
+    )
+    from llmops.errors import (
+        StateError as StateError,
+    )
+    from llmops.errors import (
+        UpstreamError as UpstreamError,
+    )
+    from llmops.errors import (
+        UsageError as UsageError,
+    )
+    from llmops.lineage import (
+        IndexLineage as IndexLineage,
+    )
+    from llmops.lineage import (
+        JudgeLineage as JudgeLineage,
+    )
+    from llmops.lineage import (
+        Lineage as Lineage,
+    )
+    from llmops.lineage import (
+        PromptLineage as PromptLineage,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmops' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

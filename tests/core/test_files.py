@@ -1,0 +1,110 @@
+"""YAML loading with file:line:key errors, atomic writes and the state lock."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from llmops.errors import ConfigError, StateError
+from llmops.files import atomic_write_json, atomic_write_text, file_lock, load_yaml_model
+
+
+class Inner(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    temperature: float = 0.0
+    max_tokens: int | None = None
+
+
+class Outer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    params: Inner = Inner()
+    tags: list[str] = []
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        (
+            "name: a\nparams:\n  temprature: 1\n",
+            3,
+            "unknown key 'params.temprature' (did you mean 'temperature'?)",
+        ),
+        (
+            "name: a\nparams:\n  max_tokens: lots\n",
+            3,
+            "'params.max_tokens': Input should be a valid integer",
+        ),
+        ("params: {}\n", None, "missing required key 'name'"),
+        ("name: a\nname: b\n", 2, "duplicate key 'name'"),
+        ("name: [a\n", 2, "invalid YAML"),
+        ("name: a\ntags:\n  - ok\n  - {x: 1}\n", 4, "'tags.1': Input should be a valid string"),
+        ("   \n", None, "empty file"),
+        ("- a\n- b\n", 1, "expected a mapping"),
+    ],
+)
+def test_errors_name_file_line_key(
+    tmp_path: Path, text: str, line: int | None, fragment: str
+) -> None:
+    path = tmp_path / "f.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_yaml_model(path, Outer)
+    assert fragment in info.value.message
+    assert info.value.file == str(path)
+    if line is not None:
+        assert info.value.line == line
+
+
+def test_binary_and_directory_and_bad_utf8(tmp_path: Path) -> None:
+    (tmp_path / "bin.yaml").write_bytes(b"\x00\x01\x02name: a")
+    with pytest.raises(ConfigError, match="binary file"):
+        load_yaml_model(tmp_path / "bin.yaml", Outer)
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(ConfigError, match="directory"):
+        load_yaml_model(tmp_path / "dir.yaml", Outer)
+    (tmp_path / "latin.yaml").write_bytes(b"name: a\nx: caf\xe9\n")
+    with pytest.raises(ConfigError, match="invalid UTF-8") as info:
+        load_yaml_model(tmp_path / "latin.yaml", Outer)
+    assert info.value.line == 2
+
+
+def test_atomic_write_replaces_whole_file(tmp_path: Path) -> None:
+    target = tmp_path / "sub" / "state.json"
+    atomic_write_json(target, {"b": 1, "a": [1, 2]})
+    assert target.read_text() == '{\n  "a": [\n    1,\n    2\n  ],\n  "b": 1\n}\n'
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new"
+    assert [p.name for p in target.parent.iterdir()] == ["state.json"]
+
+
+def _hold_lock(
+    path: str, ready: multiprocessing.synchronize.Event, done: multiprocessing.synchronize.Event
+) -> None:  # noqa: UP037
+    with file_lock(path):
+        ready.set()
+        done.wait(10)
+
+
+def test_file_lock_excludes_other_processes(tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    ctx = multiprocessing.get_context("fork")
+    ready, done = ctx.Event(), ctx.Event()
+    proc = ctx.Process(target=_hold_lock, args=(str(lock), ready, done))
+    proc.start()
+    try:
+        assert ready.wait(10)
+        with (
+            pytest.raises(StateError, match="locked by another process"),
+            file_lock(lock, timeout=0.2),
+        ):
+            pass
+    finally:
+        done.set()
+        proc.join(10)
+    with file_lock(lock, timeout=1):
+        assert os.path.exists(lock)
