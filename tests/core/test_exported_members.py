@@ -1,0 +1,37 @@
+"""The public API is curated: every name in ``__all__`` resolves, and nothing else is public."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+import llmops
+
+PACKAGES = ["llmops", "llmops.providers"]
+
+
+def test_top_level_all_resolves() -> None:
+    for name in llmops.__all__:
+        assert getattr(llmops, name) is not None, name
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_subpackage_all_is_exact(package: str) -> None:
+    module = importlib.import_module(package)
+    exported = set(module.__all__)
+    for name in exported:
+        assert hasattr(module, name), f"{package}.{name} listed in __all__ but missing"
+    public = {
+        n
+        for n, v in vars(module).items()
+        if not n.startswith("_")
+        and getattr(v, "__module__", "").startswith("llmops")
+        and not isinstance(v, type(importlib))
+    }
+    assert public <= exported | {"annotations"}, sorted(public - exported)
+
+
+def test_unknown_attribute_raises() -> None:
+    with pytest.raises(AttributeError):
+        llmops.no_such_name  # noqa: B018
