@@ -1,0 +1,205 @@
+"""Releasing and labelling: immutable snapshots, an atomic lock, refusals that write nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from prompt_helpers import GREET_DRAFT, snapshot
+
+from llmops.prompts import load_registry
+
+
+def test_release_snapshots_draft_and_records_hash(cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    (project / "prompts" / "greet.yaml").write_text(GREET_DRAFT)
+    result = cli("prompt", "release", "greet", "-m", "first", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("released greet@1 (sha256:")
+    released = (project / "prompts" / "greet" / "1.yaml").read_text()
+    # byte-identical to the draft apart from the recorded version
+    assert released == GREET_DRAFT.replace("name: greet\n", "name: greet\nversion: 1\n")
+    lock = yaml.safe_load((project / "prompts" / "prompts.lock").read_text())
+    entry = lock["prompts"]["greet"]["versions"][1]
+    registry = load_registry(project)
+    assert entry["hash"] == registry.get("greet@1").content_hash
+    assert entry["hash"] == registry.get("greet@draft").content_hash
+    assert entry["note"] == "first" and entry["released_at"].endswith("Z")
+    assert cli("prompt", "lint", cwd=project).exit_code == 0
+
+
+def test_second_release_numbers_up_and_keeps_old(cli, released: Path) -> None:  # type: ignore[no-untyped-def]
+    draft = released / "prompts" / "greet.yaml"
+    draft.write_text(draft.read_text().replace("polite", "very polite"))
+    result = cli("prompt", "release", "greet", "--json", cwd=released)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["version"] == 2
+    registry = load_registry(released)
+    assert "very polite" in registry.get("greet@2").render(who="A").messages[0]["content"]
+    assert registry.get("greet@1").render(who="A").messages[0]["content"] == "You are polite."
+    assert registry.get("greet").version == 1  # production label still on 1
+    assert registry.get("greet@latest").version == 2
+
+
+def test_unchanged_draft_is_not_released_again(cli, released: Path) -> None:  # type: ignore[no-untyped-def]
+    # comments and formatting are not content
+    draft = released / "prompts" / "greet.yaml"
+    draft.write_text("# a comment\n" + draft.read_text())
+    before = snapshot(released)
+    result = cli("prompt", "release", "greet", cwd=released)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        "error: nothing to release: the draft of 'greet' is identical to 'greet@1'"
+    )
+    assert snapshot(released) == before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("{{ who }}", "{{ whom }}", "uses undeclared variable 'whom'"),
+        ("{{ times }} time(s).", "{% if %}", "invalid Jinja syntax"),
+        ("temperature: 0.1", "temperature: 9", "less than or equal to 2"),
+    ],
+    ids=["undeclared", "jinja", "bad-param"],
+)
+def test_release_refused_on_lint_errors(
+    cli, released: Path, old: str, new: str, problem: str
+) -> None:  # type: ignore[no-untyped-def]
+    draft = released / "prompts" / "greet.yaml"
+    draft.write_text(draft.read_text().replace(old, new))
+    before = snapshot(released)
+    result = cli("prompt", "release", "greet", cwd=released)
+    assert result.exit_code == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("error: refusing to release 'greet': ") and "lint problem(s)" in first
+    assert problem in result.stderr and "prompts/greet.yaml" in result.stderr
+    assert snapshot(released) == before  # lock untouched, no 2.yaml
+
+
+def test_release_of_unknown_prompt(cli, released: Path) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(released)
+    result = cli("prompt", "release", "gret", cwd=released)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == "error: no prompt named 'gret' (did you mean 'greet'?)"
+    assert snapshot(released) == before
+
+
+def test_label_moves_and_reports_previous(cli, released: Path) -> None:  # type: ignore[no-untyped-def]
+    draft = released / "prompts" / "greet.yaml"
+    draft.write_text(draft.read_text().replace("polite", "kind"))
+    assert cli("prompt", "release", "greet", cwd=released).exit_code == 0
+    result = cli("prompt", "label", "greet@2", "production", cwd=released)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "greet@production -> 2 (was 1)"
+    assert cli("prompt", "label", "greet@1", "staging", cwd=released).exit_code == 0
+    registry = load_registry(released)
+    assert registry.get("greet").version == 2
+    assert registry.get("greet@staging").version == 1
+    assert registry.read_lock().prompts["greet"].labels == {"production": 2, "staging": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("greet@draft", "production"),
+            "error: cannot label 'greet@draft': labels point at released versions, not the working draft",
+        ),
+        (("greet@1", "latest"), "error: invalid label 'latest'"),
+        (("greet@1", "3"), "error: invalid label '3'"),
+        (("greet@1", "Prod!"), "error: invalid label 'Prod!'"),
+        (("greet@9", "staging"), "error: prompt 'greet' has no version 9"),
+        (("nope@1", "staging"), "error: no prompt named 'nope'"),
+    ],
+    ids=["draft", "reserved", "numeric", "bad-chars", "missing-version", "missing-prompt"],
+)
+def test_label_refusals_write_nothing(
+    cli, released: Path, args: tuple[str, str], message: str
+) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(released)
+    result = cli("prompt", "label", *args, cwd=released)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.splitlines()[0] == message
+    assert snapshot(released) == before
+
+
+def test_label_on_tampered_release_is_refused(cli, released: Path) -> None:  # type: ignore[no-untyped-def]
+    path = released / "prompts" / "greet" / "1.yaml"
+    path.write_text(path.read_text().replace("polite", "rude"))
+    before = snapshot(released)
+    result = cli("prompt", "label", "greet@1", "staging", cwd=released)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        "error: 'greet@1' no longer matches its hash in prompts.lock (released versions are "
+        "immutable) (prompts/greet/1.yaml)"
+    )
+    assert snapshot(released) == before
+
+
+def test_concurrent_releases_one_wins(released: Path) -> None:
+    draft = released / "prompts" / "greet.yaml"
+    draft.write_text(draft.read_text().replace("polite", "cheerful"))
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "llmops", "prompt", "release", "greet"],
+            cwd=released,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outcomes = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in outcomes)
+    assert codes == [0, 2, 2, 2], outcomes
+    losers = [err for code, _, err in outcomes if code == 2]
+    assert all("nothing to release" in err for err in losers), losers
+    registry = load_registry(released)
+    lock = registry.read_lock()  # parses: the lock stayed valid
+    assert sorted(lock.prompts["greet"].versions) == [1, 2]
+    assert sorted(p.name for p in (released / "prompts" / "greet").iterdir()) == [
+        "1.yaml",
+        "2.yaml",
+    ]
+    assert registry.lint() == []
+
+
+def _replace_draft(root: Path, data: bytes | None) -> None:
+    draft = root / "prompts" / "greet.yaml"
+    draft.unlink()
+    if data is None:
+        draft.mkdir()
+    else:
+        draft.write_bytes(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"", "empty file [empty-file]"),
+        (b"\x00\x01\x02binary", "binary file, expected UTF-8 text (YAML) [binary-file]"),
+        (None, "expected a file but found a directory [not-a-file]"),
+        (
+            GREET_DRAFT.replace("default: 1", "default: lots").encode(),
+            "default does not match type 'integer'",
+        ),
+        (b"name: greet\ntemplate: [oops\n", "invalid YAML"),
+    ],
+    ids=["empty", "binary", "directory", "wrong-default-type", "invalid-yaml"],
+)
+def test_release_refuses_bad_files(cli, released: Path, data: bytes | None, problem: str) -> None:  # type: ignore[no-untyped-def]
+    _replace_draft(released, data)
+    before = snapshot(released)
+    result = cli("prompt", "release", "greet", cwd=released)
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.splitlines()[0] == "error: refusing to release 'greet': 1 lint problem(s)"
+    assert "prompts/greet.yaml" in result.stderr and "greet@draft" in result.stderr
+    assert problem in result.stderr
+    assert snapshot(released) == before
