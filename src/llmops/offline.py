@@ -11,7 +11,7 @@ import importlib.util
 import os
 from pathlib import Path
 
-__all__ = ["OFFLINE_ENV", "apply", "nltk_data_path", "tiktoken_cache_dir"]
+__all__ = ["OFFLINE_ENV", "apply", "configure_guardrails", "nltk_data_path", "tiktoken_cache_dir"]
 
 #: Switches that hold for every process that imports llmops.
 OFFLINE_ENV: dict[str, str] = {
@@ -88,3 +88,19 @@ def apply(environ: dict[str, str] | None = None) -> None:
         if cache is not None:
             env["TIKTOKEN_CACHE_DIR"] = str(cache)
     env.setdefault("NLTK_DATA", nltk_data_path())
+
+
+def configure_guardrails() -> None:
+    """Switch guardrails-ai to local-only: no metrics, no remote inference, no hub token.
+
+    Call before building a guardrails ``Guard`` or ``Validator`` (``llmops.guards`` does). The
+    hub telemetry singleton is created disabled first, so nothing later can start the exporter.
+    """
+    from guardrails.settings import settings
+    from guardrails.utils.hub_telemetry_utils import HubTelemetry
+
+    rc = settings.rc
+    rc.enable_metrics = False
+    rc.use_remote_inferencing = False
+    telemetry = HubTelemetry(enabled=False)
+    telemetry._enabled = False

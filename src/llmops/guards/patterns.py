@@ -1,0 +1,296 @@
+"""The pattern layer of the injection guard: weighted multilingual phrase patterns and cue words.
+
+Patterns run over every normalised view (``normalize.variants``). A space in a pattern matches
+any run of separators or none, so one pattern fits both ``plain`` ("ignore all previous") and
+``compact`` ("ignoreallprevious") views. Gaps and word runs are bounded (``.{0,40}?``,
+``\w{1,15}``): in a compact view a bare ``\w+`` would span the whole text, matching words far
+apart and backtracking quadratically. Bounded, every pattern costs O(n).
+Scores combine as a noisy-OR of the weights of distinct matched patterns.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["CUES", "PATTERNS", "Pattern", "cue_hits", "pattern_score"]
+
+_GAP = r".{0,40}?"
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A compiled phrase pattern with its weight, family and language."""
+
+    name: str
+    weight: float
+    regex: re.Pattern[str]
+    lang: str = "en"
+
+
+def _p(name: str, weight: float, source: str, lang: str = "en") -> Pattern:
+    source = source.replace(" ~ ", _GAP).replace(" ", r"[\W_]*")
+    return Pattern(name, weight, re.compile(source, re.DOTALL), lang)
+
+
+_OVERRIDE_VERB = (
+    r"(?:ignore|ignoring|disregard|forget(?!ting)|override|overwrite|bypass|abandon|cancel|discard"
+    r"|set aside|pay no attention to|do not follow|don'?t follow|stop following|disobey|drop)"
+)
+_PRIOR_OBJ = (
+    r"(?:instructions?|rules|guidelines|directives|constraints|programming|training|policy"
+    r"|policies|restrictions|guardrails|filters?|system (?:prompt|message)|prompt"
+    r"|everything (?:above|before|you were told)|the above|what you were told|previous context"
+    r"|prior context|content policy|safety (?:rules|guidelines|settings))"
+)
+_SECRET_OBJ = (
+    r"(?:(?:your|its) (?:\w{1,15} ){0,2}?(?:prompt|instructions|system message|rules)"
+    r"|your (?:\w{1,15} )?(?:configuration|config)"
+    r"|(?:the|any) (?:system|hidden|initial|secret|original|confidential|internal) (?:prompt|instructions|message|configuration|rules)"
+    r"|system prompt|system message|hidden prompt|hidden instructions|initial instructions)"
+)
+_REVEAL_VERB = (
+    r"(?:reveal|show|print|output|repeat|dump|display|leak|tell me|give me"
+    r"|translate|share|expose|disclose|read out|reads out|encod\w{1,15}|paste|recite|spell out)"
+)
+_NO_LIMITS = (
+    r"(?:restrictions?|rules|limits|limitations|filters?|censorship|content policy|guidelines"
+    r"|moral|ethical|ethics|refusals?|safety)"
+)
+
+PATTERNS: list[Pattern] = [
+    # -- English -------------------------------------------------------------------------
+    _p("override_prior", 0.95, _OVERRIDE_VERB + " ~ " + _PRIOR_OBJ),
+    _p("reveal_secret", 0.9, _REVEAL_VERB + " ~ " + _SECRET_OBJ),
+    _p(
+        "verbatim_instructions",
+        0.9,
+        r"(?:instructions|prompt|rules) ~ (?:verbatim|word for word|exactly)",
+    ),
+    _p(
+        "words_above",
+        0.9,
+        r"(?:repeat|print|output) (?:the )?(?:words|text|everything) (?:above|before)",
+    ),
+    _p("context_window", 0.85, r"everything (?:in )?(?:your )?context"),
+    _p(
+        "no_limits",
+        0.6,
+        r"(?:without|no|free of|freed from|not bound by|no longer bound by) (?:any |all |your |the )?(?:\w{1,15} )?"
+        + _NO_LIMITS,
+    ),
+    _p("unfiltered", 0.6, r"(?:unfiltered|uncensored|unrestricted|do anything now)"),
+    _p("jailbreak", 0.45, r"jailbr[eo]\w{0,15}"),
+    _p(
+        "what_told",
+        0.7,
+        r"(?:what (?:is|are|were) your (?:\w{1,15} )?(?:prompt|instructions|rules|system message)|what (?:were|was) you (?:told|given|instructed)|before this conversation)",
+    ),
+    _p("verbatim_any", 0.3, r"(?:verbatim|word for word)"),
+    _p(
+        "disable_safety",
+        0.75,
+        r"(?:disable|turn off|deactivate|switch off|suspend\w{0,15}) ~ (?:content filter|safety|guardrails?|moderation|restrictions|filters)",
+    ),
+    _p("mode_switch", 0.4, r"(?:developer|god|maintenance|admin|debug|jailbreak|dan) mode"),
+    _p(
+        "new_identity",
+        0.5,
+        r"(?:you are (?:now|no longer)|from now on,? you|stay in (?:character|role)|in character|you will (?:now )?act as|new (?:instructions|task|system prompt))",
+    ),
+    _p(
+        "override_marker",
+        0.7,
+        r"(?:system|admin|administrator) override|begin (?:system|admin)|end of (?:user )?input|\[system\]|^system:",
+    ),
+    _p(
+        "persona",
+        0.3,
+        r"(?:pretend|act as|roleplay|role play|imagine (?:you|two)|hypothetical\w{0,15}|simulat\w{1,15}|persona|playing an ai|assume the)",
+    ),
+    _p(
+        "never_refuse",
+        0.6,
+        r"(?:never refuse|no refusals|without refusal|do the opposite|whose only rule|answer everything|answer every (?:question|request))",
+    ),
+    _p(
+        "ai_addressed",
+        0.45,
+        r"(?:(?:note|message|instructions?|p\.?s\.?) (?:to|for) (?:the |any |all )?(?:ai|assistant|model|llm|bot|language model|automated assistant|chatgpt)s?"
+        r"|(?:ai|assistant|models?|bots?|llms?|language models?|agents?|summarizer)s? (?:reading|processing|summariz\w{1,15}) (?:this|the)|if you are an ai|dear ai|attention ai|ai (?:agent|summarizer|readers?)|hidden (?:instruction|message|text)|invisible text)",
+    ),
+    _p(
+        "secrets",
+        0.35,
+        r"(?:(?:admin|administrator|root) (?:password|token|credentials|access)|api keys|credentials stored|exfiltrat\w{1,15}|leak\w{0,15} ~ (?:data|secrets|conversation)|confidential (?:data|documents|configuration|numbers))",
+    ),
+    _p(
+        "harm",
+        0.35,
+        r"(?:napalm|meth\b|bomb|explosives?|malware|ransomware|keylogger|phishing email|poison|weapon|hack into|break into|steal)",
+    ),
+    _p(
+        "rules_void",
+        0.85,
+        r"(?:rules|guidelines|instructions|restrictions|policy|policies|constraints|filters|safety \w{1,15}) (?:are|were|have been|is|has been) (?:now )?(?:cancel+ed|suspended|lifted|removed|void|outdated|disabled|overridden|no longer valid|a test)",
+    ),
+    _p(
+        "obey_all",
+        0.6,
+        r"(?:comply with|obey|follow|answer) (?:all|every|any) (?:requests?|commands?|orders?|questions?)|only (?:follow|obey) (?:my|these|the instructions)|obey only",
+    ),
+    _p(
+        "do_not_follow",
+        0.8,
+        r"(?:do not|don'?t|never|stop) (?:follow|obey)\w{0,15} (?:your|the|any) (?:\w{1,15} )?(?:guidelines|rules|instructions|policy|programming|system prompt)",
+    ),
+    _p(
+        "configured_hide",
+        0.8,
+        r"(?:what|anything|everything) you (?:were|are|have been) (?:configured|told|instructed|programmed|asked) (?:to hide|not to (?:say|reveal|share))",
+    ),
+    _p(
+        "forget_all",
+        0.6,
+        r"(?:ignore|forget|disregard) (?:everything|all|anything) (?:above|before|earlier|previous|you (?:know|were told)|else)",
+    ),
+    _p("pwned", 0.7, r"(?:i have been pwned|access granted|jailbreak successful|rules removed)"),
+    # -- French ---------------------------------------------------------------------------
+    _p(
+        "override_prior_fr",
+        0.95,
+        r"(?:ignore|oublie|ne tiens pas compte|fais abstraction|desactive|contourne) ~ (?:instructions|regles|consignes|directives|politique|filtres|ce qui precede)",
+        "fr",
+    ),
+    _p(
+        "reveal_fr",
+        0.9,
+        r"(?:revele|affiche|montre|donne) ~ (?:prompt systeme|instructions|mot de passe)",
+        "fr",
+    ),
+    _p(
+        "no_limits_fr",
+        0.6,
+        r"(?:sans (?:aucune? )?(?:restriction|filtre|regle)|aucune regle)",
+        "fr",
+    ),
+    # -- German ---------------------------------------------------------------------------
+    _p(
+        "override_prior_de",
+        0.95,
+        r"(?:ignoriere|vergiss|missachte|umgehe|deaktiviere|uberspringe) ~ (?:anweisungen|regeln|richtlinien|vorgaben|systemprompt|das oben gesagte|alles vorherige|sicherheitsfilter|filter)",
+        "de",
+    ),
+    _p(
+        "reveal_de",
+        0.9,
+        r"(?:zeige|gib|nenne|verrate) ~ (?:systemprompt|anweisungen|passwort)",
+        "de",
+    ),
+    _p(
+        "no_limits_de",
+        0.6,
+        r"(?:ohne (?:jede |jegliche )?(?:einschrankung|filter|regeln)|keine regeln)",
+        "de",
+    ),
+    # -- Spanish --------------------------------------------------------------------------
+    _p(
+        "override_prior_es",
+        0.95,
+        r"(?:ignora|olvida|no hagas caso|omite|desactiva|salta) ~ (?:instrucciones|reglas|indicaciones|directrices|politica|filtros|todo lo anterior)",
+        "es",
+    ),
+    _p(
+        "reveal_es",
+        0.9,
+        r"(?:revela|muestra|dame|dime) ~ (?:prompt|instrucciones|contrasena)",
+        "es",
+    ),
+    _p(
+        "no_limits_es",
+        0.6,
+        r"(?:sin (?:ninguna |ningun )?(?:restriccion|filtros?|reglas?)|no tienes reglas)",
+        "es",
+    ),
+    # -- Italian --------------------------------------------------------------------------
+    _p(
+        "override_prior_it",
+        0.95,
+        r"(?:ignora|dimentica|non tenere conto|disattiva|salta|aggira) ~ (?:istruzioni|regole|indicazioni|direttive|politica|filtri|tutto quello che precede)",
+        "it",
+    ),
+    _p("reveal_it", 0.9, r"(?:rivela|mostra|dammi|dimmi) ~ (?:prompt|istruzioni|password)", "it"),
+    _p(
+        "no_limits_it",
+        0.6,
+        r"(?:senza (?:alcuna |nessuna )?(?:restrizione|filtri?|regole?)|non avere regole)",
+        "it",
+    ),
+    # -- Portuguese -----------------------------------------------------------------------
+    _p(
+        "override_prior_pt",
+        0.95,
+        r"(?:ignore|esqueca|desconsidere|desative|ignora) ~ (?:instrucoes|regras|orientacoes|diretrizes|politica|filtros|tudo o que foi dito)",
+        "pt",
+    ),
+    _p("reveal_pt", 0.9, r"(?:revele|mostre|me de|diga) ~ (?:prompt|instrucoes|senha)", "pt"),
+    _p(
+        "no_limits_pt",
+        0.6,
+        r"(?:sem (?:nenhuma |qualquer )?(?:restricao|filtros?|regras?)|nao tem regras)",
+        "pt",
+    ),
+    # -- Russian (accents stripped: й -> и, ё -> е) ---------------------------------------
+    _p(
+        "override_prior_ru",
+        0.95,
+        r"(?:игнорируи|проигнорируи|забудь|не обращаи внимания|отключи|обоиди) ~ (?:инструкци|правил|указани|ограничени|фильтр|политик|все,? что было)",
+        "ru",
+    ),
+    _p(
+        "reveal_ru",
+        0.9,
+        r"(?:покажи|выведи|раскрои|дai|дай|назови) ~ (?:системн|инструкци|пароль|конфиденциальн)",
+        "ru",
+    ),
+    _p(
+        "no_limits_ru",
+        0.6,
+        r"(?:без (?:каких-либо |всяких )?(?:ограничени|фильтр|правил)|нет правил)",
+        "ru",
+    ),
+]
+
+#: Words that make a text worth a closer (embedding) look when no pattern is decisive.
+CUES: tuple[str, ...] = (
+    "ignor", "disregard", "forget", "overrid", "overwrit", "bypass", "instruction", "prompt",
+    "rules", "guideline", "directive", "restrict", "jailbr", "pretend", "roleplay", "role-play",
+    "act as", "in character", "persona", "imagine", "hypothetical", "simulat", "uncensor",
+    "unfilter", "unrestrict", "developer mode", "god mode", "system message", "admin",
+    "confidential", "secret", "password", "verbatim", "reveal", "leak", "content policy",
+    "filters", "moral", "ethic", "refus", "from now on", "you are now", "no longer", "obey",
+    "credential", "exfiltr", "sandbox", "character", "pwned",
+    # fr/de/es/it/pt/ru
+    "oublie", "consigne", "regle", "vergiss", "anweisung", "regeln", "olvida", "reglas",
+    "instrucc", "dimentica", "istruzion", "regole", "esqueca", "instruc", "regras",
+    "игнор", "забудь", "инструкц", "правил", "промпт", "пароль", "фильтр",
+)  # fmt: skip
+
+
+def pattern_score(views: list[str]) -> tuple[float, list[str]]:
+    """Return the noisy-OR score of the patterns matched in any view, and their names."""
+    hits: dict[str, float] = {}
+    for pattern in PATTERNS:
+        for view in views:
+            if pattern.regex.search(view):
+                hits[pattern.name] = pattern.weight
+                break
+    miss = 1.0
+    for weight in hits.values():
+        miss *= 1.0 - weight
+    return 1.0 - miss, sorted(hits)
+
+
+def cue_hits(views: list[str]) -> int:
+    """Return how many distinct cue words occur in any view."""
+    return sum(1 for cue in CUES if any(cue in view for view in views))

@@ -1,0 +1,272 @@
+"""PII detection and reversible redaction: e-mail, phone, payment card, IBAN, US SSN, IP.
+
+Every detector is a linear-time regex plus a validity check (Luhn for cards, ISO 13616 mod-97
+for IBANs, SSA ranges for SSNs, octet ranges for IPv4) and a look at the words just before the
+match, which is how version strings ("version 1.2.3.4"), SSN-shaped error codes ("error
+123-45-6789") and order numbers are told apart from the real thing.
+Redaction replaces each span with ``[TYPE_n]``; the map back to the original text lives only in
+the request's ``CheckContext.scratch`` (never logged or persisted).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from llmops.guards.base import CheckContext, GuardResult, Span, clean_text
+from llmops.guards.registry import GuardInfo
+
+__all__ = ["INFO", "PII_TYPES", "PiiGuard", "PiiOptions", "find_pii", "redact", "restore"]
+
+PiiType = Literal["email", "phone", "card", "iban", "ssn", "ip"]
+PII_TYPES: tuple[PiiType, ...] = ("email", "phone", "card", "iban", "ssn", "ip")
+
+
+class PiiOptions(BaseModel):
+    """Options of the ``pii`` guard."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    types: list[PiiType] = Field(default_factory=lambda: list(PII_TYPES))
+    allow: list[str] = Field(default_factory=list, description="Exact values never reported.")
+
+
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+'-]{0,63})@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
+)
+_PHONE = re.compile(
+    r"(?<![\w+])(?:"
+    r"(?:\+|00)[1-9]\d{0,2}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{2,5}){1,4}"  # international
+    r"|\(\d{3}\)[ .-]?\d{3}[ .-]?\d{4}"  # (415) 555-0134
+    r"|\d{3}[.-]\d{3}[.-]\d{4}"  # 415.555.0134 / 415-555-0134
+    r"|0\d{1,4}(?:[ ]\d{2,4}){2,4}"  # national trunk prefix: 020 7946 0958, 06 12 34 56 78
+    r")(?![\w-])"
+)
+_CARD = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-])")
+_IBAN = re.compile(
+    r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"
+)
+_SSN = re.compile(r"(?<![\w-])(\d{3})-(\d{2})-(\d{4})(?![\w-])")
+_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
+_IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+
+_IBAN_LENGTHS = {
+    "AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18,
+    "EE": 20, "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28, "IE": 22,
+    "IS": 26, "IT": 27, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18,
+    "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TR": 26,
+}  # fmt: skip
+
+# Words right before a number that say it is not personal data.
+_NOT_PII_BEFORE = re.compile(
+    r"(?:error|err|code|exit|status|ticket|order|invoice|ref(?:erence)?|part|sku|build|case|"
+    r"tracking|serial|model|isbn|issn|doi|version|ver|release|firmware|patch|update|v)\s*"
+    r"(?:no\.?|number|#|:|code)?\s*$",
+    re.IGNORECASE,
+)
+
+
+def luhn_ok(digits: str) -> bool:
+    """Return True when ``digits`` pass the Luhn check."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_ok(value: str) -> bool:
+    """Return True when ``value`` (spaces allowed) is a well-formed IBAN with a valid checksum."""
+    compact = value.replace(" ", "").upper()
+    expected = _IBAN_LENGTHS.get(compact[:2])
+    if expected is not None and len(compact) != expected:
+        return False
+    if not 15 <= len(compact) <= 34:
+        return False
+    moved = compact[4:] + compact[:4]
+    try:
+        return int("".join(str(int(ch, 36)) for ch in moved)) % 97 == 1
+    except ValueError:
+        return False
+
+
+def _context_says_not_pii(text: str, start: int) -> bool:
+    return bool(_NOT_PII_BEFORE.search(text[max(0, start - 24) : start]))
+
+
+def _emails(text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in _EMAIL.finditer(text)]
+
+
+def _cards(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if not (13 <= len(digits) <= 19 and digits[0] in "3456" and luhn_ok(digits)):
+            continue
+        if _CODE_GROUP_BEFORE.search(text[max(0, m.start() - 40) : m.start()]):
+            continue
+        out.append(m.span())
+    return out
+
+
+def _ibans(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _IBAN.finditer(text):
+        value = m.group(0).rstrip()
+        if iban_ok(value):
+            out.append((m.start(), m.start() + len(value)))
+    return out
+
+
+def _ssns(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _SSN.finditer(text):
+        area, group, serial = int(m.group(1)), int(m.group(2)), int(m.group(3))
+        if area == 0 or area == 666 or area >= 900 or group == 0 or serial == 0:
+            continue
+        if _context_says_not_pii(text, m.start()):
+            continue
+        out.append(m.span())
+    return out
+
+
+def _ips(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _IPV4.finditer(text):
+        parts = m.group(0).split(".")
+        if any(int(p) > 255 or (len(p) > 1 and p[0] == "0") for p in parts):
+            continue
+        if _context_says_not_pii(text, m.start()):
+            continue
+        out.append(m.span())
+    for m in _IPV6.finditer(text):
+        try:
+            ipaddress.IPv6Address(m.group(0))
+        except ValueError:
+            continue
+        out.append(m.span())
+    return out
+
+
+def _phones(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in _PHONE.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if not 7 <= len(digits) <= 15:
+            continue
+        if _context_says_not_pii(text, m.start()):
+            continue
+        if _CODE_GROUP_BEFORE.search(text[max(0, m.start() - 40) : m.start()]):
+            continue
+        out.append(m.span())
+    return out
+
+
+# Inside an IBAN-shaped run (an IBAN that failed its checksum): its tail is no card or phone.
+_CODE_GROUP_BEFORE = re.compile(r"[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4})* $")
+
+_DETECTORS: dict[PiiType, Callable[[str], list[tuple[int, int]]]] = {
+    # Order matters: earlier types claim overlapping spans first (a card is not a phone).
+    "email": _emails,
+    "iban": _ibans,
+    "card": _cards,
+    "ssn": _ssns,
+    "ip": _ips,
+    "phone": _phones,
+}
+
+
+def find_pii(text: str, types: list[PiiType] | tuple[PiiType, ...] = PII_TYPES) -> list[Span]:
+    """Return non-overlapping PII spans in ``text``, sorted by start. O(n) per type."""
+    taken: list[tuple[int, int]] = []
+    spans: list[Span] = []
+    for kind, detect in _DETECTORS.items():
+        if kind not in types:
+            continue
+        for start, end in detect(text):
+            if any(start < e and s < end for s, e in taken):
+                continue
+            taken.append((start, end))
+            spans.append(Span(start=start, end=end, type=kind, text=text[start:end]))
+    spans.sort(key=lambda s: s.start)
+    return spans
+
+
+def redact(text: str, spans: list[Span], mapping: dict[str, str] | None = None) -> str:
+    """Replace each span with ``[TYPE_n]``, recording placeholder -> original in ``mapping``."""
+    mapping = {} if mapping is None else mapping
+    reverse = {v: k for k, v in mapping.items()}
+    counts: dict[str, int] = {}
+    for key in mapping:
+        kind = key[1:].rsplit("_", 1)[0]
+        counts[kind] = counts.get(kind, 0) + 1
+    out: list[str] = []
+    pos = 0
+    for span in spans:
+        out.append(text[pos : span.start])
+        placeholder = reverse.get(span.text)
+        if placeholder is None:
+            kind = span.type.upper()
+            counts[kind] = counts.get(kind, 0) + 1
+            placeholder = f"[{kind}_{counts[kind]}]"
+            mapping[placeholder] = span.text
+            reverse[span.text] = placeholder
+        out.append(placeholder)
+        pos = span.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def restore(text: str, mapping: dict[str, str]) -> str:
+    """Put the original values back for every placeholder of ``mapping`` found in ``text``."""
+    for placeholder, original in mapping.items():
+        text = text.replace(placeholder, original)
+    return text
+
+
+class PiiGuard:
+    """Fail when PII is present; the fix is the redacted text."""
+
+    def __init__(self, name: str, threshold: float | None, options: PiiOptions) -> None:
+        self.name = name
+        self.threshold = threshold
+        self.options = options
+
+    def check(self, text: str, ctx: CheckContext) -> GuardResult:
+        """Return PII spans, and the redacted text as the fix."""
+        start = time.perf_counter()
+        text = clean_text(text)
+        allow = set(self.options.allow)
+        spans = [s for s in find_pii(text, self.options.types) if s.text not in allow]
+        mapping: dict[str, Any] = ctx.scratch.setdefault("pii_map", {})
+        fixed = redact(text, spans, mapping) if spans else None
+        return GuardResult(
+            name=self.name,
+            passed=not spans,
+            score=1.0 if spans else 0.0,
+            latency_ms=(time.perf_counter() - start) * 1000,
+            spans=spans,
+            details={"types": sorted({s.type for s in spans})},
+            fixed=fixed,
+        )
+
+
+def _factory(name: str, threshold: float | None, options: PiiOptions, **_: Any) -> PiiGuard:
+    return PiiGuard(name, threshold, options)
+
+
+INFO = GuardInfo(
+    name="pii",
+    stages=("input", "contexts", "output"),
+    options_model=PiiOptions,
+    factory=_factory,
+    summary="E-mail, phone, card (Luhn), IBAN (mod 97), US SSN, IP; redaction with a reversible map.",
+)
