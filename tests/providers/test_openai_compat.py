@@ -1,0 +1,103 @@
+"""Provider kind ``openai`` against the scripted OpenAI-compatible server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from llmops.errors import ConfigError, UpstreamError
+from llmops.providers import ChatRequest, create_provider
+from llmops.testing import Reply, ScriptedLLMServer
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ScriptedLLMServer]:
+    with ScriptedLLMServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server: ScriptedLLMServer) -> ScriptedLLMServer:
+    server.reset()
+    return server
+
+
+def _req(text: str = "hi", **kw: object) -> ChatRequest:
+    return ChatRequest(model="ignored", messages=[{"role": "user", "content": text}], **kw)  # type: ignore[arg-type]
+
+
+def test_complete_sends_the_model_and_params(srv: ScriptedLLMServer) -> None:
+    provider = create_provider("openai", base_url=srv.base_url, model="m1")
+    srv.enqueue(Reply(content="hello back", usage={"prompt_tokens": 4, "completion_tokens": 2}))
+    result = asyncio.run(provider.complete(_req(temperature=0.2, max_tokens=9, extra={"top_k": 5})))
+    assert result.content == "hello back"
+    assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (4, 2)
+    sent = srv.requests[-1]["json"]
+    assert sent["model"] == "m1" and sent["temperature"] == 0.2 and sent["max_tokens"] == 9
+    assert sent["top_k"] == 5
+
+
+def test_stream_yields_pieces_then_finish_and_usage(srv: ScriptedLLMServer) -> None:
+    provider = create_provider("vllm", base_url=srv.base_url, model="m1")
+
+    async def collect() -> list:
+        return [d async for d in provider.stream(_req("one two three"))]
+
+    deltas = asyncio.run(collect())
+    assert "".join(d.content for d in deltas) == "echo: one two three"
+    assert deltas[-1].finish_reason == "stop" and deltas[-1].usage is not None
+
+
+def test_retries_then_raises_upstream_error(srv: ScriptedLLMServer) -> None:
+    provider = create_provider(
+        "openai", base_url=srv.base_url, model="m", max_retries=2, backoff=0.01
+    )
+    srv.enqueue(Reply(status=503), Reply(content="recovered"))
+    assert asyncio.run(provider.complete(_req())).content == "recovered"
+    srv.set_responder(lambda _b: Reply(status=429, retry_after=0.01))
+    with pytest.raises(UpstreamError) as info:
+        asyncio.run(provider.complete(_req()))
+    assert info.value.status == 429 and info.value.retry_after == 0.01 and info.value.is_retryable()
+    srv.set_responder(lambda _b: Reply(status=400))
+    with pytest.raises(UpstreamError) as bad:
+        asyncio.run(provider.complete(_req()))
+    assert bad.value.status == 400 and not bad.value.is_retryable()
+
+
+def test_connection_refused_is_a_connect_error() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    provider = create_provider(
+        "openai", base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=1, backoff=0.01
+    )
+    with pytest.raises(UpstreamError) as info:
+        asyncio.run(provider.complete(_req()))
+    assert info.value.connect_error
+
+
+def test_garbage_and_broken_streams_are_upstream_errors(srv: ScriptedLLMServer) -> None:
+    provider = create_provider("openai", base_url=srv.base_url, model="m", max_retries=0)
+    srv.enqueue(Reply(raw_body=b"not json"))
+    with pytest.raises(UpstreamError, match="invalid response"):
+        asyncio.run(provider.complete(_req()))
+    srv.enqueue(Reply(content="a b c d e f", close_mid_stream=True))
+
+    async def drain() -> None:
+        async for _ in provider.stream(_req()):
+            pass
+
+    with pytest.raises(UpstreamError):
+        asyncio.run(drain())
+
+
+def test_missing_settings_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="base_url"):
+        create_provider("openai", model="m")
+    with pytest.raises(ConfigError, match="NO_SUCH_KEY_VAR"):
+        create_provider(
+            "openai", base_url="http://127.0.0.1:1/v1", model="m", api_key_env="NO_SUCH_KEY_VAR"
+        )
