@@ -54,7 +54,7 @@ class Embedder(Protocol):
 
 BackendFactory = Callable[[str, str], Embedder]
 _BACKENDS: dict[str, BackendFactory] = {}
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()  # re-entrant: a backend factory may wrap get_embedder()
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:
@@ -119,10 +119,35 @@ class SentenceTransformerEmbedder:
         return np.asarray(out, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
+        with self._lock:  # the fast tokenizer is shared with encode() and not thread-safe
+            return len(self._tokenizer.encode(text, add_special_tokens=False))
 
 
 register_backend("sentence-transformers", SentenceTransformerEmbedder)
+
+
+class Int8Embedder(SentenceTransformerEmbedder):
+    """The same model with its Linear layers dynamically quantised to int8 (CPU speed-up).
+
+    Vectors differ slightly from the float model's, so an index must be built and queried with
+    the same backend (the spec ``int8:<model>`` is part of the index version).
+    """
+
+    def __init__(self, model: str, device: str = "cpu") -> None:
+        import warnings
+
+        import torch
+
+        super().__init__(model, device)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch.ao.quantization is deprecated for torchao
+            self._model = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+                self._model, {torch.nn.Linear}, dtype=torch.qint8
+            )
+        self.model_id = f"int8:{self.model_id}"
+
+
+register_backend("int8", Int8Embedder)
 
 
 def _split_spec(spec: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from llmops.testing.fake_llm import ScriptedLLMServer
     from llmops.testing.replies import Reply
 
-__all__ = ["Reply", "ScriptedLLMServer"]
+__all__ = ["Reply", "ScriptedLLMServer", "assert_grounded", "assert_similar"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,12 +22,13 @@ def __getattr__(name: str) -> Any:
         from llmops.testing.fake_llm import ScriptedLLMServer
 
         return ScriptedLLMServer
+    if name in ("assert_grounded", "assert_similar"):
+        from llmops.testing import assertions
+
+        return getattr(assertions, name)
     if name == "Reply":
         from llmops.testing.replies import Reply
 
         return Reply
     raise AttributeError(f"module 'llmops.testing' has no attribute '{name}'")
 
-
-from llmops.testing.assertions import assert_grounded as assert_grounded  # noqa: E402
-from llmops.testing.assertions import assert_similar as assert_similar  # noqa: E402

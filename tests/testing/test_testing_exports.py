@@ -6,6 +6,11 @@ import llmops.testing
 
 
 def test_testing_exports() -> None:
-    assert sorted(llmops.testing.__all__) == ["Reply", "ScriptedLLMServer"]
+    assert sorted(llmops.testing.__all__) == [
+        "Reply",
+        "ScriptedLLMServer",
+        "assert_grounded",
+        "assert_similar",
+    ]
     for name in llmops.testing.__all__:
         assert getattr(llmops.testing, name).__module__.startswith("llmops.testing")

@@ -1,0 +1,178 @@
+"""The data an eval run produces: target outputs, metric results, rows, and the run itself.
+
+These are the JSON results format (``results.json``); baselines, JUnit, Markdown, HTML and MLflow
+are all written from a ``RunResult``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from llmops.lineage import Lineage
+
+__all__ = [
+    "CallStats",
+    "FlakyItem",
+    "ItemRow",
+    "MetricResult",
+    "MetricSummary",
+    "RunResult",
+    "Status",
+    "TargetOutput",
+]
+
+Status = Literal["pass", "fail", "n/a", "skipped", "error"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TargetOutput(_Model):
+    """What the target answered for one item."""
+
+    answer: str = ""
+    contexts: list[dict[str, Any]] = Field(
+        default_factory=list, description="retrieved/cited passages: id, text, source, score"
+    )
+    citations: list[str] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    cost: float = 0.0
+    cached: bool = False
+    error: str | None = None
+    lineage: Lineage = Field(default_factory=Lineage)
+
+
+class MetricResult(_Model):
+    """One metric on one item: a score in [0, 1] and a verdict, or why there is none."""
+
+    score: float | None = None
+    status: Status = "n/a"
+    reason: str = ""
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def scored(
+        cls, score: float, threshold: float, reason: str = "", **details: Any
+    ) -> MetricResult:
+        """Return a pass/fail result for ``score`` against ``threshold``."""
+        score = float(min(1.0, max(0.0, score)))
+        status: Status = "pass" if score >= threshold else "fail"
+        return cls(score=score, status=status, reason=reason, details=details)
+
+    @classmethod
+    def not_applicable(cls, reason: str) -> MetricResult:
+        """Return a result for an item the metric does not apply to."""
+        return cls(status="n/a", reason=reason)
+
+    @classmethod
+    def skipped(cls, reason: str) -> MetricResult:
+        """Return a result that was not computed (e.g. no judge configured)."""
+        return cls(status="skipped", reason=reason)
+
+    @classmethod
+    def errored(cls, reason: str) -> MetricResult:
+        """Return a result whose computation failed."""
+        return cls(status="error", reason=reason)
+
+
+class ItemRow(_Model):
+    """One golden record run once (one repeat) with all metrics."""
+
+    id: str
+    repeat: int = 0
+    input: str
+    reference: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    output: TargetOutput
+    metrics: dict[str, MetricResult] = Field(default_factory=dict)
+    lineage: Lineage = Field(default_factory=Lineage)
+
+
+class FlakyItem(_Model):
+    """An item whose verdict on a metric changed between repeats."""
+
+    id: str
+    metric: str
+    verdicts: list[str]
+    flip_rate: float = Field(description="share of repeats disagreeing with the majority verdict")
+
+
+class MetricSummary(_Model):
+    """One metric over the run, plus the gate's view of it."""
+
+    name: str
+    type: str
+    mean: float | None = None
+    pass_rate: float | None = None
+    threshold: float
+    weight: float = 1.0
+    min: float | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    baseline_mean: float | None = None
+    diff: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    paired_items: int = 0
+    status: Literal["pass", "fail", "skipped", "error"] = "pass"
+    reasons: list[str] = Field(default_factory=list)
+
+
+class CallStats(_Model):
+    """Model calls made by the run."""
+
+    target_calls: int = 0
+    judge_calls: int = 0
+    cache_hits: int = 0
+    cache_misses: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+
+    @property
+    def model_calls(self) -> int:
+        """Return calls that reached a model (cache misses)."""
+        return self.target_calls + self.judge_calls
+
+    @property
+    def hit_rate(self) -> float:
+        """Return the share of lookups answered from the cache."""
+        total = self.cache_hits + self.cache_misses
+        return self.cache_hits / total if total else 0.0
+
+
+class RunResult(_Model):
+    """A whole suite execution."""
+
+    suite: str
+    suite_file: str | None = None
+    started_at: str
+    finished_at: str | None = None
+    wall_s: float = 0.0
+    partial: bool = False
+    items: int = 0
+    repeats: int = 1
+    lineage: Lineage = Field(default_factory=Lineage)
+    judge: dict[str, Any] = Field(default_factory=dict)
+    calls: CallStats = Field(default_factory=CallStats)
+    metrics: list[MetricSummary] = Field(default_factory=list)
+    overall_score: float | None = None
+    flaky: list[FlakyItem] = Field(default_factory=list)
+    calibration: dict[str, Any] = Field(default_factory=dict)
+    gate: dict[str, Any] = Field(default_factory=dict)
+    passed: bool | None = None
+    rows: list[ItemRow] = Field(default_factory=list)
+
+    def item_scores(self, metric: str) -> dict[str, float]:
+        """Return item id -> mean score over repeats for ``metric`` (scored items only)."""
+        sums: dict[str, list[float]] = {}
+        for row in self.rows:
+            result = row.metrics.get(metric)
+            if result is not None and result.score is not None:
+                sums.setdefault(row.id, []).append(result.score)
+        return {k: sum(v) / len(v) for k, v in sums.items()}

@@ -1,0 +1,85 @@
+"""Where a run's outputs go: ``<state>/evals/<suite>/<timestamp>/`` and the baseline file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from llmops.evals.records import RunResult
+from llmops.evals.report.html import to_html
+from llmops.evals.report.junit import to_junit
+from llmops.evals.report.markdown import to_markdown
+from llmops.files import atomic_write_json, atomic_write_text
+
+__all__ = ["OutputPaths", "baseline_from_run", "write_baseline", "write_outputs"]
+
+
+@dataclass(frozen=True)
+class OutputPaths:
+    """The files one run wrote."""
+
+    folder: Path
+    results: Path
+    junit: Path
+    markdown: Path
+    html: Path
+
+
+def write_outputs(
+    run: RunResult, state: Path, *, out_dir: Path | None = None, step_summary: bool = True
+) -> OutputPaths:
+    """Write results.json, junit.xml, summary.md and report.html; append the GitHub summary."""
+    if out_dir is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        out_dir = state / "evals" / run.suite / stamp
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = OutputPaths(
+        folder=out_dir,
+        results=out_dir / "results.json",
+        junit=out_dir / "junit.xml",
+        markdown=out_dir / "summary.md",
+        html=out_dir / "report.html",
+    )
+    atomic_write_json(paths.results, run.model_dump(mode="json"))
+    atomic_write_text(paths.junit, to_junit(run))
+    summary = to_markdown(run, report_path=str(paths.html))
+    atomic_write_text(paths.markdown, summary)
+    atomic_write_text(paths.html, to_html(run))
+    github = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary and github:
+        with open(github, "a", encoding="utf-8") as fh:
+            fh.write(summary + "\n")
+    return paths
+
+
+def baseline_from_run(run: RunResult) -> dict[str, Any]:
+    """Return the baseline document: per metric the mean and every item's score."""
+    return {
+        "suite": run.suite,
+        "created_at": run.finished_at or run.started_at,
+        "lineage": run.lineage.model_dump(mode="json", exclude_none=True),
+        "items": run.items,
+        "repeats": run.repeats,
+        "metrics": {
+            m.name: {
+                "mean": None if m.mean is None else round(m.mean, 6),
+                "items": {k: round(v, 6) for k, v in sorted(run.item_scores(m.name).items())},
+            }
+            for m in run.metrics
+            if m.mean is not None
+        },
+    }
+
+
+def write_baseline(run: RunResult, path: Path) -> dict[str, Any]:
+    """Write the baseline for ``run`` to ``path`` (to be committed) and return it."""
+    if run.partial:
+        from llmops.errors import StateError
+
+        raise StateError("refusing to write a baseline from a partial run", hint="re-run the suite")
+    data = baseline_from_run(run)
+    atomic_write_json(path, data)
+    return data

@@ -1,0 +1,197 @@
+"""Shared test data and helpers for the eval tests (imported by conftest and tests)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from llmops.testing import Reply
+
+# A small golden set about made-up facts; the scripted target knows the answers.
+FACTS = {
+    "What colour is the zorb?": ("The zorb is blue.", "zorb.md"),
+    "How many legs does a quint have?": ("A quint has five legs.", "quint.md"),
+    "Where do plinks live?": ("Plinks live in caves.", "plink.md"),
+    "What do vexes eat?": ("Vexes eat moss.", "vex.md"),
+    "When do glims sleep?": ("Glims sleep at noon.", "glim.md"),
+    "Who feeds the trolls?": ("The keeper feeds the trolls.", "troll.md"),
+}
+UNANSWERABLE = ["What is the zorb's favourite song?", "Who invented the quint?"]
+
+
+def golden_records() -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for i, (question, (answer, source)) in enumerate(FACTS.items(), start=1):
+        records.append(
+            {
+                "id": f"q{i}",
+                "input": question,
+                "reference": answer,
+                "reference_sources": [source],
+                "tags": ["facts"],
+                "answerable": True,
+            }
+        )
+    for j, question in enumerate(UNANSWERABLE, start=1):
+        records.append(
+            {
+                "id": f"u{j}",
+                "input": question,
+                "reference": "I don't know",
+                "reference_sources": [],
+                "tags": ["unanswerable"],
+                "answerable": False,
+            }
+        )
+    return records
+
+
+def last_user(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            return str(message.get("content"))
+    return ""
+
+
+def knowing_responder(body: dict[str, Any]) -> Reply:
+    """Answer the golden questions right, decline the rest (a well-behaved target)."""
+    question = last_user(body)
+    if question in FACTS:
+        return Reply(content=FACTS[question][0])
+    return Reply(content="I don't know based on the provided documents.")
+
+
+@dataclass
+class Project:
+    root: Path
+
+    def write(self, rel: str, text: str) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def golden(self, records: list[dict[str, Any]], rel: str = "golden_sets/facts.jsonl") -> Path:
+        return self.write(rel, "".join(json.dumps(r) + "\n" for r in records))
+
+    def suite(self, data: dict[str, Any], name: str = "facts") -> Path:
+        return self.write(f"evals/{name}.yaml", yaml.safe_dump(data, sort_keys=False))
+
+    def settings(self) -> Any:
+        from llmops.config import load_settings
+
+        return load_settings(self.root)
+
+
+def http_suite(url: str, **over: Any) -> dict[str, Any]:
+    suite: dict[str, Any] = {
+        "dataset": "golden_sets/facts.jsonl",
+        "target": {"type": "http", "url": url, "model": "test-model"},
+        "metrics": [
+            {"type": "contains", "options": {"only": "answerable"}},
+            {"type": "rouge-l", "threshold": 0.5, "options": {"only": "answerable"}},
+            {"type": "hallucination"},
+        ],
+        "concurrency": 4,
+        "retries": 2,
+        "timeout": 5,
+    }
+    suite.update(over)
+    return suite
+
+
+JUDGE_RUBRIC = """\
+name: judge-ok
+description: Test rubric that asks for a JSON verdict.
+variables:
+  question: {type: string}
+  answer: {type: string}
+  contexts: {type: array}
+messages:
+  - role: system
+    content: "You are an evaluator. Reply with JSON {score, verdict, reason}."
+  - role: user
+    content: "Question: {{ question }} Answer: {{ answer }}"
+params:
+  temperature: 0
+"""
+
+RAG_RUBRIC = """\
+name: judge-rag
+description: Test rubric for the combined four-aspect verdict.
+variables:
+  question: {type: string}
+  answer: {type: string}
+  contexts: {type: array}
+messages:
+  - role: system
+    content: "You are a RAG evaluator. Reply with JSON with faithfulness, answer_relevancy, context_precision, context_recall."
+  - role: user
+    content: "Question: {{ question }} Answer: {{ answer }}"
+"""
+
+
+def verdict(score: float, reason: str = "ok") -> str:
+    return json.dumps(
+        {"score": score, "verdict": "pass" if score >= 0.5 else "fail", "reason": reason}
+    )
+
+
+def is_judge_call(body: dict[str, Any]) -> bool:
+    return "evaluator" in str(body.get("messages", [{}])[0].get("content", ""))
+
+
+def schema_instance(
+    schema: dict[str, Any], defs: dict[str, Any] | None = None, name: str = ""
+) -> Any:
+    """Return a small valid instance of a JSON Schema (what a cooperative judge would send)."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        return schema_instance(defs[schema["$ref"].split("/")[-1]], defs, name)
+    if "anyOf" in schema:
+        return schema_instance(schema["anyOf"][0], defs, name)
+    kind = schema.get("type")
+    if kind == "object":
+        return {k: schema_instance(v, defs, k) for k, v in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [schema_instance(schema.get("items", {"type": "string"}), defs, name)]
+    if kind == "integer":
+        return 0 if name == "noncommittal" else 1
+    if kind == "number":
+        return 1.0
+    if kind == "boolean":
+        return name != "noncommittal"
+    return "What colour is the zorb?" if name == "question" else "supported statement"
+
+
+def ragas_judge_reply(body: dict[str, Any]) -> Reply | None:
+    """Answer a ragas structured-output prompt with a valid instance of its schema."""
+    system = str(body["messages"][0].get("content", ""))
+    if "json_schema:" not in system:
+        return None
+    text = system.split("json_schema:", 1)[1].split("Make sure to return", 1)[0]
+    return Reply(content=json.dumps(schema_instance(json.loads(text))))
+
+
+def gateway_reply(content: str, contexts: list[dict[str, Any]]) -> Reply:
+    """A chat completion like the llmops gateway sends: cited contexts in an extension field."""
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gw-model",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+        "llmops": {"contexts": contexts},
+    }
+    return Reply(raw_body=json.dumps(body).encode())

@@ -1,0 +1,141 @@
+"""`llmops eval` through the real CLI entry point: run, gate, baseline, list, validate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from evals_helpers import FACTS, Project, knowing_responder, last_user
+
+from llmops.testing import Reply, ScriptedLLMServer
+
+
+def _wrong_on_four(body: dict[str, Any]) -> Reply:
+    question = last_user(body)
+    if question in list(FACTS)[:4]:
+        return Reply(content="Something unrelated entirely.")
+    return knowing_responder(body)
+
+
+def test_run_gate_baseline_and_regression(
+    cli: Any, project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path]
+) -> None:
+    llm.set_responder(knowing_responder)
+    make_suite()
+    result = cli("eval", "run", "evals/facts.yaml", "--gate", cwd=project.root)
+    assert result.exit_code == 0, result.stderr
+    assert "facts: PASSED" in result.stdout and "contains" in result.stdout
+    report = result.stdout.split("report: ")[1].split()[0]
+    folder = Path(report).parent
+    assert {p.name for p in folder.iterdir()} == {
+        "results.json",
+        "junit.xml",
+        "summary.md",
+        "report.html",
+    }
+    assert "pre-flight: 8 item(s) x 1 repeat(s): up to 8 model call(s)" in result.stderr
+
+    result = cli("eval", "baseline", "evals/facts.yaml", cwd=project.root)
+    assert result.exit_code == 0, result.stderr
+    baseline = json.loads((project.root / "evals/baselines/facts.json").read_text())
+    assert baseline["metrics"]["contains"]["items"]["q1"] == 1.0
+    assert "commit it" in result.stdout
+
+    # unchanged: passes against the baseline and costs nothing
+    result = cli("eval", "run", "--gate", "--json", cwd=project.root)
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["passed"] is True
+    assert doc["suites"][0]["calls"]["hit_rate"] == 1.0
+    assert doc["suites"][0]["calls"]["target_calls"] == 0
+
+    # a regression: four of six answers go wrong
+    llm.set_responder(_wrong_on_four)
+    result = cli("eval", "run", "evals/facts.yaml", "--gate", "--refresh", cwd=project.root)
+    assert result.exit_code == 1
+    assert "facts: FAILED" in result.stdout
+    assert "contains: regressed vs baseline: -0.667 [" in result.stdout
+    assert "95% CI, n=6" in result.stdout
+    # without --gate the exit code stays 0
+    result = cli("eval", "run", "evals/facts.yaml", cwd=project.root)
+    assert result.exit_code == 0
+
+
+def test_absolute_minimum_fails_the_gate(
+    cli: Any, project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path]
+) -> None:
+    llm.set_responder(_wrong_on_four)
+    make_suite(metrics=[{"type": "contains", "min": 0.9, "options": {"only": "answerable"}}])
+    result = cli("eval", "run", "--gate", cwd=project.root)
+    assert result.exit_code == 1
+    assert "mean 0.333 is below the minimum 0.900" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["eval", "run", "evals/missing.yaml"], "suite 'evals/missing.yaml' not found"),
+        (["eval", "run", "--gate"], "no suites in"),
+    ],
+)
+def test_usage_errors_exit_2(cli: Any, tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "llmops.yaml").write_text("project: x\n")
+    result = cli(*args, cwd=tmp_path)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_validate_lists_every_bad_record(
+    cli: Any, project: Project, make_suite: Callable[..., Path]
+) -> None:
+    make_suite()
+    assert cli("eval", "validate", cwd=project.root).exit_code == 0
+    project.write(
+        "golden_sets/facts.jsonl",
+        '{"id": "a", "input": "q"}\n{"id": "a", "input": "q"}\n{"input": "q"}\n',
+    )
+    result = cli("eval", "validate", cwd=project.root)
+    assert result.exit_code == 1
+    assert "2 invalid golden record(s)" in result.stderr
+    assert "facts.jsonl:2: duplicate id 'a'" in result.stderr
+    assert "facts.jsonl:3: missing field 'id'" in result.stderr
+    listed = cli("eval", "list", "--json", cwd=project.root)
+    assert json.loads(listed.stdout)[0]["name"] == "facts"
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_changed_since_runs_only_changed_suites(
+    cli: Any, project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path]
+) -> None:
+    llm.set_responder(knowing_responder)
+    make_suite("facts")
+    project.golden(
+        [{"id": "o1", "input": "What colour is the zorb?", "reference": "blue"}],
+        "golden_sets/other.jsonl",
+    )
+    make_suite("other", dataset="golden_sets/other.jsonl")
+    _git(project.root, "init", "-q")
+    _git(project.root, "add", ".")
+    _git(project.root, "commit", "-q", "-m", "init")
+    result = cli("eval", "run", "--changed-since", "HEAD", cwd=project.root)
+    assert result.exit_code == 0
+    assert "facts: unchanged since HEAD, skipped" in result.stderr
+    assert "nothing to run" in result.stdout
+    project.write("golden_sets/other.jsonl", '{"id": "o1", "input": "Where do plinks live?"}\n')
+    result = cli("eval", "run", "--changed-since", "HEAD", "--json", cwd=project.root)
+    assert "other: changed (golden_sets/other.jsonl)" in result.stderr
+    assert [s["suite"] for s in json.loads(result.stdout)["suites"]] == ["other"]
+    result = cli("eval", "run", "--changed-since", "no-such-ref", cwd=project.root)
+    assert result.exit_code == 2 and "git diff" in result.stderr

@@ -1,0 +1,95 @@
+"""Ctrl-C mid-run keeps partial results and the cache; the re-run resumes from the cache."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from evals_helpers import Project, knowing_responder
+
+from llmops.testing import Reply, ScriptedLLMServer
+
+
+def test_ctrl_c_keeps_partial_results_and_rerun_resumes(
+    project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path], tmp_path: Path
+) -> None:
+    def slow(body: dict[str, Any]) -> Reply:
+        return dataclasses.replace(knowing_responder(body), delay=0.4)
+
+    llm.set_responder(slow)
+    make_suite(concurrency=1, metrics=[{"type": "contains"}, {"type": "hallucination"}])
+    env = {**os.environ, "LLMOPS_HOME": str(tmp_path / "home")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "llmops",
+        "eval",
+        "run",
+        "evals/facts.yaml",
+        "--out",
+        str(tmp_path / "out"),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while len([r for r in llm.requests if r["path"].endswith("/chat/completions")]) < 3:
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted:" in err and "re-run to resume from the cache" in err
+    partial = json.loads((tmp_path / "out/results.json").read_text())
+    assert partial["partial"] is True and 2 <= len(partial["rows"]) < 8
+    finished = len(partial["rows"])
+
+    llm.requests.clear()
+    llm.set_responder(knowing_responder)
+    done = subprocess.run(
+        [*cmd, "--json"], cwd=project.root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    calls = json.loads(done.stdout)["suites"][0]["calls"]
+    assert calls["cache_hits"] >= finished
+    assert calls["target_calls"] <= 8 - finished
+
+
+def test_concurrent_runs_share_the_cache_safely(
+    project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path], tmp_path: Path
+) -> None:
+    llm.set_responder(lambda body: dataclasses.replace(knowing_responder(body), delay=0.05))
+    make_suite(metrics=[{"type": "contains"}, {"type": "hallucination"}])
+    env = {**os.environ, "LLMOPS_HOME": str(tmp_path / "home")}
+    cmd = [sys.executable, "-m", "llmops", "eval", "run", "evals/facts.yaml", "--json"]
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=project.root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    means = [json.loads(out)["suites"][0]["metrics"][0]["mean"] for out, _ in outs]
+    assert means[0] == means[1] == 1.0
+    entries = list((tmp_path / "home/cache/models").rglob("*.json"))
+    assert entries and all(json.loads(e.read_text())["value"] for e in entries)
+    assert not list((tmp_path / "home/cache/models").rglob("*.tmp"))
+    third = subprocess.run(
+        cmd, cwd=project.root, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert json.loads(third.stdout)["suites"][0]["calls"]["target_calls"] == 0
