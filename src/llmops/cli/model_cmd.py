@@ -2,8 +2,312 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
 import typer
+
+from llmops.cli._common import JsonOpt, console, print_json, state
+
+if TYPE_CHECKING:
+    from llmops.config import Settings
+    from llmops.mlmodels.spec import ModelSpec
 
 app = typer.Typer(
     help="Train, register, promote and serve classic ML models on MLflow.", no_args_is_help=True
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _mlflow_errors(fn: F) -> F:
+    """Turn an unexpected MLflow failure into one error line naming the store, not a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from llmops.errors import UpstreamError
+
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if type(exc).__module__.startswith("mlflow"):
+                uri = state(kwargs["ctx"]).settings().mlflow_tracking_uri
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise UpstreamError(
+                    f"MLflow ({uri}) failed: {first}",
+                    provider="mlflow",
+                    hint="check the tracking server and its logs, or run with --debug",
+                ) from exc
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+SpecArg = Annotated[str, typer.Argument(help="A spec file (models/NAME.yaml) or a model name.")]
+
+
+def _quiet_mlflow() -> None:
+    """Keep MLflow's progress bars and INFO chatter out of the command's output."""
+    import logging
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # With a tracking server MLflow writes run links to stdout, which would break --json.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+    import mlflow  # noqa: F401 - importing mlflow configures its loggers; quieten them after
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+def _spec(ctx: typer.Context, name: str) -> tuple[Settings, ModelSpec]:
+    from llmops.mlmodels.spec import find_spec
+
+    _quiet_mlflow()
+    settings = state(ctx).settings()
+    return settings, find_spec(name, settings.path("models"))
+
+
+@app.command("train")
+@_mlflow_errors
+def train(
+    ctx: typer.Context,
+    spec_ref: SpecArg,
+    register: Annotated[
+        bool, typer.Option("--register/--no-register", help="Register as challenger if it passes.")
+    ] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Validate the data, train, evaluate and track the run in MLflow."""
+    from llmops.errors import CheckFailedError
+    from llmops.mlmodels.training import train as run_training
+
+    settings, spec = _spec(ctx, spec_ref)
+    result = run_training(spec, settings, register=register)
+    if json_out:
+        print_json({
+            "model": spec.name, "run_id": result.run_id, "version": result.version,
+            "metrics": result.metrics, "params": result.params, "rows": result.rows,
+            "dataset_hash": result.dataset_hash, "trials": result.trials,
+            "threshold_failures": result.threshold_failures,
+        })  # fmt: skip
+    else:
+        out = console()
+        out.print(f"run {result.run_id}: {result.rows} rows, dataset {result.dataset_hash[:12]}")
+        if result.trials:
+            out.print(f"search: {len(result.trials)} trials (nested runs); best {result.params}")
+        for name, value in result.metrics.items():
+            out.print(f"  {name:<10} {value:.4f}")
+        if result.version:
+            out.print(f"registered {spec.name} v{result.version} as challenger")
+    if result.threshold_failures:
+        raise CheckFailedError(
+            f"{spec.name} missed its thresholds; the run is recorded but not registered",
+            problems=result.threshold_failures,
+        )
+
+
+@app.command("validate")
+@_mlflow_errors
+def validate(
+    ctx: typer.Context,
+    spec_ref: SpecArg,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Check this CSV/Parquet instead of the dataset.")
+    ] = None,
+) -> None:
+    """Check the spec and its data (schema, types, nulls, ranges, categories, champion stats)."""
+    from llmops.mlmodels import registry
+    from llmops.mlmodels.data import feature_columns, load_dataset, load_table
+    from llmops.mlmodels.tracking import connect
+    from llmops.mlmodels.validation import check_frame
+
+    settings, spec = _spec(ctx, spec_ref)
+    frame = load_table(data) if data else load_dataset(spec)
+    numeric, categorical = feature_columns(spec, frame)
+    reference = registry.champion_profile(connect(settings), spec.name)
+    check_frame(
+        frame, numeric, categorical, spec.target, spec.validation,
+        source=str(data or spec.dataset.path or spec.dataset.sklearn), task=spec.task,
+        reference=reference,
+    )  # fmt: skip
+    against = " and the champion's profile" if reference else ""
+    console().print(f"ok: {len(frame)} rows match the spec{against}")
+
+
+@app.command("register")
+@_mlflow_errors
+def register(
+    ctx: typer.Context,
+    spec_ref: SpecArg,
+    run: Annotated[str, typer.Option("--run", help="The MLflow run id to register.")],
+) -> None:
+    """Register a training run's model as a new version with the challenger alias."""
+    from llmops.errors import NotFoundError
+    from llmops.mlmodels import registry
+    from llmops.mlmodels.tracking import connect
+
+    settings, spec = _spec(ctx, spec_ref)
+    client = connect(settings)
+    try:
+        found = client.get_run(run)
+    except Exception:  # noqa: BLE001 - MLflow raises several types for unknown ids
+        raise NotFoundError(
+            f"no MLflow run '{run}'", hint="see the run id printed by train"
+        ) from None
+    uri = found.data.tags.get("llmops.model_uri")
+    if uri is None:
+        raise NotFoundError(f"run '{run}' has no model logged by llmops model train")
+    version = registry.register(client, spec.name, run, uri)
+    console().print(f"registered {spec.name} v{version} as challenger")
+
+
+@app.command("promote")
+@_mlflow_errors
+def promote(
+    ctx: typer.Context,
+    spec_ref: SpecArg,
+    version: Annotated[
+        str | None, typer.Option("--version", help="Version to promote (default: @challenger).")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make the challenger champion if it beats the champion by the configured margin."""
+    from dataclasses import asdict
+
+    from llmops.errors import CheckFailedError
+    from llmops.mlmodels import registry
+    from llmops.mlmodels.tracking import connect
+
+    settings, spec = _spec(ctx, spec_ref)
+    result = registry.promote(connect(settings), spec, version)
+    if json_out:
+        print_json(asdict(result))
+    if not result.passed:
+        raise CheckFailedError(
+            f"promotion of {spec.name} v{result.challenger} refused: {result.reason}",
+            hint="the comparison is recorded on the version (llmops.gate.* tags)",
+        )
+    if not json_out:
+        console().print(f"{spec.name} v{result.challenger} is champion ({result.reason})")
+
+
+@app.command("rollback")
+@_mlflow_errors
+def rollback(ctx: typer.Context, spec_ref: SpecArg) -> None:
+    """Point the champion alias back at the previous champion."""
+    from llmops.mlmodels import registry
+    from llmops.mlmodels.tracking import connect
+
+    settings, spec = _spec(ctx, spec_ref)
+    old, new = registry.rollback(connect(settings), spec.name)
+    console().print(f"{spec.name}: champion v{old} -> v{new}")
+
+
+@app.command("card")
+@_mlflow_errors
+def card(
+    ctx: typer.Context,
+    spec_ref: SpecArg,
+    version: Annotated[str | None, typer.Option("--version", help="Default: the champion.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")] = None,
+) -> None:
+    """Print the model card (Markdown): intended use, data, metrics, limits, lineage."""
+    import sys
+
+    from llmops.files import atomic_write_text
+    from llmops.mlmodels.card import model_card
+    from llmops.mlmodels.tracking import connect
+
+    settings, spec = _spec(ctx, spec_ref)
+    text = model_card(connect(settings), spec, version)
+    if out is not None:
+        atomic_write_text(out, text)
+        console().print(f"wrote {out}")
+    else:
+        sys.stdout.write(text)
+
+
+@app.command("show")
+@_mlflow_errors
+def show(ctx: typer.Context, spec_ref: SpecArg, json_out: JsonOpt = False) -> None:
+    """List registered versions with their aliases, metrics and gate results."""
+    from llmops.mlmodels.tracking import connect
+
+    settings, spec = _spec(ctx, spec_ref)
+    client = connect(settings)
+    rows: list[dict[str, Any]] = []
+    for mv in sorted(
+        client.search_model_versions(f"name='{spec.name}'"), key=lambda v: int(v.version)
+    ):
+        run = client.get_run(mv.run_id)
+        mv = client.get_model_version(spec.name, mv.version)  # search results omit aliases
+        rows.append({
+            "version": str(mv.version), "aliases": list(mv.aliases or []), "run_id": mv.run_id,
+            "metrics": run.data.metrics, "gate": (mv.tags or {}).get("llmops.gate.result"),
+            "trigger": run.data.tags.get("llmops.trigger", "manual"),
+        })  # fmt: skip
+    if json_out:
+        print_json({"model": spec.name, "versions": rows})
+        return
+    out = console()
+    if not rows:
+        out.print(f"{spec.name}: no registered versions")
+    for row in rows:
+        metrics = " ".join(f"{k}={v:.4f}" for k, v in sorted(row["metrics"].items()))
+        aliases = ",".join(row["aliases"]) or "-"
+        out.print(f"v{row['version']:<3} {aliases:<20} {metrics}  gate={row['gate'] or '-'}")
+
+
+@app.command("drift")
+@_mlflow_errors
+def drift(
+    ctx: typer.Context,
+    spec_ref: SpecArg,
+    batch: Annotated[
+        Path | None,
+        typer.Option(
+            "--batch", help="CSV/Parquet to check (default: inputs logged by the gateway)."
+        ),
+    ] = None,
+    retrain: Annotated[
+        bool | None,
+        typer.Option("--retrain/--no-retrain", help="Override monitor.retrain.enabled."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Measure drift against the champion's training profile; retrain and gate when it fires.
+
+    Exits 1 when the drift rule fires (whatever retraining did), 0 otherwise.
+    """
+    from llmops.mlmodels.data import load_table
+    from llmops.mlmodels.monitor import run_drift_rule
+
+    settings, spec = _spec(ctx, spec_ref)
+    frame = load_table(batch) if batch is not None else None
+    result = run_drift_rule(
+        spec, settings, batch=frame, source=str(batch) if batch else None, retrain=retrain
+    )
+    report = result.report
+    if json_out:
+        print_json(result.to_dict())
+    else:
+        out = console()
+        out.print(
+            f"{spec.name} v{result.champion} vs {result.source}: {report.rows} rows, "
+            f"overall PSI {report.overall_psi:.3f}; {report.reason}"
+        )
+        for f in sorted(report.features, key=lambda f: -f.psi)[:10]:
+            mark = "DRIFT" if f.drifted else "ok"
+            out.print(f"  {mark:<5} {f.feature:<28} psi={f.psi:.3f} {f.test} p={f.p_value:.2g}")
+        if result.retrained is not None:
+            r = result.retrained
+            out.print(f"retrained: run {r.run_id} v{r.version or '-'} {r.metrics}")
+        if result.promotion is not None:
+            word = "promoted" if result.promotion.passed else "not promoted"
+            out.print(f"{word}: {result.promotion.reason}")
+        for note in result.notes:
+            out.print(f"note: {note}")
+    if report.fired:
+        raise typer.Exit(1)

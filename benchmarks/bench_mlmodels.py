@@ -1,0 +1,235 @@
+"""Classic-ML serving and drift: the gateway's predict route vs the floor and MLflow's server.
+
+Set-up: a temporary project with the worked example (``models/breast-cancer.yaml``), trained
+and promoted into a fresh sqlite store. Then, one after the other on the same machine:
+
+- floor: ``model.predict`` + ``predict_proba`` in process on the same rows (what the route
+  returns, without HTTP, checks or the trace row);
+- llmops: ``llmops serve`` (a subprocess) answering ``POST /v1/models/breast-cancer/predict``
+  (champion lookup, schema check, trace row written per request);
+- peer: ``mlflow models serve --env-manager local`` answering ``POST /invocations`` for the
+  same registered model;
+- drift: ``measure_drift`` of a batch against the 30-feature training profile.
+
+Requests are sequential from one httpx client (latency, not throughput). Prints ONE JSON
+document.
+
+    python benchmarks/bench_mlmodels.py            # 300 requests per size, 50k-row drift
+    python benchmarks/bench_mlmodels.py --quick    # 60 requests per size, 10k-row drift
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TARGETS = {"llmops_1row_p50_ms": 25.0, "drift_ms_per_10k_rows": 1000.0}
+
+
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {url}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server not ready: {url}")
+
+
+def _stats(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered) * 1000, 3),
+        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
+    }
+
+
+def _time_http(url: str, body: dict[str, Any], n: int) -> dict[str, float]:
+    import httpx
+
+    with httpx.Client(timeout=30) as client:
+        for _ in range(5):
+            client.post(url, json=body).raise_for_status()
+        samples = []
+        for _ in range(n):
+            start = time.perf_counter()
+            client.post(url, json=body).raise_for_status()
+            samples.append(time.perf_counter() - start)
+    return _stats(samples)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n = 60 if args.quick else 300
+    drift_rows = 10_000 if args.quick else 50_000
+
+    import pandas as pd
+
+    from llmops.config import load_settings
+    from llmops.mlmodels.data import profile_frame
+    from llmops.mlmodels.drift import measure_drift
+    from llmops.mlmodels.registry import promote
+    from llmops.mlmodels.spec import load_spec
+    from llmops.mlmodels.tracking import connect
+    from llmops.mlmodels.training import train
+
+    tmp = Path(tempfile.mkdtemp(prefix="llmops-bench-ml-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        shutil.copytree(REPO / "models", tmp / "models")
+        (tmp / "llmops.yaml").write_text("project: bench\n")
+        (tmp / "serving").mkdir()
+        (tmp / "serving" / "gateway.yaml").write_text("traces: {enabled: true}\n")
+        env = {**os.environ, "LLMOPS_HOME": str(tmp / ".llmops")}
+        os.environ["LLMOPS_HOME"] = env["LLMOPS_HOME"]
+        settings = load_settings(tmp)
+        spec = load_spec(tmp / "models" / "breast-cancer.yaml")
+        trained = train(spec, settings)
+        promote(connect(settings), spec)
+
+        import mlflow
+
+        model = mlflow.sklearn.load_model(f"models:/{spec.name}@champion")
+        batch = pd.read_csv(tmp / "models" / "data" / "breast_cancer_drifted.csv")
+        features = batch.drop(columns=[spec.target])
+        sizes = {"1row": features.head(1), "100rows": pd.concat([features] * 1).head(100)}
+
+        results: dict[str, Any] = {"floor": {}, "llmops": {}, "mlflow_serve": {}}
+        for label, frame in sizes.items():
+            for _ in range(5):  # warm-up, as for the HTTP servers
+                model.predict_proba(frame)
+            samples = []
+            for _ in range(n):
+                start = time.perf_counter()
+                model.predict(frame)
+                model.predict_proba(frame)  # the route returns both
+                samples.append(time.perf_counter() - start)
+            results["floor"][label] = _stats(samples)
+
+        port = _port()
+        gw = subprocess.Popen(
+            [str(BIN / "llmops"), "serve", "--port", str(port), "--log-level", "warning"],
+            cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        procs.append(gw)
+        _wait(f"http://127.0.0.1:{port}/healthz", gw)
+        for label, frame in sizes.items():
+            body = {"inputs": frame.to_dict(orient="records")}
+            url = f"http://127.0.0.1:{port}/v1/models/{spec.name}/predict"
+            results["llmops"][label] = _time_http(url, body, n)
+        _stop(gw)
+
+        port = _port()
+        peer = subprocess.Popen(
+            [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{spec.name}@champion",
+             "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1", "-w", "1"],
+            cwd=tmp,
+            # It execs `uvicorn` by name: put this venv's bin first on PATH.
+            env={**env, "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri,
+                 "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        procs.append(peer)
+        try:
+            _wait(f"http://127.0.0.1:{port}/ping", peer)
+            for label, frame in sizes.items():
+                body = {"dataframe_records": frame.to_dict(orient="records")}
+                results["mlflow_serve"][label] = _time_http(
+                    f"http://127.0.0.1:{port}/invocations", body, n
+                )
+        except RuntimeError as exc:
+            results["mlflow_serve"] = {"error": str(exc)}
+        _stop(peer)
+
+        train_frame = pd.read_csv(tmp / "models" / "data" / "breast_cancer.csv")
+        profile = profile_frame(train_frame, spec.features.numeric, [], spec.target)
+        big = batch.sample(drift_rows, replace=True, random_state=0)
+        start = time.perf_counter()
+        report = measure_drift(profile, big, spec.monitor.drift)
+        drift_s = time.perf_counter() - start
+
+        one = results["llmops"]["1row"]["p50_ms"]
+        peer_one = results["mlflow_serve"].get("1row", {}).get("p50_ms")
+        out = {
+            "benchmark": "mlmodels",
+            "quick": args.quick,
+            "requests_per_size": n,
+            "model": f"{spec.name} v{trained.version} ({spec.estimator.name}, 30 features)",
+            "latency": results,
+            "drift": {
+                "rows": drift_rows,
+                "features": len(report.features),
+                "ms": round(drift_s * 1000, 1),
+                "ms_per_10k_rows": round(drift_s * 1000 * 10_000 / drift_rows, 1),
+                "fired": report.fired,
+            },
+            "targets": TARGETS,
+            "meets": {
+                "llmops_1row_p50_ms": one <= TARGETS["llmops_1row_p50_ms"],
+                "drift_ms_per_10k_rows": drift_s * 1000 * 10_000 / drift_rows
+                <= TARGETS["drift_ms_per_10k_rows"],
+            },
+            "llmops_overhead_p50_ms": {
+                k: round(results["llmops"][k]["p50_ms"] - results["floor"][k]["p50_ms"], 3)
+                for k in sizes
+            },
+            "note": "the route returns predictions and probabilities; mlflow serve only predictions",
+            "ratios": {
+                "llmops_1row_vs_floor": round(one / results["floor"]["1row"]["p50_ms"], 2),
+                "llmops_1row_vs_mlflow_serve": round(one / peer_one, 2) if peer_one else None,
+                "llmops_100rows_vs_mlflow_serve": (
+                    round(
+                        results["llmops"]["100rows"]["p50_ms"]
+                        / results["mlflow_serve"]["100rows"]["p50_ms"],
+                        2,
+                    )
+                    if "100rows" in results["mlflow_serve"]
+                    else None
+                ),
+            },  # fmt: skip
+        }
+        print(json.dumps(out, indent=2))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                _stop(proc)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
