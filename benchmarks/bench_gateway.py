@@ -1,0 +1,666 @@
+"""Gateway overhead: direct vs through the llmops gateway (and LiteLLM's proxy), same run.
+
+Set-up: the scripted upstream (``python -m llmops.testing.fake_llm --latency 0.02``), the
+gateway (``llmops serve``, passthrough route, no guards, traces on in SQLite) and the load
+generator (aiohttp + uvloop, keep-alive) are three processes sharing the machine's cores; by
+default nothing is pinned (``--pin`` puts the upstream on CPU 0, the gateway/proxy on CPU 1 and
+the load generator on both, with ``taskset``). Prints ONE JSON document.
+
+    python benchmarks/bench_gateway.py                 # full figures, 10-minute soak
+    python benchmarks/bench_gateway.py --quick         # smaller sizes, 20 s soak
+    python benchmarks/bench_gateway.py --litellm-python /path/to/venv/bin/python
+
+LiteLLM's proxy needs its ``[proxy]`` extras, which llmops does not depend on: give a Python
+that has them (``--litellm-python``); without one its column says why it is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+# Sent to every target; only LiteLLM checks it (it refuses to start without a master key).
+MASTER_KEY = "sk-" + "0123456789abcdef" * 4
+BODY = {
+    "model": "bench",
+    "messages": [{"role": "user", "content": "Say hello to the benchmark."}],
+    "max_tokens": 16,
+}
+
+
+# -- load generator (runs in its own process) -----------------------------------------------------
+
+
+async def _load(
+    url: str,
+    concurrency: int,
+    requests: int,
+    duration: float,
+    stream: bool,
+    model: str,
+    warmup: int,
+) -> dict[str, Any]:
+    import aiohttp
+
+    body = json.dumps({**BODY, "model": model, "stream": stream}).encode()
+    headers = {"content-type": "application/json", "authorization": f"Bearer {MASTER_KEY}"}
+    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
+    latencies: list[float] = []
+    ttfts: list[float] = []
+    errors = 0
+    done = 0
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def one(record: bool) -> None:
+            nonlocal errors, done
+            start = time.perf_counter()
+            try:
+                async with session.post(url, data=body, headers=headers) as resp:
+                    if stream:
+                        first = None
+                        async for line in resp.content:
+                            if (
+                                first is None
+                                and line.startswith(b"data: {")
+                                and b'"content":"' in line
+                            ):
+                                first = time.perf_counter()
+                        if first is not None and record:
+                            ttfts.append(first - start)
+                    else:
+                        await resp.read()
+                    if resp.status != 200:
+                        errors += 1
+            except Exception:
+                errors += 1
+            if record:
+                latencies.append(time.perf_counter() - start)
+                done += 1
+
+        for _ in range(warmup):
+            await one(False)
+        deadline = time.perf_counter() + duration if duration else None
+        counter = iter(range(requests)) if requests else None
+        t0 = time.perf_counter()
+
+        async def worker() -> None:
+            while True:
+                if deadline is not None and time.perf_counter() >= deadline:
+                    return
+                if counter is not None and next(counter, None) is None:
+                    return
+                await one(True)
+
+        await asyncio.gather(*[worker() for _ in range(concurrency)])
+        elapsed = time.perf_counter() - t0
+    lat = sorted(latencies)
+
+    def pct(values: list[float], p: float) -> float | None:
+        if not values:
+            return None
+        values = sorted(values)
+        return values[min(len(values) - 1, int(p * len(values)))] * 1000
+
+    return {
+        "requests": done,
+        "errors": errors,
+        "rps": done / elapsed if elapsed else 0.0,
+        "p50_ms": pct(lat, 0.50),
+        "p99_ms": pct(lat, 0.99),
+        "ttft_p50_ms": pct(ttfts, 0.50),
+        "ttft_p99_ms": pct(ttfts, 0.99),
+    }
+
+
+def loadgen_main(args: argparse.Namespace) -> None:
+    import uvloop
+
+    result = uvloop.run(
+        _load(
+            args.loadgen,
+            args.concurrency,
+            args.requests,
+            args.duration,
+            args.stream,
+            args.model,
+            args.warmup,
+        )
+    )
+    print(json.dumps(result))
+
+
+def run_load(
+    url: str,
+    *,
+    concurrency: int,
+    requests: int = 0,
+    duration: float = 0.0,
+    stream: bool = False,
+    model: str = "bench",
+    warmup: int = 20,
+    cpus: str | None = None,
+) -> dict[str, Any]:
+    """Run the load generator in a separate process and return its figures."""
+    cmd = [
+        sys.executable,
+        str(HERE),
+        "--loadgen",
+        url,
+        "--concurrency",
+        str(concurrency),
+        "--requests",
+        str(requests),
+        "--duration",
+        str(duration),
+        "--model",
+        model,
+        "--warmup",
+        str(warmup),
+    ]
+    if stream:
+        cmd.append("--stream")
+    out = subprocess.run(_pinned(cmd, cpus), capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+# -- servers -----------------------------------------------------------------------------------------
+
+
+def _pinned(cmd: list[str], cpus: str | None) -> list[str]:
+    if cpus and shutil.which("taskset"):
+        return ["taskset", "-c", cpus, *cmd]
+    return cmd
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, timeout: float, proc: subprocess.Popen[Any]) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+def start_upstream(latency: float, cpus: str | None) -> tuple[subprocess.Popen[str], str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "llmops.testing.fake_llm",
+        "--port",
+        "0",
+        "--latency",
+        str(latency),
+        "--stream-chunks",
+        "8",
+        "--model",
+        "bench",
+    ]
+    proc = subprocess.Popen(_pinned(cmd, cpus), stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("READY "):
+        raise RuntimeError(f"upstream did not start: {line!r}")
+    return proc, line.split(" ", 1)[1]
+
+
+def start_gateway(
+    upstream: str, work: Path, cpus: str | None
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    config = work / "gateway.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "server": {"port": port},
+                "upstreams": {
+                    "up": {
+                        "kind": "openai",
+                        "replicas": [{"base_url": upstream}],
+                        "health": {"interval": 5},
+                    }
+                },
+                "routes": {"bench": {"upstream": "up"}},
+                "traces": {"enabled": True},
+            }
+        )
+    )
+    env = {**os.environ, "LLMOPS_HOME": str(work / "state")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "llmops",
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(_pinned(cmd, cpus), env=env, cwd=work)
+    _wait_http(f"http://127.0.0.1:{port}/readyz", 60, proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def start_litellm(
+    python: str, upstream: str, work: Path, cpus: str | None
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    config = work / "litellm.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "model_list": [
+                    {
+                        "model_name": "bench",
+                        "litellm_params": {
+                            "model": "openai/bench",
+                            "api_base": upstream,
+                            "api_key": "x",
+                        },
+                    }
+                ],
+                "litellm_settings": {"telemetry": False, "drop_params": True},
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_TELEMETRY": "False",
+        "DISABLE_SCHEMA_UPDATE": "true",
+        "LITELLM_MASTER_KEY": MASTER_KEY,
+    }
+    litellm = Path(python).parent / "litellm"
+    cmd = [
+        str(litellm),
+        "--config",
+        str(config),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--num_workers",
+        "1",
+    ]
+    proc = subprocess.Popen(
+        _pinned(cmd, cpus),
+        env=env,
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=open(work / "litellm.log", "wb"),
+    )  # noqa: SIM115
+    _wait_http(f"http://127.0.0.1:{port}/health/liveliness", 120, proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _stop(proc: subprocess.Popen[Any] | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# -- measurements ------------------------------------------------------------------------------------
+
+
+KINDS = {
+    "c1": {"concurrency": 1, "stream": False},
+    "c64": {"concurrency": 64, "stream": False},
+    "stream": {"concurrency": 1, "stream": True},
+}
+
+
+def measure_interleaved(
+    targets: dict[str, str], sizes: dict[str, Any], rounds: int, cpus: str | None
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Measure every target in alternation, ``rounds`` times, so that load from other work on
+    the machine hits all of them alike; returns per-round figures per target and kind."""
+    out: dict[str, dict[str, list[dict[str, Any]]]] = {t: {k: [] for k in KINDS} for t in targets}
+    for _ in range(rounds):
+        for kind, spec in KINDS.items():
+            for name, base in targets.items():
+                url = base + "/chat/completions"
+                if kind == "c64":
+                    fig = run_load(
+                        url, concurrency=64, duration=sizes["c64_seconds"], warmup=64, cpus=cpus
+                    )
+                else:
+                    fig = run_load(
+                        url,
+                        concurrency=1,
+                        requests=sizes["c1_requests"],
+                        stream=bool(spec["stream"]),
+                        warmup=10,
+                        cpus=cpus,
+                    )
+                out[name][kind].append(fig)
+    return out
+
+
+def _median(values: list[float | None]) -> float | None:
+    clean = [v for v in values if v is not None]
+    return round(statistics.median(clean), 3) if clean else None
+
+
+def trace_write_cost(n: int) -> dict[str, float]:
+    """Per-request cost of the trace path: enqueue (request path) and batched SQLite write."""
+    from llmops.gateway.traces import TraceRecord, TraceStore, TraceWriter
+
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = TraceWriter(TraceStore(f"sqlite:///{tmp}/t.db"), flush_interval=0.5)
+        raw = json.dumps(
+            {
+                "choices": [{"message": {"content": "hello " * 20}}],
+                "usage": {"prompt_tokens": 12, "completion_tokens": 20},
+            }
+        ).encode()
+        start = time.perf_counter()
+        for i in range(n):
+            writer.submit(
+                TraceRecord(
+                    f"r{i}",
+                    route="bench",
+                    upstream="up",
+                    raw_body=raw,
+                    latency_ms=21.0,
+                    question="q" * 40,
+                )
+            )
+        enqueue = (time.perf_counter() - start) / n
+        flush_start = time.perf_counter()
+        writer.flush(timeout=120)
+        total = time.perf_counter() - start
+        writer.close()
+        return {
+            "enqueue_us": enqueue * 1e6,
+            "write_us": writer.write_seconds / max(1, writer.written) * 1e6,
+            "finish_and_write_us": total / n * 1e6,
+            "drain_s": time.perf_counter() - flush_start,
+        }
+
+
+def soak(
+    base: str, pid: int, seconds: float, cpus: str | None, concurrency: int = 16
+) -> dict[str, Any]:
+    """Run steady load for ``seconds`` and sample the gateway's RSS."""
+    url = base + "/chat/completions"
+    cmd = [
+        sys.executable,
+        str(HERE),
+        "--loadgen",
+        url,
+        "--concurrency",
+        str(concurrency),
+        "--duration",
+        str(seconds),
+        "--requests",
+        "0",
+        "--warmup",
+        str(concurrency),
+        "--model",
+        "bench",
+    ]
+    proc = subprocess.Popen(_pinned(cmd, cpus), stdout=subprocess.PIPE, text=True)
+    samples = [_rss_mb(pid)]
+    while proc.poll() is None:
+        time.sleep(min(5.0, max(1.0, seconds / 20)))
+        samples.append(_rss_mb(pid))
+    out = json.loads((proc.stdout.read() if proc.stdout else "").strip().splitlines()[-1])
+    return {
+        "seconds": seconds,
+        "concurrency": concurrency,
+        "requests": out["requests"],
+        "errors": out["errors"],
+        "rps": out["rps"],
+        "rss_start_mb": round(samples[0], 1),
+        "rss_end_mb": round(samples[-1], 1),
+        "rss_max_mb": round(max(samples), 1),
+    }
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return round(a - b, 3) if a is not None and b is not None else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--loadgen", help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--duration", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.add_argument("--stream", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--model", default="bench", help=argparse.SUPPRESS)
+    parser.add_argument("--warmup", type=int, default=20, help=argparse.SUPPRESS)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and a 20 s soak")
+    parser.add_argument(
+        "--soak", type=float, default=None, help="soak seconds (default 600, quick 20)"
+    )
+    parser.add_argument("--latency", type=float, default=0.02, help="upstream latency in seconds")
+    parser.add_argument("--soak-concurrency", type=int, default=16, help="soak load (16)")
+    parser.add_argument("--soak-only", action="store_true", help="only the soak (memory) figure")
+    parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (5; quick 3)")
+    parser.add_argument("--pin", action="store_true", help="taskset: upstream CPU 0, gateway CPU 1")
+    parser.add_argument(
+        "--litellm-python",
+        default=os.environ.get("LLMOPS_BENCH_LITELLM_PYTHON"),
+        help="a Python with litellm[proxy] installed",
+    )
+    args = parser.parse_args()
+    if args.loadgen:
+        loadgen_main(args)
+        return 0
+
+    if args.soak_only:
+        return soak_only(args)
+    sizes = {"c1_requests": 150 if args.quick else 500, "c64_seconds": 3.0 if args.quick else 8.0}
+    rounds = args.rounds or (3 if args.quick else 5)
+    soak_seconds = args.soak if args.soak is not None else (20.0 if args.quick else 600.0)
+    up_cpus, gw_cpus, lg_cpus = ("0", "1", "0,1") if args.pin else (None, None, None)
+    litellm_note = None
+    procs: list[subprocess.Popen[Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-gw-") as tmp:
+        work = Path(tmp)
+        try:
+            upstream, up_url = start_upstream(args.latency, up_cpus)
+            procs.append(upstream)
+            gateway, gw_url = start_gateway(up_url, work, gw_cpus)
+            procs.append(gateway)
+            targets = {"direct": up_url, "gateway": gw_url + "/v1"}
+            if args.litellm_python and Path(args.litellm_python).exists():
+                try:
+                    litellm, ll_url = start_litellm(args.litellm_python, up_url, work, gw_cpus)
+                    procs.append(litellm)
+                    targets["litellm"] = ll_url + "/v1"
+                except RuntimeError as exc:
+                    litellm_note = f"LiteLLM proxy failed to start: {exc}"
+            else:
+                litellm_note = (
+                    "not measured: LiteLLM's proxy needs litellm[proxy] extras (backoff, "
+                    "apscheduler, ...) that llmops does not install; pass --litellm-python"
+                )
+            results = measure_interleaved(targets, sizes, rounds, lg_cpus)
+            if "litellm" in targets:
+                _stop(procs.pop())
+            trace = trace_write_cost(2000 if args.quick else 20000)
+            soaked = soak(gw_url + "/v1", gateway.pid, soak_seconds, lg_cpus, args.soak_concurrency)
+        finally:
+            for proc in reversed(procs):
+                _stop(proc)
+
+    names = list(results)
+
+    def med(name: str, kind: str, key: str) -> float | None:
+        return _median([r[key] for r in results[name][kind]])
+
+    def added(name: str, kind: str, key: str) -> float | None:
+        # Paired per round: each round measured direct and the proxy back to back.
+        return _median(
+            [
+                _minus(a[key], b[key])
+                for a, b in zip(results[name][kind], results["direct"][kind], strict=True)
+            ]
+        )
+
+    def ratio(name: str) -> float | None:
+        return _median(
+            [
+                _ratio(a["rps"], b["rps"])
+                for a, b in zip(results[name]["c64"], results["direct"]["c64"], strict=True)
+            ]
+        )
+
+    def col(kind: str, key: str) -> dict[str, Any]:
+        return {n: med(n, kind, key) for n in ("direct", "gateway", "litellm") if n in names}
+
+    def proxies(fn: Any, *a: Any) -> dict[str, Any]:
+        return {n: fn(n, *a) for n in ("gateway", "litellm") if n in names}
+
+    g_added = added("gateway", "c1", "p50_ms")
+    g_ratio = ratio("gateway")
+    g_ttft = added("gateway", "stream", "ttft_p50_ms")
+    errors = {n: sum(r["errors"] for r in results[n]["c64"]) for n in names}
+    rows = [
+        {"figure": "p50 latency, c=1 (ms)", **col("c1", "p50_ms")},
+        {"figure": "p99 latency, c=1 (ms)", **col("c1", "p99_ms")},
+        {
+            "figure": "added p50, c=1 (ms)",
+            **proxies(added, "c1", "p50_ms"),
+            "target": "<= 1.0",
+            "met": g_added is not None and g_added <= 1.0,
+        },
+        {"figure": "added p99, c=1 (ms)", **proxies(added, "c1", "p99_ms")},
+        {"figure": "requests/s, c=64", **col("c64", "rps")},
+        {
+            "figure": "requests/s ratio to direct, c=64",
+            **proxies(lambda n: ratio(n)),
+            "target": ">= 0.75",
+            "met": g_ratio is not None and g_ratio >= 0.75,
+        },
+        {
+            "figure": "errors, c=64 (all rounds)",
+            **errors,
+            "target": "0",
+            "met": errors["gateway"] == 0,
+        },
+        {"figure": "time to first token p50, stream c=1 (ms)", **col("stream", "ttft_p50_ms")},
+        {
+            "figure": "added time to first token p50 (ms)",
+            **proxies(added, "stream", "ttft_p50_ms"),
+            "target": "<= 1.0",
+            "met": g_ttft is not None and g_ttft <= 1.0,
+        },
+        {
+            "figure": "trace enqueue on the request path (us/request)",
+            "gateway": _round(trace["enqueue_us"]),
+        },
+        {
+            "figure": "trace finish + batched SQLite write, background (us/request)",
+            "gateway": _round(trace["finish_and_write_us"]),
+        },
+        {
+            "figure": f"gateway RSS over a {soaked['seconds']:.0f} s soak at c=16 (MB start/end/max)",
+            "gateway": f"{soaked['rss_start_mb']}/{soaked['rss_end_mb']}/{soaked['rss_max_mb']}",
+        },
+        {
+            "figure": "soak requests / errors / rps",
+            "gateway": f"{soaked['requests']}/{soaked['errors']}/{soaked['rps']:.0f}",
+        },
+    ]
+    print(
+        json.dumps(
+            {
+                "benchmark": "gateway",
+                "setup": {
+                    "upstream": f"llmops.testing.fake_llm, {args.latency * 1000:.0f} ms latency, 8 stream chunks",
+                    "route": "passthrough (no prompt, no retrieval, no guards), traces on (SQLite)",
+                    "cores": os.cpu_count(),
+                    "pinning": (
+                        "taskset: upstream CPU 0, gateway/proxy CPU 1, load generator CPUs 0-1"
+                        if args.pin
+                        else "none: upstream, gateway/proxy and load generator share all cores"
+                    ),
+                    "load generator": "aiohttp + uvloop, keep-alive, separate process",
+                    "sizes": {**sizes, "rounds": rounds, "soak_seconds": soak_seconds},
+                    "method": "targets measured in alternation each round; figures are medians over rounds, "
+                    "added latency and ratios are paired per round",
+                    "litellm": litellm_note or "litellm proxy 1 worker, same upstream",
+                },
+                "rows": rows,
+                "per_round": results,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def soak_only(args: argparse.Namespace) -> int:
+    """Print only the soak figures (memory and errors under steady load, traces on)."""
+    seconds = args.soak if args.soak is not None else 600.0
+    procs: list[subprocess.Popen[Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-gw-") as tmp:
+        try:
+            upstream, up_url = start_upstream(args.latency, None)
+            procs.append(upstream)
+            gateway, gw_url = start_gateway(up_url, Path(tmp), None)
+            procs.append(gateway)
+            soaked = soak(gw_url + "/v1", gateway.pid, seconds, None, args.soak_concurrency)
+            traces = sum(1 for _ in (Path(tmp) / "state").glob("traces.db"))
+        finally:
+            for proc in reversed(procs):
+                _stop(proc)
+    print(json.dumps({"benchmark": "gateway soak", "traces_db": bool(traces), **soaked}, indent=2))
+    return 0
+
+
+def _round(value: Any) -> Any:
+    return round(value, 2) if isinstance(value, float) else value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Run the gateway under uvicorn (uvloop + httptools), in the foreground or in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmops.errors import StateError
+from llmops.gateway.app import create_app
+from llmops.gateway.runtime import GatewayRuntime
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from llmops.config import Settings
+
+__all__ = ["GatewayServer", "run"]
+
+
+def _uvicorn_config(app: Any, host: str, port: int, log_level: str, **extra: Any) -> uvicorn.Config:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=log_level,
+        timeout_keep_alive=30,
+        backlog=4096,
+        **extra,
+    )
+
+
+def run(
+    config_path: str | Path,
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve until interrupted (``llmops serve``)."""
+    import uvicorn
+
+    runtime = GatewayRuntime.from_file(config_path, settings)
+    server_cfg = runtime.config.server
+    config = _uvicorn_config(
+        create_app(runtime),
+        host or server_cfg.host,
+        server_cfg.port if port is None else port,
+        log_level,
+    )
+    uvicorn.Server(config).run()
+
+
+class GatewayServer:
+    """The gateway on a free loopback port in a background thread (tests, notebooks, demos).
+
+    ::
+
+        with GatewayServer(runtime) as gw:
+            OpenAI(base_url=gw.base_url, api_key="x").chat.completions.create(...)
+    """
+
+    def __init__(self, runtime: GatewayRuntime, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.runtime = runtime
+        self.host = host
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.port = self._sock.getsockname()[1]
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the server root URL."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """Return the OpenAI API root (``.../v1``)."""
+        return self.url + "/v1"
+
+    def start(self, timeout: float = 30.0) -> GatewayServer:
+        """Start serving and wait until the lifespan startup finished."""
+        import uvicorn
+
+        config = _uvicorn_config(create_app(self.runtime), self.host, self.port, "warning")
+        self._server = server = uvicorn.Server(config)
+        sock = self._sock
+
+        def target() -> None:
+            import uvloop
+
+            # uvicorn skips signal handlers off the main thread; stop() sets should_exit.
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(server.serve(sockets=[sock]))
+
+        self._thread = threading.Thread(target=target, name="llmops-gateway", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise StateError("the gateway did not start", hint="see the log above")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Shut down (flushes traces) and join the thread."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._sock.close()
+
+    def __enter__(self) -> GatewayServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,234 @@
+"""Managed upstream calls: one interface over HTTP pools and provider pools, with fallback.
+
+The passthrough hot path forwards raw bytes (``passthrough.py``); routes that render a prompt,
+retrieve, guard or shape the answer go through here and get ``ChatResult``/``ChatDelta``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from llmops.errors import UpstreamError
+from llmops.gateway.responses import ApiError
+from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Context, Usage
+
+if TYPE_CHECKING:
+    from llmops.gateway.upstream import Pool, UpstreamCall
+
+__all__ = ["ManagedCall", "upstream_error", "complete", "stream"]
+
+#: Request fields the gateway sets itself on managed calls.
+_OWN_FIELDS = frozenset({"model", "messages", "prompt", "stream", "stream_options", "llmops"})
+
+
+@dataclass(slots=True)
+class ManagedCall:
+    """What to send: the rendered messages plus the client's sampling parameters."""
+
+    model: str
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+    contexts: list[Context]
+    question: str
+    request_id: str
+    replica: str | None = None
+
+    def body(self, stream: bool) -> bytes:
+        """Return the JSON body for an OpenAI-compatible upstream."""
+        data = dict(self.params)
+        data["model"] = self.model
+        data["messages"] = self.messages
+        if stream:
+            data["stream"] = True
+            data["stream_options"] = {"include_usage": True}
+        return orjson.dumps(data)
+
+    def chat_request(self, stream: bool) -> ChatRequest:
+        """Return the provider request (contexts included for RAG-aware providers)."""
+        known = {"temperature", "top_p", "max_tokens", "seed", "user", "response_format"}
+        fields = {k: v for k, v in self.params.items() if k in known}
+        stop = self.params.get("stop")
+        extra = {k: v for k, v in self.params.items() if k not in known and k != "stop"}
+        extra["question"] = self.question
+        return ChatRequest(
+            model=self.model,
+            messages=self.messages,
+            stop=[stop] if isinstance(stop, str) else stop,
+            stream=stream,
+            extra=extra,
+            contexts=self.contexts or None,
+            **fields,
+        )
+
+
+def client_params(data: dict[str, Any]) -> dict[str, Any]:
+    """Return the client's fields that are forwarded on managed calls."""
+    return {k: v for k, v in data.items() if k not in _OWN_FIELDS}
+
+
+def upstream_error(exc: UpstreamError) -> ApiError:
+    """Map a final upstream failure to the status an OpenAI client expects."""
+    headers: dict[str, str] = {}
+    if exc.status == 429:
+        status, code = 429, "upstream_rate_limited"
+        if exc.retry_after is not None:
+            headers["retry-after"] = f"{max(1, round(exc.retry_after))}"
+    elif exc.status == 503:
+        status, code = 503, "upstream_unavailable"
+    elif exc.status in (504, 408):
+        status, code = 504, "upstream_timeout"
+    elif exc.connect_error:
+        status, code = 502, "upstream_unreachable"
+    else:
+        status, code = 502, "upstream_error"
+    return ApiError(
+        status,
+        exc.message,
+        code=code,
+        type_="api_error" if status != 429 else None,
+        headers=headers,
+    )
+
+
+async def _http_call(pool: Pool, call: ManagedCall, stream: bool) -> UpstreamCall:
+    up = await pool.post("/chat/completions", call.body(stream), request_id=call.request_id)
+    call.replica = up.replica.name
+    if up.response.status >= 400:
+        raw = await up.response.read()
+        up.release()
+        raise _client_error(up.response.status, raw)
+    return up
+
+
+def _client_error(status: int, raw: bytes) -> ApiError:
+    message = raw[:500].decode("utf-8", "replace")
+    code = None
+    try:
+        data = orjson.loads(raw)
+        if isinstance(data, dict) and isinstance(data.get("error"), dict):
+            message = str(data["error"].get("message", message))
+            code = data["error"].get("code")
+    except orjson.JSONDecodeError:
+        pass
+    return ApiError(
+        status,
+        f"upstream rejected the request: {message}",
+        code=str(code) if code else "upstream_rejected",
+    )
+
+
+def _bad_upstream(what: str) -> ApiError:
+    return ApiError(
+        502,
+        f"upstream returned an invalid response: {what}",
+        code="upstream_invalid_response",
+        type_="api_error",
+    )
+
+
+async def complete(pool: Pool, call: ManagedCall) -> ChatResult:
+    """Return the whole answer from ``pool``."""
+    if pool.provider is not None:
+        return await pool.provider.complete(call.chat_request(False))
+    up = await _http_call(pool, call, False)
+    try:
+        raw = await up.response.read()
+    except Exception as exc:  # the upstream broke the body off
+        raise _bad_upstream(f"{type(exc).__name__}") from None
+    finally:
+        up.release()
+    try:
+        data = orjson.loads(raw)
+        choice = data["choices"][0]
+        content = choice["message"]["content"] or ""
+    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        raise _bad_upstream(raw[:120].decode("utf-8", "replace")) from None
+    usage = data.get("usage") or {}
+    return ChatResult(
+        content=content,
+        model=str(data.get("model", call.model)),
+        finish_reason=choice.get("finish_reason") or "stop",
+        usage=Usage(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        ),
+        raw=data,
+    )
+
+
+async def stream(pool: Pool, call: ManagedCall) -> AsyncIterator[ChatDelta]:
+    """Yield the answer from ``pool`` in pieces (the first upstream call happens on first next)."""
+    if pool.provider is not None:
+        async for delta in pool.provider.stream(call.chat_request(True)):
+            yield delta
+        return
+    up = await _http_call(pool, call, True)
+    try:
+        ctype = up.response.headers.get("content-type", "")
+        if "text/event-stream" not in ctype:
+            raw = await up.response.read()
+            raise _bad_upstream(
+                f"expected an event stream, got {ctype or 'no content type'}: "
+                f"{raw[:120].decode('utf-8', 'replace')}"
+            )
+        done = False
+        buffer = b""
+        async for piece in up.response.iter_chunks():
+            buffer += piece
+            while b"\n\n" in buffer:
+                event, buffer = buffer.split(b"\n\n", 1)
+                for line in event.split(b"\n"):
+                    if not line.startswith(b"data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == b"[DONE]":
+                        done = True
+                        continue
+                    parsed = _delta(payload)
+                    if parsed is not None:
+                        yield parsed
+        if not done:
+            raise _bad_upstream("the stream ended before [DONE]")
+    except ApiError:
+        raise
+    except Exception as exc:  # a broken stream must reach the client as an error event
+        raise _bad_upstream(f"the stream broke: {type(exc).__name__}") from None
+    finally:
+        up.release()
+
+
+def _delta(payload: bytes) -> ChatDelta | None:
+    try:
+        chunk = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        raise _bad_upstream(payload[:120].decode("utf-8", "replace")) from None
+    if not isinstance(chunk, dict):
+        raise _bad_upstream("a chunk is not an object")
+    if isinstance(chunk.get("error"), dict):
+        raise ApiError(
+            502,
+            f"upstream failed mid-stream: {chunk['error'].get('message')}",
+            code="upstream_error",
+            type_="api_error",
+        )
+    usage = chunk.get("usage")
+    out = ChatDelta()
+    if isinstance(usage, dict):
+        out.usage = Usage(
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
+    for choice in chunk.get("choices") or ():
+        if isinstance(choice, dict):
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                out.content += delta["content"]
+            if choice.get("finish_reason"):
+                out.finish_reason = choice["finish_reason"]
+    if not out.content and out.finish_reason is None and out.usage is None:
+        return None
+    return out
