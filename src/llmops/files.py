@@ -19,6 +19,8 @@ import json
 import os
 import tempfile
 import time
+import types
+import typing
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -164,35 +166,49 @@ def load_yaml(path: str | Path, *, text: str | None = None) -> YamlDocument:
 
 
 def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
-    """Return the field names of the (nested) model that contains ``loc[-1]``."""
+    """Return the field names (aliases) of the nested model that contains ``loc[-1]``.
+
+    Walks models, lists and dicts (``routes.<name>.prompt`` steps through ``dict[str, Route]``).
+    """
     current: Any = model
     for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        fields = getattr(current, "model_fields", None)
-        if not fields or part not in fields:
-            return []
-        annotation = fields[part].annotation
-        current = _first_model(annotation)
+        if _is_model(current):
+            fields = current.model_fields
+            names = {info.alias or name: name for name, info in fields.items()}
+            if not isinstance(part, str) or part not in names:
+                return []
+            current = _unwrap(fields[names[part]].annotation)
+        else:
+            current = _unwrap(_item_type(current))
         if current is None:
             return []
-    fields = getattr(current, "model_fields", None)
-    if not fields:
+    if not _is_model(current):
         return []
-    names: list[str] = []
-    for name, info in fields.items():
-        names.append(info.alias or name)
-    return names
+    return [info.alias or name for name, info in current.model_fields.items()]
 
 
-def _first_model(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    return None
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Return the model or container inside ``X | None`` / ``Annotated[X, ...]``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = None if arg is type(None) else _unwrap(arg)
+            if found is not None:
+                return found
+        return None
+    return annotation
+
+
+def _item_type(container: Any) -> Any:
+    """Return the value type of ``list[X]`` / ``dict[K, X]``, else None."""
+    args = typing.get_args(container)
+    return args[-1] if args else None
 
 
 def validate_model(

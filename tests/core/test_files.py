@@ -108,3 +108,42 @@ def test_file_lock_excludes_other_processes(tmp_path: Path) -> None:
         proc.join(10)
     with file_lock(lock, timeout=1):
         assert os.path.exists(lock)
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    prompt: str | None = None
+    pool: str = "default"
+
+
+class Gateway(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    routes: dict[str, Route] = {}
+    fallbacks: list[Route] | None = None
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        (
+            "routes:\n  chat:\n    promtp: x\n",
+            3,
+            "unknown key 'routes.chat.promtp' (did you mean 'prompt'?)",
+        ),
+        (
+            "fallbacks:\n  - pool: a\n  - pol: b\n",
+            3,
+            "unknown key 'fallbacks.1.pol' (did you mean 'pool'?)",
+        ),
+    ],
+)
+def test_did_you_mean_inside_dicts_and_lists(
+    tmp_path: Path, text: str, line: int, fragment: str
+) -> None:
+    path = tmp_path / "g.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_yaml_model(path, Gateway)
+    assert fragment in info.value.message
+    assert info.value.line == line
+    assert info.value.hint is not None and "pool, prompt" in info.value.hint
