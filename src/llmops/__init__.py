@@ -32,6 +32,9 @@ _LAZY: dict[str, str] = {
     "IndexLineage": "llmops.lineage",
     "JudgeLineage": "llmops.lineage",
     "get_embedder": "llmops.embeddings",
+    "load_registry": "llmops.prompts",
+    "PromptRegistry": "llmops.prompts",
+    "RenderedPrompt": "llmops.prompts",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]

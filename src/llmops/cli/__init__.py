@@ -19,12 +19,16 @@ from llmops import __version__
 from llmops.cli import (
     _common,
     eval_cmd,
+    guard_cmd,
     index_cmd,
     init_cmd,
     model_cmd,
     monitor_cmd,
     prompt_cmd,
+    query_cmd,
     report_cmd,
+    serve_cmd,
+    vllm_cmd,
 )
 from llmops.errors import LLMOpsError
 
@@ -66,10 +70,14 @@ def _root(
 app.command("init")(init_cmd.init)
 app.add_typer(prompt_cmd.app, name="prompt")
 app.add_typer(index_cmd.app, name="index")
+app.command("query")(query_cmd.query)
 app.add_typer(eval_cmd.app, name="eval")
 app.add_typer(monitor_cmd.app, name="monitor")
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(report_cmd.app, name="report")
+app.command("serve")(serve_cmd.serve)
+app.add_typer(vllm_cmd.app, name="vllm")
+app.add_typer(guard_cmd.app, name="guard")
 
 
 def _print_error(exc: LLMOpsError) -> None:

@@ -2,6 +2,200 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
 
+from llmops.cli._common import JsonOpt, console, err_console, print_json, state
+
+if TYPE_CHECKING:
+    from llmops.rag.pipeline import Pipeline
+
 app = typer.Typer(help="Build, inspect and roll back versioned RAG indexes.", no_args_is_help=True)
+
+PipelineArg = Annotated[
+    str, typer.Argument(help="Pipeline name (rag_pipelines/NAME.yaml) or path to a pipeline file.")
+]
+
+
+def _pipeline(ctx: typer.Context, ref: str) -> Pipeline:
+    from llmops.rag.pipeline import Pipeline
+
+    return Pipeline.resolve(ref, state(ctx).settings())
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+@app.command("run")
+def run(
+    ctx: typer.Context,
+    pipeline: PipelineArg,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild everything (re-embed).")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Build the index incrementally and switch the served alias to it."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    pipe = _pipeline(ctx, pipeline)
+    quiet = json_ or not err_console().is_terminal
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err_console(),
+        disable=quiet,
+        transient=True,
+    )
+    seen: dict[str, int] = {}
+
+    def progress(stage: str, counts: dict[str, int]) -> None:
+        seen.update(counts)
+        info = (
+            f"documents {seen.get('documents', 0)}  chunks {seen.get('chunks', 0)}  "
+            f"embedded {seen.get('embedded', 0)}  skipped {seen.get('skipped', 0)}"
+        )
+        total = seen.get("chunks") if stage in ("embed", "copy", "done") else None
+        done = seen.get("embedded", 0) + seen.get("copied", 0)
+        bar.update(task, description=stage, info=info, total=total, completed=done)
+
+    with bar:
+        task = bar.add_task("discover", total=None, info="")
+        result = pipe.run(full=full, progress=progress)
+    if json_:
+        print_json(
+            {
+                "pipeline": result.pipeline,
+                "index_version": result.index_version,
+                "collection": result.collection,
+                "switched": result.switched,
+                "previous_version": result.previous_version,
+                "counts": result.counts,
+                "timings": result.timings,
+                "lineage": result.lineage.model_dump(mode="json"),
+                "manifest": str(result.manifest_path),
+            }
+        )
+        return
+    from rich.table import Table
+
+    table = Table(title=f"index {result.pipeline}", box=None, pad_edge=False)
+    table.add_column("")
+    table.add_column("", justify="right")
+    c = result.counts
+    rows: list[tuple[str, Any]] = [
+        ("version", result.index_version),
+        ("previous", result.previous_version or "-"),
+        ("served", "switched" if result.switched else "unchanged (already served)"),
+        ("files", c["files"]),
+        ("documents", c["documents"]),
+        ("chunks", c["chunks"]),
+        ("embedded", c["embedded"]),
+        ("copied", c["copied"]),
+        ("kept", c["kept"]),
+        ("removed", c["removed"]),
+        ("duplicates", c["duplicates"]),
+        ("skipped", ", ".join(f"{k} {v}" for k, v in c["skipped_by_reason"].items()) or "0"),
+        ("time", f"{result.timings.get('total', 0.0):.2f}s"),
+    ]
+    for key, value in rows:
+        table.add_row(key, str(value))
+    console().print(table)
+
+
+@app.command("status")
+def status(ctx: typer.Context, pipeline: PipelineArg, json_: JsonOpt = False) -> None:
+    """Show the served version, its age, retained versions and whether sources changed."""
+    pipe = _pipeline(ctx, pipeline)
+    served = pipe.served()
+    changes = pipe.changed_files(served) if served else None
+    since = pipe.manifests.served_since(served.index_version) if served else None
+    age = time.time() - since if since else None
+    versions = [
+        {"index_version": m.index_version, "created_at": m.created_at, "chunks": m.chunk_count}
+        for m in pipe.manifests.versions()
+    ]
+    doc = {
+        "pipeline": pipe.name,
+        "alias": pipe.spec.alias,
+        "served_version": served.index_version if served else None,
+        "collection": served.collection if served else None,
+        "chunks": served.chunk_count if served else 0,
+        "embedding_model": served.embedding_model if served else pipe.model_spec,
+        "built_at": served.created_at if served else None,
+        "served_for_seconds": round(age, 1) if age is not None else None,
+        "sources_changed": bool(changes and any(changes.values())),
+        "changes": changes,
+        "config_changed": bool(served and served.pipeline_hash != pipe.pipeline_hash),
+        "versions": versions,
+    }
+    if json_:
+        print_json(doc)
+        return
+    if served is None:
+        typer.echo(f"{pipe.name}: nothing served yet (run `llmops index run {pipe.name}`)")
+        return
+    lines = [
+        f"pipeline      {pipe.name} (alias {pipe.spec.alias})",
+        f"served        {served.index_version}  {served.chunk_count} chunks  built {served.created_at}",
+        f"age           {_age(age)}",
+        f"model         {served.embedding_model} ({served.dim} dims)",
+    ]
+    if changes and any(changes.values()):
+        summary = ", ".join(f"{len(v)} {k}" for k, v in changes.items() if v)
+        lines.append(
+            f"sources       changed since build: {summary} -> run `llmops index run {pipe.name}`"
+        )
+    else:
+        lines.append("sources       unchanged since build")
+    if doc["config_changed"]:
+        lines.append("pipeline file changed since build")
+    lines.append("versions      " + ", ".join(str(v["index_version"]) for v in versions))
+    typer.echo("\n".join(lines))
+
+
+@app.command("rollback")
+def rollback(
+    ctx: typer.Context,
+    pipeline: PipelineArg,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Version (or prefix); default: the previous one.")
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Serve an older retained version again (atomic alias switch)."""
+    pipe = _pipeline(ctx, pipeline)
+    previous, target = pipe.rollback(to)
+    if json_:
+        print_json({"pipeline": pipe.name, "previous_version": previous, "index_version": target})
+        return
+    typer.echo(f"{pipe.name}: now serving {target} (was {previous or 'nothing'})")
+
+
+@app.command("export-sample")
+def export_sample(
+    ctx: typer.Context,
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", help="Folder to write; default <state>/corpus/python-docs."),
+    ] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Write the sample corpus (Python Language Reference topics + stdlib docstrings)."""
+    from llmops.rag.corpus import export_python_docs
+
+    dest = to or state(ctx).settings().state_path / "corpus" / "python-docs"
+    counts = export_python_docs(dest)
+    if json_:
+        print_json({"path": str(dest), **counts})
+        return
+    typer.echo(f"wrote {counts['topics']} topics and {counts['modules']} modules to {dest}")

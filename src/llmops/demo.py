@@ -1,0 +1,322 @@
+"""The main job end to end on the embedded defaults: ``python -m llmops.demo`` (``make demo``).
+
+Every step runs the real CLI as a subprocess (``python -m llmops ...``) and prints the command
+first, so what the demo shows is exactly what a user can type. The run stops at the first failing
+step with a message naming it and a non-zero exit code.
+
+Order matters: the gateway owns the embedded Qdrant store while it runs (one local client per
+path), so ``serve`` comes after indexing and stops before the eval step opens the store again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from llmops.errors import CheckFailedError, LLMOpsError
+
+__all__ = ["Command", "Demo", "Step", "default_steps", "main"]
+
+QUESTION = "What does the global statement do?"
+PIPELINE = "python-docs"
+RAG_ROUTE = "rag-answer"
+LINEAGE_HEADERS = ("x-llmops-prompt", "x-llmops-index", "x-llmops-upstream")
+# Sample contexts for the render step: the prompt's `contexts` variable is an array of objects.
+SAMPLE_CONTEXTS = (
+    '[{"id": "doc-1", "source": "reference/simple_stmts", '
+    '"text": "The global statement causes the listed identifiers to be interpreted as globals."}]'
+)
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``llmops`` invocation, run as ``python -m llmops ARGS`` in the project root."""
+
+    args: tuple[str, ...]
+
+    def argv(self) -> list[str]:
+        """Return the argument vector for the subprocess."""
+        return [sys.executable, "-m", "llmops", *self.args]
+
+    def display(self) -> str:
+        """Return the command as a user would type it."""
+        return shlex.join(["llmops", *self.args])
+
+
+def cli(*args: str) -> Command:
+    """Build a :class:`Command` from ``llmops`` arguments."""
+    return Command(tuple(args))
+
+
+Action = Command | Callable[["Demo"], None]
+
+
+@dataclass
+class Step:
+    """A named stage of the demo: its commands (or custom actions) run in order."""
+
+    name: str
+    title: str
+    actions: list[Action] = field(default_factory=list)
+
+
+class Demo:
+    """Run steps in the project root, print a banner per step, stop at the first failure."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        out: TextIO | None = None,
+        env: dict[str, str] | None = None,
+        command_timeout: float = 1800.0,
+    ) -> None:
+        self.root = root
+        self.out = out or sys.stdout
+        self.env = dict(os.environ if env is None else env)
+        if not self.out.isatty():
+            # Logs (CI, `make demo | tee`): rich would wrap tables at 80 columns otherwise.
+            self.env.setdefault("COLUMNS", "120")
+        self.command_timeout = command_timeout
+
+    def say(self, text: str = "") -> None:
+        """Print a line and flush (subprocess output interleaves with ours)."""
+        print(text, file=self.out, flush=True)
+
+    def run_cli(self, command: Command) -> None:
+        """Print and run one CLI command; raise when it exits non-zero."""
+        self.say(f"$ {command.display()}")
+        try:
+            proc = subprocess.run(
+                command.argv(),
+                cwd=self.root,
+                env=self.env,
+                stdout=self.out if _has_fileno(self.out) else None,
+                timeout=self.command_timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise CheckFailedError(
+                f"`{command.display()}` did not finish within {self.command_timeout:.0f} s"
+            ) from None
+        if proc.returncode != 0:
+            raise CheckFailedError(
+                f"`{command.display()}` exited with status {proc.returncode}",
+                hint="its error message is printed above; fix it and run the demo again",
+            )
+
+    def run(self, steps: Sequence[Step]) -> int:
+        """Run every step; return 0, or 1 after naming the step that failed."""
+        started = time.perf_counter()
+        for number, step in enumerate(steps, start=1):
+            self.say()
+            self.say(f"=== [{number}/{len(steps)}] {step.name}: {step.title} ===")
+            t0 = time.perf_counter()
+            try:
+                for action in step.actions:
+                    if isinstance(action, Command):
+                        self.run_cli(action)
+                    else:
+                        action(self)
+            except LLMOpsError as exc:
+                self.say()
+                self.say(f"demo stopped at step {number}/{len(steps)} ({step.name}): {exc.message}")
+                if exc.hint:
+                    self.say(f"hint: {exc.hint}")
+                return 1
+            self.say(f"--- {step.name} done in {time.perf_counter() - t0:.1f} s")
+        self.say()
+        self.say(f"demo finished: {len(steps)} steps in {time.perf_counter() - started:.1f} s")
+        return 0
+
+
+def _has_fileno(stream: TextIO) -> bool:
+    try:
+        stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    return True
+
+
+# -- the serve step ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], base: str, timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            raise CheckFailedError(f"`llmops serve` exited with status {code} before it was ready")
+        try:
+            resp = httpx.get(f"{base}/readyz", timeout=2.0)
+            if resp.status_code == 200:
+                return
+            last = f"/readyz answered {resp.status_code}: {resp.text[:200]}"
+        except httpx.TransportError as exc:
+            last = f"{type(exc).__name__}"
+        time.sleep(0.25)
+    raise CheckFailedError(f"the gateway was not ready within {timeout:.0f} s ({last})")
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float) -> int:
+    """Stop like Ctrl-C does (uvicorn shuts down gracefully); escalate only if it hangs."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+        raise CheckFailedError(
+            f"`llmops serve` did not stop within {grace:.0f} s of SIGINT and was killed"
+        ) from None
+
+
+def _ask(demo: Demo, base: str) -> None:
+    from openai import OpenAI
+
+    demo.say(f'>>> OpenAI(base_url="{base}/v1").chat.completions.create(model="{RAG_ROUTE}", ...)')
+    with OpenAI(base_url=f"{base}/v1", api_key="demo", max_retries=0, timeout=120.0) as client:
+        raw = client.chat.completions.with_raw_response.create(
+            model=RAG_ROUTE, messages=[{"role": "user", "content": QUESTION}]
+        )
+        completion = raw.parse()
+    demo.say(f"question: {QUESTION}")
+    demo.say(f"answer:   {completion.choices[0].message.content}")
+    extra: dict[str, Any] = (completion.model_extra or {}).get("llmops") or {}
+    contexts = {c.get("id"): c for c in extra.get("contexts", [])}
+    cited = extra.get("citations") or []
+    demo.say("sources:")
+    if not cited:
+        demo.say("  (none cited)")
+    for cid in cited:
+        ctx = contexts.get(cid, {})
+        title = f"  [{ctx['title']}]" if ctx.get("title") else ""
+        demo.say(f"  [{cid}] {ctx.get('source', '?')}{title}")
+    for name in LINEAGE_HEADERS:
+        demo.say(f"{name}: {raw.headers.get(name, '(missing)')}")
+    missing = [name for name in LINEAGE_HEADERS if name not in raw.headers]
+    if missing:
+        raise CheckFailedError(
+            f"the gateway answered without lineage headers: {', '.join(missing)}"
+        )
+
+
+def serve_and_ask(demo: Demo, *, ready_timeout: float = 180.0, grace: float = 30.0) -> None:
+    """Start ``llmops serve`` on a free loopback port, ask one RAG question, stop it."""
+    port = _free_port()
+    command = cli("serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning")
+    base = f"http://127.0.0.1:{port}"
+    demo.say(f"$ {command.display()} &")
+    demo.say(
+        "(no vLLM server runs here: its pool reports unhealthy; the RAG route answers offline)"
+    )
+    proc = subprocess.Popen(command.argv(), cwd=demo.root, env=demo.env)
+    try:
+        _wait_ready(proc, base, ready_timeout)
+        demo.say(f"gateway ready at {base}")
+        _ask(demo, base)
+    finally:
+        code = _stop(proc, grace)
+    # 130 is the CLI's status after Ctrl-C: uvicorn finished its graceful shutdown first.
+    if code not in (0, 130, -signal.SIGINT):
+        raise CheckFailedError(f"`llmops serve` exited with status {code} while stopping")
+    demo.say(f"gateway stopped cleanly (exit status {code})")
+
+
+# -- the job -------------------------------------------------------------------------------------
+
+
+def default_steps() -> list[Step]:
+    """Return the main job: prompts, index, query, serve, eval."""
+    return [
+        Step(
+            "prompts",
+            "lint the registry, list it, render the production RAG prompt",
+            [
+                cli("prompt", "lint"),
+                cli("prompt", "list"),
+                cli(
+                    "prompt",
+                    "render",
+                    "rag-answer@production",
+                    "--var",
+                    f"question={QUESTION}",
+                    "--var",
+                    f"contexts={SAMPLE_CONTEXTS}",
+                ),
+            ],
+        ),
+        Step(
+            "index",
+            "export the sample corpus, build the python-docs index, show its status",
+            [
+                cli("index", "export-sample"),
+                cli("index", "run", PIPELINE),
+                cli("index", "status", PIPELINE),
+            ],
+        ),
+        Step(
+            "query", "retrieve from the served index", [cli("query", PIPELINE, QUESTION, "-k", "3")]
+        ),
+        Step(
+            "serve",
+            "start the gateway, ask the RAG route with the openai SDK, stop it",
+            [serve_and_ask],
+        ),
+        Step(
+            "eval",
+            "run the shipped eval suite and gate it against the baseline",
+            [cli("eval", "run", "evals/python-docs.yaml", "--gate", "--no-progress")],
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo from the project root; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m llmops.demo", description=__doc__)
+    parser.add_argument(
+        "--project", type=Path, default=None, help="project folder (default: found from here)"
+    )
+    parser.add_argument(
+        "--steps", default=None, help="comma-separated subset, e.g. prompts,index (default: all)"
+    )
+    args = parser.parse_args(argv)
+    from llmops.config import find_project_root
+
+    root = args.project.resolve() if args.project else find_project_root(Path.cwd())[0]
+    steps = default_steps()
+    if args.steps:
+        wanted = [s.strip() for s in args.steps.split(",") if s.strip()]
+        names = [s.name for s in steps]
+        unknown = [w for w in wanted if w not in names]
+        if unknown:
+            parser.error(f"unknown step(s) {', '.join(unknown)}; choose from {', '.join(names)}")
+        steps = [s for s in steps if s.name in wanted]
+    demo = Demo(root)
+    demo.say(f"llmops demo in {root}")
+    return demo.run(steps)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

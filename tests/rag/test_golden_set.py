@@ -1,0 +1,52 @@
+"""The shipped golden set: format, size, and every cited source exists in the sample corpus."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from llmops.rag.corpus import export_python_docs
+
+
+def test_golden_set_format_and_sources(repo_root: Path, tmp_path: Path) -> None:
+    export_python_docs(tmp_path)
+    lines = (repo_root / "golden_sets" / "python-docs.jsonl").read_text("utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
+    assert len(records) >= 60
+    assert len({r["id"] for r in records}) == len(records)
+    keys = {"id", "input", "reference", "reference_sources", "tags", "answerable"}
+    unanswerable = 0
+    for r in records:
+        assert set(r) == keys, r["id"]
+        assert r["input"].strip() and r["reference"].strip() and r["tags"]
+        if r["answerable"]:
+            assert r["reference_sources"], r["id"]
+            for source in r["reference_sources"]:
+                assert (tmp_path / source).is_file(), (r["id"], source)
+        else:
+            unanswerable += 1
+            assert r["reference"] == "I don't know" and r["reference_sources"] == []
+    assert unanswerable >= 10
+
+
+def test_every_reference_is_backed_by_its_source(repo_root: Path, tmp_path: Path) -> None:
+    """Each answerable record has an evidence phrase that must occur in the cited file."""
+    export_python_docs(tmp_path)
+    evidence = json.loads((Path(__file__).parent / "golden_evidence.json").read_text("utf-8"))
+    lines = (repo_root / "golden_sets" / "python-docs.jsonl").read_text("utf-8").splitlines()
+    answerable = [r for r in map(json.loads, filter(None, lines)) if r["answerable"]]
+    assert {r["id"] for r in answerable} == set(evidence)
+    missing = []
+    for r in answerable:
+        text = " ".join((tmp_path / r["reference_sources"][0]).read_text("utf-8").split())
+        if " ".join(evidence[r["id"]].split()) not in text:
+            missing.append(r["id"])
+    assert not missing, missing
+
+
+def test_rag_exports_are_pinned() -> None:
+    import llmops.rag
+
+    public = {n for n in vars(llmops.rag) if not n.startswith("_") and n != "annotations"}
+    modules = {n for n in public if type(getattr(llmops.rag, n)).__name__ == "module"}
+    assert public - modules == set(llmops.rag.__all__)
