@@ -12,7 +12,9 @@ def test_cli_reference_is_current(repo_root: Path) -> None:
     assert reference.START in text and reference.END in text
     block = text.split(reference.START, 1)[1].split(reference.END, 1)[0]
     expected = reference.render().split(reference.START, 1)[1].split(reference.END, 1)[0]
-    assert block == expected, "README CLI reference is stale: run `python -m llmops.cli.reference --write README.md`"
+    assert block == expected, (
+        "README CLI reference is stale: run `python -m llmops.cli.reference --write README.md`"
+    )
 
 
 def test_readme_names_the_two_commands(repo_root: Path) -> None:

@@ -31,4 +31,3 @@ def __getattr__(name: str) -> Any:
 
         return Reply
     raise AttributeError(f"module 'llmops.testing' has no attribute '{name}'")
-
