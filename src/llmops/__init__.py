@@ -35,6 +35,14 @@ _LAZY: dict[str, str] = {
     "load_registry": "llmops.prompts",
     "PromptRegistry": "llmops.prompts",
     "RenderedPrompt": "llmops.prompts",
+    "Pipeline": "llmops.rag",
+    "Retriever": "llmops.rag",
+    "GuardPipeline": "llmops.guards",
+    "GatewayServer": "llmops.gateway",
+    "TraceStore": "llmops.gateway",
+    "EvalRunner": "llmops.evals",
+    "ScriptedLLMServer": "llmops.testing",
+    "create_provider": "llmops.providers",
 }
 
 __all__ = ["__version__", *sorted(_LAZY)]
@@ -67,6 +75,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from llmops.errors import (
         UsageError as UsageError,
     )
+    from llmops.evals import EvalRunner as EvalRunner
+    from llmops.gateway import GatewayServer as GatewayServer
+    from llmops.gateway import TraceStore as TraceStore
+    from llmops.guards import GuardPipeline as GuardPipeline
     from llmops.lineage import (
         IndexLineage as IndexLineage,
     )
@@ -79,6 +91,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from llmops.lineage import (
         PromptLineage as PromptLineage,
     )
+    from llmops.prompts import PromptRegistry as PromptRegistry
+    from llmops.prompts import RenderedPrompt as RenderedPrompt
+    from llmops.prompts import load_registry as load_registry
+    from llmops.providers import create_provider as create_provider
+    from llmops.rag import Pipeline as Pipeline
+    from llmops.rag import Retriever as Retriever
+    from llmops.testing import ScriptedLLMServer as ScriptedLLMServer
 
 
 def __getattr__(name: str) -> Any:

@@ -193,14 +193,17 @@ def _stop(proc: subprocess.Popen[bytes], grace: float) -> int:
 
 
 def _ask(demo: Demo, base: str) -> None:
-    from openai import OpenAI
+    from openai import APIError, OpenAI
 
     demo.say(f'>>> OpenAI(base_url="{base}/v1").chat.completions.create(model="{RAG_ROUTE}", ...)')
     with OpenAI(base_url=f"{base}/v1", api_key="demo", max_retries=0, timeout=120.0) as client:
-        raw = client.chat.completions.with_raw_response.create(
-            model=RAG_ROUTE, messages=[{"role": "user", "content": QUESTION}]
-        )
-        completion = raw.parse()
+        try:
+            raw = client.chat.completions.with_raw_response.create(
+                model=RAG_ROUTE, messages=[{"role": "user", "content": QUESTION}]
+            )
+            completion = raw.parse()
+        except APIError as exc:
+            raise CheckFailedError(f"the gateway's {RAG_ROUTE} route failed: {exc}") from None
     demo.say(f"question: {QUESTION}")
     demo.say(f"answer:   {completion.choices[0].message.content}")
     extra: dict[str, Any] = (completion.model_extra or {}).get("llmops") or {}

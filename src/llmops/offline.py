@@ -11,7 +11,14 @@ import importlib.util
 import os
 from pathlib import Path
 
-__all__ = ["OFFLINE_ENV", "apply", "configure_guardrails", "nltk_data_path", "tiktoken_cache_dir"]
+__all__ = [
+    "OFFLINE_ENV",
+    "PUNKT_STUB_DIR",
+    "apply",
+    "configure_guardrails",
+    "nltk_data_path",
+    "tiktoken_cache_dir",
+]
 
 #: Switches that hold for every process that imports llmops.
 OFFLINE_ENV: dict[str, str] = {
@@ -65,17 +72,19 @@ def tiktoken_cache_dir() -> Path | None:
     return path if path and path.is_dir() else None
 
 
-def nltk_data_path() -> str:
-    """Return an NLTK_DATA search path that satisfies nltk users offline.
+def nltk_data_path() -> str | None:
+    """Return llama-index's bundled NLTK data folder (stopwords, punkt_tab), if installed.
 
-    llama-index ships stopwords and punkt_tab; guardrails only checks that ``tokenizers/punkt``
-    exists before it would call ``nltk.download``, so llmops ships an empty one.
+    It must be ONE folder: llama-index reads ``NLTK_DATA`` as a single path (nltk itself would
+    accept a list). guardrails' ``tokenizers/punkt`` check is met separately, see
+    ``configure_guardrails``.
     """
-    parts = [str(Path(__file__).parent / "_data" / "nltk")]
     base = _package_dir("llama_index")
-    if base and (base / "core" / "_static" / "nltk_cache").is_dir():
-        parts.append(str(base / "core" / "_static" / "nltk_cache"))
-    return os.pathsep.join(parts)
+    path = base / "core" / "_static" / "nltk_cache" if base else None
+    return str(path) if path and path.is_dir() else None
+
+
+PUNKT_STUB_DIR = Path(__file__).parent / "_data" / "nltk"
 
 
 def apply(environ: dict[str, str] | None = None) -> None:
@@ -87,7 +96,10 @@ def apply(environ: dict[str, str] | None = None) -> None:
         cache = tiktoken_cache_dir()
         if cache is not None:
             env["TIKTOKEN_CACHE_DIR"] = str(cache)
-    env.setdefault("NLTK_DATA", nltk_data_path())
+    if "NLTK_DATA" not in env:
+        nltk_dir = nltk_data_path()
+        if nltk_dir is not None:
+            env["NLTK_DATA"] = nltk_dir
 
 
 def configure_guardrails() -> None:
@@ -96,6 +108,13 @@ def configure_guardrails() -> None:
     Call before building a guardrails ``Guard`` or ``Validator`` (``llmops.guards`` does). The
     hub telemetry singleton is created disabled first, so nothing later can start the exporter.
     """
+    # guardrails only checks that ``tokenizers/punkt`` exists (at import) before it would call
+    # ``nltk.download``; llmops ships an empty one and puts it on nltk's path first.
+    import nltk
+
+    if str(PUNKT_STUB_DIR) not in nltk.data.path:
+        nltk.data.path.append(str(PUNKT_STUB_DIR))
+
     from guardrails.settings import settings
     from guardrails.utils.hub_telemetry_utils import HubTelemetry
 

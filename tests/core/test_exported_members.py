@@ -8,7 +8,18 @@ import pytest
 
 import llmops
 
-PACKAGES = ["llmops", "llmops.providers"]
+PACKAGES = [
+    "llmops",
+    "llmops.providers",
+    "llmops.prompts",
+    "llmops.rag",
+    "llmops.gateway",
+    "llmops.guards",
+    "llmops.evals",
+    "llmops.mlmodels",
+    "llmops.testing",
+    "llmops.vllm",
+]
 
 
 def test_top_level_all_resolves() -> None:
