@@ -29,6 +29,7 @@ __all__ = [
     "VllmSettings",
     "find_project_root",
     "load_settings",
+    "settings_schema",
 ]
 
 CONFIG_FILENAME = "llmops.yaml"
@@ -236,3 +237,16 @@ def load_settings(
     settings._root = root
     settings._config_file = config_file
     return settings
+
+
+def settings_schema() -> dict[str, Any]:
+    """Return the JSON Schema of llmops.yaml (shipped as ``schemas/settings.schema.json``)."""
+    from llmops.schema_files import model_schema
+
+    return model_schema(Settings, title="llmops.yaml")
+
+
+if __name__ == "__main__":  # python -m llmops.config  (regenerates the shipped schema)
+    from llmops.schema_files import SCHEMA_DIR, write_schema
+
+    print(write_schema(settings_schema(), SCHEMA_DIR / "settings.schema.json"))

@@ -72,3 +72,17 @@ def test_cli_reports_config_error_with_exit_2(cli, tmp_path: Path) -> None:  # t
 
     with pytest.raises(ConfigError, match=r"did you mean 'state_dir'"):
         _common.CliState(project=tmp_path).settings()
+
+
+def test_shipped_settings_schema_is_current(repo_root: Path) -> None:
+    from llmops.config import settings_schema
+    from llmops.schema_files import SCHEMA_DIR, schema_text
+
+    shipped = (SCHEMA_DIR / "settings.schema.json").read_text(encoding="utf-8")
+    assert shipped == schema_text(settings_schema()), "run `python -m llmops.config`"
+
+
+def test_repository_config_is_valid(repo_root: Path) -> None:
+    settings = load_settings(repo_root, environ={})
+    assert settings.config_file == repo_root / "llmops.yaml"
+    assert settings.project_name == "llmops-sample"

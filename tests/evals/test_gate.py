@@ -65,7 +65,7 @@ def test_synthetic_study_false_alarms_and_power() -> None:
 def test_synthetic_study_on_binary_verdicts() -> None:
     """Pass/fail metrics on 60 items: 70% always pass, 20% always fail, 10% flip a coin each
     run. False alarms stay <= 5%; a 10-point drop (6 items turning to fail) is caught less
-    often than on scored metrics — the figures documented in docs/evals.md."""
+    often than on scored metrics — the figures documented in the README (Evals and the CI gate)."""
     false_alarms = detected = 0
     for seed in range(100):
         rng = np.random.default_rng(1000 + seed)

@@ -50,3 +50,21 @@ def test_rag_exports_are_pinned() -> None:
     public = {n for n in vars(llmops.rag) if not n.startswith("_") and n != "annotations"}
     modules = {n for n in public if type(getattr(llmops.rag, n)).__name__ == "module"}
     assert public - modules == set(llmops.rag.__all__)
+
+
+def test_sample_corpus_export_is_byte_identical_across_processes(tmp_path: Path) -> None:
+    """Object addresses in signatures would make every run see 'changed' sources."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from llmops.rag.corpus import export_python_docs; "
+        "export_python_docs(Path(sys.argv[1]), topics=[], "
+        "modules=['dataclasses', 'difflib', 'logging', 'shutil', 'urllib.parse'])"
+    )
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True, timeout=120)
+    first = {p.relative_to(tmp_path / "a"): p.read_bytes() for p in (tmp_path / "a").rglob("*.md")}
+    second = {p.relative_to(tmp_path / "b"): p.read_bytes() for p in (tmp_path / "b").rglob("*.md")}
+    assert first and first == second
+    assert not any(b" at 0x" in data for data in first.values())

@@ -6,41 +6,37 @@ Metric ``type`` is listed as an enum of the registered types so editors can comp
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from llmops import schema_files
 from llmops.evals.metrics.base import available_metrics
 from llmops.evals.suite import Suite
 from llmops.evals.targets import available_targets
+from llmops.schema_files import SCHEMA_DIR, model_schema
 
 __all__ = ["SCHEMA_PATH", "schema_text", "suite_schema", "write_schema"]
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "suite.schema.json"
+SCHEMA_PATH = SCHEMA_DIR / "suite.schema.json"
 
 
 def suite_schema() -> dict[str, Any]:
     """Return the JSON Schema of a suite file."""
-    schema = Suite.model_json_schema(by_alias=True, mode="validation")
+    schema = model_schema(Suite, title="llmops eval suite")
     defs = schema.get("$defs", {})
     defs["MetricSpec"]["properties"]["type"]["enum"] = available_metrics()
     defs["TargetSpec"]["properties"]["type"]["enum"] = available_targets()
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "llmops eval suite",
-        **schema,
-    }
+    return schema
 
 
 def schema_text() -> str:
     """Return the schema as the shipped file's text."""
-    return json.dumps(suite_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return schema_files.schema_text(suite_schema())
 
 
 def write_schema(path: Path = SCHEMA_PATH) -> Path:
     """Regenerate the shipped schema file."""
-    path.write_text(schema_text(), encoding="utf-8")
-    return path
+    return schema_files.write_schema(suite_schema(), path)
 
 
 if __name__ == "__main__":  # python -m llmops.evals.schema

@@ -28,6 +28,10 @@ CONTEXT_KEY = "llmops_context"
 @functools.cache
 def validator_class(name: str) -> type[Validator]:
     """Return the guardrails Validator class registered as ``llmops/<name>``."""
+    from llmops.offline import configure_guardrails
+
+    configure_guardrails()  # before the first guardrails import: it checks nltk data on import
+
     from guardrails.validator_base import (
         ErrorSpan,
         FailResult,
@@ -35,10 +39,6 @@ def validator_class(name: str) -> type[Validator]:
         Validator,
         register_validator,
     )
-
-    from llmops.offline import configure_guardrails
-
-    configure_guardrails()
 
     class LlmopsValidator(Validator):  # type: ignore[misc]
         """Run one llmops guard inside guardrails."""

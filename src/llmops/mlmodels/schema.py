@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from llmops import schema_files
 from llmops.mlmodels.spec import ModelSpec
+from llmops.schema_files import SCHEMA_DIR, model_schema
 
 __all__ = ["SCHEMA_PATH", "model_spec_schema", "schema_text", "write_schema"]
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "model-spec.schema.json"
+SCHEMA_PATH = SCHEMA_DIR / "model-spec.schema.json"
 
 
 def model_spec_schema() -> dict[str, Any]:
     """Return the JSON Schema of a model spec file."""
-    schema = ModelSpec.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return model_schema(ModelSpec)
 
 
 def schema_text() -> str:
     """Return the schema as the shipped file's text."""
-    return json.dumps(model_spec_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return schema_files.schema_text(model_spec_schema())
 
 
 def write_schema(path: Path = SCHEMA_PATH) -> Path:
     """Regenerate the shipped schema file."""
-    path.write_text(schema_text(), encoding="utf-8")
-    return path
+    return schema_files.write_schema(model_spec_schema(), path)
 
 
 if __name__ == "__main__":  # python -m llmops.mlmodels.schema

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from llmops.files import atomic_write_text
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
 __all__ = ["SAMPLE_MODULES", "export_python_docs"]
 
 #: Standard-library modules whose docstrings join the topics (about 1,700 chunks in all).
@@ -77,7 +79,9 @@ def _member_docs(module: object, modname: str) -> list[str]:
         if not doc:
             continue
         try:
-            sig = str(inspect.signature(obj))
+            # Default values print as "<object at 0x7f...>": drop the address so the exported
+            # corpus is byte-identical across runs (otherwise every run re-embeds those files).
+            sig = _ADDRESS.sub("", str(inspect.signature(obj)))
         except (TypeError, ValueError):
             sig = ""
         kind = "class" if inspect.isclass(obj) else "function"

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from llmops import schema_files
 from llmops.rag.spec import PipelineSpec
+from llmops.schema_files import SCHEMA_DIR, model_schema
 
 __all__ = ["SCHEMA_PATH", "pipeline_schema", "schema_text", "write_schema"]
 
-SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "pipeline.schema.json"
+SCHEMA_PATH = SCHEMA_DIR / "pipeline.schema.json"
 
 
 def pipeline_schema() -> dict[str, Any]:
     """Return the JSON Schema of a pipeline file."""
-    schema = PipelineSpec.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return model_schema(PipelineSpec)
 
 
 def schema_text() -> str:
     """Return the schema as the shipped file's text."""
-    return json.dumps(pipeline_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return schema_files.schema_text(pipeline_schema())
 
 
 def write_schema(path: Path = SCHEMA_PATH) -> Path:
     """Regenerate the shipped schema file."""
-    path.write_text(schema_text(), encoding="utf-8")
-    return path
+    return schema_files.write_schema(pipeline_schema(), path)
 
 
 if __name__ == "__main__":  # python -m llmops.rag.schema
