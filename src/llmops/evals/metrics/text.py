@@ -10,7 +10,7 @@ import asyncio
 import json
 import re
 import unicodedata
-from typing import Any
+from typing import Any, ClassVar
 
 from llmops.evals.metrics.base import BaseMetric, ItemContext, register_metric
 from llmops.evals.records import MetricResult
@@ -34,12 +34,29 @@ def normalize(text: str) -> str:
 
 
 class _ReferenceMetric(BaseMetric):
-    """Compares with ``value`` when given, else the record's reference."""
+    """Compares the answer with ``value`` when given, else the record's reference."""
+
+    #: An empty reference is scored (the answer must be empty too) rather than skipped.
+    scores_empty_reference: ClassVar[bool] = False
 
     def expected(self, ctx: ItemContext) -> str | None:
         if self.spec.value is not None:
             return str(self.spec.value)
         return ctx.record.reference
+
+    async def evaluate(self, ctx: ItemContext) -> MetricResult:
+        if (skip := _applies(self, ctx)) is not None:
+            return skip
+        expected = self.expected(ctx)
+        if expected is None or (not expected and not self.scores_empty_reference):
+            return MetricResult.not_applicable("no reference")
+        return self.result(await self.compare(ctx, ctx.output.answer, expected))
+
+    async def compare(
+        self, ctx: ItemContext, answer: str, expected: str
+    ) -> float:  # pragma: no cover - abstract
+        """Return the score of ``answer`` against ``expected``."""
+        raise NotImplementedError
 
 
 def _applies(metric: BaseMetric, ctx: ItemContext) -> MetricResult | None:
@@ -55,14 +72,10 @@ class ExactMatch(_ReferenceMetric):
     """1 when the normalised answer equals the normalised reference."""
 
     default_threshold = 1.0
+    scores_empty_reference = True
 
-    async def evaluate(self, ctx: ItemContext) -> MetricResult:
-        if (skip := _applies(self, ctx)) is not None:
-            return skip
-        expected = self.expected(ctx)
-        if expected is None:
-            return MetricResult.not_applicable("no reference")
-        return self.result(float(normalize(ctx.output.answer) == normalize(expected)))
+    async def compare(self, ctx: ItemContext, answer: str, expected: str) -> float:
+        return float(normalize(answer) == normalize(expected))
 
 
 class Contains(_ReferenceMetric):
@@ -139,17 +152,11 @@ class RougeL(_ReferenceMetric):
 
     default_threshold = 0.3
 
-    async def evaluate(self, ctx: ItemContext) -> MetricResult:
-        if (skip := _applies(self, ctx)) is not None:
-            return skip
-        expected = self.expected(ctx)
-        if not expected:
-            return MetricResult.not_applicable("no reference")
+    async def compare(self, ctx: ItemContext, answer: str, expected: str) -> float:
         from rouge_score import rouge_scorer
 
         scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-        score = scorer.score(expected, ctx.output.answer)["rougeL"].fmeasure
-        return self.result(float(score))
+        return float(scorer.score(expected, answer)["rougeL"].fmeasure)
 
 
 class Bleu(_ReferenceMetric):
@@ -157,16 +164,10 @@ class Bleu(_ReferenceMetric):
 
     default_threshold = 0.2
 
-    async def evaluate(self, ctx: ItemContext) -> MetricResult:
-        if (skip := _applies(self, ctx)) is not None:
-            return skip
-        expected = self.expected(ctx)
-        if not expected:
-            return MetricResult.not_applicable("no reference")
+    async def compare(self, ctx: ItemContext, answer: str, expected: str) -> float:
         import sacrebleu
 
-        score = sacrebleu.sentence_bleu(ctx.output.answer, [expected]).score / 100.0
-        return self.result(float(score))
+        return float(sacrebleu.sentence_bleu(answer, [expected]).score / 100.0)
 
 
 class SemanticSimilarity(_ReferenceMetric):
@@ -174,14 +175,8 @@ class SemanticSimilarity(_ReferenceMetric):
 
     default_threshold = 0.7
 
-    async def evaluate(self, ctx: ItemContext) -> MetricResult:
-        if (skip := _applies(self, ctx)) is not None:
-            return skip
-        expected = self.expected(ctx)
-        if not expected:
-            return MetricResult.not_applicable("no reference")
-        score = await similarity(ctx, ctx.output.answer, expected)
-        return self.result(score)
+    async def compare(self, ctx: ItemContext, answer: str, expected: str) -> float:
+        return await similarity(ctx, answer, expected)
 
 
 async def similarity(ctx: ItemContext, a: str, b: str) -> float:
