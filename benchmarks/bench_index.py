@@ -5,7 +5,7 @@ Prints one JSON table, every ratio measured in this run on the same machine:
 - full build / encoder-only (the same chunk texts through the same backend, batch, threads);
 - full build against LlamaIndex (IngestionPipeline + QdrantVectorStore + HuggingFaceEmbedding)
   and LangChain (QdrantVectorStore.from_documents + HuggingFaceEmbeddings), same corpus, model,
-  local Qdrant mode; the fast path (``int8:`` backend) and its hit@5 / MRR against the plain one;
+  local Qdrant mode; the fast paths (``int8:`` and ``onnx:`` backends) and their hit@5 / MRR against the plain one;
 - re-run after changing 1 % of the documents / full, re-run with no change / full;
 - query p50/p99 minus the floor (query encode + raw Qdrant search);
 - peak RSS of a build over a corpus N x larger (a child process).
@@ -32,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 PLAIN = "all-MiniLM-L6-v2"
 FAST = "int8:all-MiniLM-L6-v2"
+ONNX = "onnx:all-MiniLM-L6-v2"
 BATCH = 16
 CHUNK, OVERLAP = 250, 32
 
@@ -70,7 +71,7 @@ def _project(root: Path, corpus: Path) -> Any:
 
     (root / "rag_pipelines").mkdir(parents=True, exist_ok=True)
     (root / "llmops.yaml").write_text("project: bench\n", "utf-8")
-    for name, model in (("plain", PLAIN), ("fast", FAST)):
+    for name, model in (("plain", PLAIN), ("fast", FAST), ("onnx", ONNX)):
         (root / "rag_pipelines" / f"{name}.yaml").write_text(
             PIPELINE.format(
                 name=name, corpus=corpus, model=model, batch=BATCH, chunk=CHUNK, overlap=OVERLAP
@@ -264,10 +265,12 @@ def main() -> None:
         files = _corpus(corpus, args.fraction)
         settings = _project(work / "proj", corpus)
         plain, fast = Pipeline.from_name("plain", settings), Pipeline.from_name("fast", settings)
-        emb_plain, emb_fast = get_embedder(PLAIN), get_embedder(FAST)
+        onnx = Pipeline.from_name("onnx", settings)
+        emb_plain, emb_fast, emb_onnx = get_embedder(PLAIN), get_embedder(FAST), get_embedder(ONNX)
         texts = _chunk_texts(plain)
         emb_plain.encode(texts[:32], batch_size=BATCH)  # warm both backends
         emb_fast.encode(texts[:32], batch_size=BATCH)
+        emb_onnx.encode(texts[:32], batch_size=BATCH)
 
         # Encoder-only runs bracket each build and the faster one counts: on a shared machine
         # a single run can land on a busy moment.
@@ -280,6 +283,9 @@ def main() -> None:
         t_enc_fast = encode(emb_fast)
         t_fast, _ = _timed(lambda: fast.run(full=True))
         t_enc_fast = min(t_enc_fast, encode(emb_fast))
+        t_enc_onnx = encode(emb_onnx)
+        t_onnx, _ = _timed(lambda: onnx.run(full=True))
+        t_enc_onnx = min(t_enc_onnx, encode(emb_onnx))
         peers: dict[str, Any] = {}
         if not args.no_peers:
             t, n = _llamaindex_build(corpus, work / "q-li")
@@ -314,6 +320,7 @@ def main() -> None:
 
         q_plain = quality(retriever, golden)
         q_fast = quality(Retriever(fast), golden)
+        q_onnx = quality(Retriever(onnx), golden)
         best_peer = min((v["seconds"] for v in peers.values()), default=None)
         table: dict[str, Any] = {
             "benchmark": "bench_index",
@@ -323,20 +330,35 @@ def main() -> None:
                 "fraction": args.fraction,
             },
             "machine": {"cpus": os.cpu_count(), "load_1m": round(os.getloadavg()[0], 2)},
-            "full_build_s": {"plain": round(t_plain, 2), "fast_int8": round(t_fast, 2)},
-            "encoder_only_s": {"plain": round(t_enc_plain, 2), "fast_int8": round(t_enc_fast, 2)},
+            "full_build_s": {
+                "plain": round(t_plain, 2),
+                "fast_int8": round(t_fast, 2),
+                "fast_onnx": round(t_onnx, 2),
+            },
+            "encoder_only_s": {
+                "plain": round(t_enc_plain, 2),
+                "fast_int8": round(t_enc_fast, 2),
+                "fast_onnx": round(t_enc_onnx, 2),
+            },
             "build_over_encoder": {
                 "plain": round(t_plain / t_enc_plain, 3),
                 "fast_int8": round(t_fast / t_enc_fast, 3),
+                "fast_onnx": round(t_onnx / t_enc_onnx, 3),
                 "target": 1.10,
             },
             "peers_s": peers,
             "fast_build_over_best_peer": {
                 "value": round(t_fast / best_peer, 3) if best_peer else None,
+                "onnx_over_best_peer": round(t_onnx / best_peer, 3) if best_peer else None,
                 "plain_over_best_peer": round(t_plain / best_peer, 3) if best_peer else None,
                 "target": 0.7,
             },
-            "quality_dense": {"plain": q_plain, "fast_int8": q_fast, "max_drop_points": 1.0},
+            "quality_dense": {
+                "plain": q_plain,
+                "fast_int8": q_fast,
+                "fast_onnx": q_onnx,
+                "max_drop_points": 1.0,
+            },
             "rerun_1pct_over_full": {
                 "value": round(t_one / t_plain, 4),
                 "changed_files": len(changed),
