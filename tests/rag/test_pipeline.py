@@ -190,3 +190,29 @@ def test_model_with_other_dimension_is_refused_without_full(
 def test_missing_pipeline_suggests_a_name(settings: Settings) -> None:
     with pytest.raises(NotFoundError, match="did you mean 'docs'"):
         Pipeline.from_name("doc", settings)
+
+
+def test_a_failed_background_write_fails_the_build_and_keeps_the_alias(
+    make_pipeline: Any, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmops.rag.store import VectorStore
+
+    pipe = make_pipeline()
+    first = pipe.run()
+    (project / "docs" / "notes.txt").write_text("A brand new sentence.\n" * 40, encoding="utf-8")
+    calls = {"n": 0}
+    real = VectorStore.upsert
+
+    def flaky(self: VectorStore, name: str, points: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the writer thread's second window
+            raise OSError("disk full")
+        real(self, name, points)
+
+    monkeypatch.setattr(VectorStore, "upsert", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        make_pipeline().run(full=True)
+    assert pipe.store().alias_target("docs") == first.collection
+    monkeypatch.setattr(VectorStore, "upsert", real)
+    again = make_pipeline().run()
+    assert again.switched and pipe.store().count(again.collection) == again.counts["chunks"]

@@ -2,7 +2,8 @@
 
 Loaders are registered per file suffix (``register_loader``) like any plugin. Text formats are
 read line by line, so a huge file never sits in memory whole; a file that is unreadable, binary
-or not UTF-8 is skipped and counted, and the run goes on.
+or not UTF-8 is skipped and counted, and the run goes on. PDFs are read page by page with pypdf:
+one section per page, headed by the document outline (bookmarks) and the page number.
 """
 
 from __future__ import annotations
@@ -98,9 +99,14 @@ def discover(root: Path, source: SourceSpec) -> list[FileEntry]:
     return entries
 
 
+# Binary formats: the file must start with this signature; its loader extracts the text.
+_SIGNATURES = {".pdf": b"%PDF-"}
+
+
 def _check(path: Path, rel: str, max_mb: float) -> FileEntry:
     """Hash the file while checking it is readable UTF-8 text, reading in blocks."""
     entry = FileEntry(path=path, rel=rel)
+    signature = _SIGNATURES.get(path.suffix.lower())
     try:
         entry.size = path.stat().st_size
         if entry.size > max_mb * 1024 * 1024:
@@ -112,14 +118,21 @@ def _check(path: Path, rel: str, max_mb: float) -> FileEntry:
         with path.open("rb") as fh:
             first = True
             while block := fh.read(_BLOCK):
-                if first and b"\x00" in block[:_SNIFF]:
+                if first and signature is not None and not block.startswith(signature):
+                    entry.problem = "unreadable"  # a .pdf that is not a PDF
+                    return entry
+                if first and signature is None and b"\x00" in block[:_SNIFF]:
                     entry.problem = "binary"
                     return entry
                 first = False
                 digest.update(block)
-                text = decoder.decode(block)
-                nonblank = nonblank or bool(text.strip())
-            decoder.decode(b"", final=True)
+                if signature is None:
+                    text = decoder.decode(block)
+                    nonblank = nonblank or bool(text.strip())
+                else:
+                    nonblank = True  # whether a PDF holds text shows when its pages are read
+            if signature is None:
+                decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         entry.problem = "non_utf8"
         return entry
@@ -387,8 +400,83 @@ def _load_jsonl(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> I
         )
 
 
+# --- PDF ---------------------------------------------------------------------------------------
+
+
+def _pdf_reader(path: Path) -> Any:
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(str(path))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ValueError(f"{path.name} is encrypted")
+    except PyPdfError as exc:  # malformed: the run skips the file as unreadable
+        raise ValueError(f"{path.name}: {exc}") from None
+    return reader
+
+
+def _pdf_outline(reader: Any) -> dict[int, list[str]]:
+    """Map page index -> the outline (bookmark) path that starts on it."""
+    starts: dict[int, list[str]] = {}
+
+    def walk(items: list[Any], trail: list[str]) -> None:
+        last: list[str] = trail
+        for item in items:
+            if isinstance(item, list):
+                walk(item, last)
+                continue
+            try:
+                page = reader.get_destination_page_number(item)
+            except Exception:  # noqa: BLE001 - a broken bookmark only loses its heading
+                continue
+            last = [*trail, " ".join(str(item.title).split())]
+            if page is not None and page >= 0:
+                starts.setdefault(page, last)
+
+    try:
+        walk(reader.outline, [])
+    except Exception:  # noqa: BLE001 - no usable outline: pages keep their numbers only
+        return {}
+    return starts
+
+
+def _pdf_sections(path: Path, headings: bool) -> Iterator[Section]:
+    from pypdf.errors import PyPdfError
+
+    reader = _pdf_reader(path)
+    outline = _pdf_outline(reader) if headings else {}
+    current: list[str] = []
+    for number, page in enumerate(reader.pages):
+        current = outline.get(number, current)
+        try:
+            text = page.extract_text() or ""
+        except (PyPdfError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path.name} page {number + 1}: {exc}") from None
+        if text.strip():
+            yield Section([*current, f"page {number + 1}"], text.strip() + "\n")
+
+
+def _load_pdf(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> Iterator[Document]:
+    reader = _pdf_reader(entry.path)
+    info = reader.metadata
+    title = " ".join(str(info.title or "").split()) if info is not None else ""
+    if not title and parsing.headings:
+        first = _pdf_outline(reader).get(0) or next(iter(_pdf_outline(reader).values()), [])
+        title = first[0] if first else ""
+    path = entry.path
+    headings = parsing.headings
+    yield Document(
+        source=entry.rel,
+        title=title or entry.path.stem,
+        metadata={"pages": len(reader.pages)},
+        sections=lambda: _pdf_sections(path, headings),
+    )
+
+
 for _suffix in (".md", ".markdown", ".txt", ".rst"):
     register_loader(_suffix, _load_text)
 for _suffix in (".html", ".htm"):
     register_loader(_suffix, _load_html)
 register_loader(".jsonl", _load_jsonl)
+register_loader(".pdf", _load_pdf)

@@ -623,6 +623,14 @@ class Pipeline:
         counts: dict[str, Any],
         progress: Progress,
     ) -> None:
+        """Embed the spooled chunks missing from ``collection`` and write them.
+
+        Encoding runs here while one writer thread stores the previous window (sparse vectors,
+        points, upsert): the encoder releases the GIL, so the store work hides behind it. At
+        most one window is in flight, so memory stays bounded by two windows.
+        """
+        from concurrent.futures import Future, ThreadPoolExecutor
+
         from qdrant_client import models
 
         from llmops.rag.sparse import SparseEncoder
@@ -631,21 +639,35 @@ class Pipeline:
         sparse = SparseEncoder(self.spec.sparse) if self.spec.sparse.enabled else None
         window = self.spec.store.upsert_batch  # texts per encode call and points per upsert
         pending: list[dict[str, Any]] = []
-        crashed_once = False
+        written = 0
 
-        def flush() -> None:
-            nonlocal crashed_once
-            if not pending:
-                return
+        def write(records: list[dict[str, Any]], vectors: dict[str, list[float]], new: int) -> None:
+            nonlocal written
+            points = []
+            for r in records:
+                vector: dict[str, Any] = {DENSE: vectors[r["id"]]}
+                if sparse is not None:
+                    idx, val = sparse.document(r["t"])
+                    vector[SPARSE] = models.SparseVector(indices=idx, values=val)
+                points.append(models.PointStruct(id=r["id"], vector=vector, payload=r["p"]))
+            store.upsert(collection, points)
+            counts["embedded"] += new
+            counts["copied"] += len(records) - new
+            progress("embed", {"embedded": counts["embedded"], "copied": counts["copied"]})
+            written += 1
+            if written == 1:
+                _crash_point("mid_embed")
+
+        def vectors_for(records: list[dict[str, Any]]) -> tuple[dict[str, list[float]], int]:
             vectors: dict[str, list[float]] = {}
-            reuse_ids = [reusable[r["h"]] for r in pending if r["h"] in reusable]
+            reuse_ids = [reusable[r["h"]] for r in records if r["h"] in reusable]
             if reuse_ids and served_collection is not None:
                 by_id = {str(p.id): p for p in store.fetch(served_collection, reuse_ids)}
-                for r in pending:
+                for r in records:
                     point = by_id.get(reusable.get(r["h"], ""))
                     if point is not None and isinstance(point.vector, dict):
                         vectors[r["id"]] = list(point.vector[DENSE])
-            todo = [r for r in pending if r["id"] not in vectors]
+            todo = [r for r in records if r["id"] not in vectors]
             if todo:
                 # Sorting by length keeps padding low inside each encoder batch.
                 todo.sort(key=lambda r: len(r["t"]))
@@ -656,31 +678,33 @@ class Pipeline:
                 )
                 for r, vec in zip(todo, encoded, strict=True):
                     vectors[r["id"]] = vec.tolist()
-            points = []
-            for r in pending:
-                vector: dict[str, Any] = {DENSE: vectors[r["id"]]}
-                if sparse is not None:
-                    idx, val = sparse.document(r["t"])
-                    vector[SPARSE] = models.SparseVector(indices=idx, values=val)
-                points.append(models.PointStruct(id=r["id"], vector=vector, payload=r["p"]))
-            store.upsert(collection, points)
-            counts["embedded"] += len(todo)
-            counts["copied"] += len(pending) - len(todo)
-            pending.clear()
-            progress("embed", {"embedded": counts["embedded"], "copied": counts["copied"]})
-            if not crashed_once:
-                crashed_once = True
-                _crash_point("mid_embed")
+            return vectors, len(todo)
 
-        spool.seek(0)
-        for line in spool:
-            record = json.loads(line)
-            if record["id"] in present:
-                continue
-            pending.append(record)
-            if len(pending) >= window:
-                flush()
-        flush()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="llmops-index-writer") as pool:
+            inflight: Future[None] | None = None
+
+            def flush() -> None:
+                nonlocal inflight
+                if not pending:
+                    return
+                records = list(pending)
+                pending.clear()
+                vectors, new = vectors_for(records)
+                if inflight is not None:
+                    inflight.result()  # re-raises a failed write before queueing more
+                inflight = pool.submit(write, records, vectors, new)
+
+            spool.seek(0)
+            for line in spool:
+                record = json.loads(line)
+                if record["id"] in present:
+                    continue
+                pending.append(record)
+                if len(pending) >= window:
+                    flush()
+            flush()
+            if inflight is not None:
+                inflight.result()
 
 
 def _spool_record(chunk: Chunk) -> dict[str, Any]:

@@ -44,7 +44,14 @@ class SourceSpec(_Model):
         None, description="folder, relative to the project root (directory sources)"
     )
     include: list[str] = Field(
-        default_factory=lambda: ["**/*.md", "**/*.txt", "**/*.rst", "**/*.html", "**/*.jsonl"],
+        default_factory=lambda: [
+            "**/*.md",
+            "**/*.txt",
+            "**/*.rst",
+            "**/*.html",
+            "**/*.jsonl",
+            "**/*.pdf",
+        ],
         description="glob patterns relative to path",
     )
     exclude: list[str] = Field(default_factory=list, description="glob patterns to leave out")
