@@ -217,6 +217,8 @@ def _mem_child(workdir: Path, scale: int, fraction: float) -> None:
 
     from llmops.rag import Retriever, close_stores
 
+    chunks = result.counts["chunks"]
+    del pipe, result  # the pipeline keeps its store open
     gc.collect()
     after_build = tracemalloc.get_traced_memory()[0]
     close_stores()
@@ -234,7 +236,7 @@ def _mem_child(workdir: Path, scale: int, fraction: float) -> None:
         json.dumps(
             {
                 "files": len(files),
-                "chunks": result.counts["chunks"],
+                "chunks": chunks,
                 "peak_rss_mb": round(peak_kb / 1024, 1),
                 "build_python_heap_peak_mb": round(heap_peak / 2**20, 1),
                 "heap_held_after_build_mb": {k: round(v / 2**20, 1) for k, v in held.items()},

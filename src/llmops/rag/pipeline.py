@@ -49,6 +49,7 @@ __all__ = ["BuildResult", "Pipeline", "Progress"]
 Progress = Callable[[str, dict[str, int]], None]
 
 _CRASH_ENV = "LLMOPS_TEST_CRASH_AT"
+_SORT_WINDOW = 4096  # chunks read, then sorted by length, before encoding
 
 
 def _crash_point(stage: str) -> None:
@@ -625,9 +626,12 @@ class Pipeline:
     ) -> None:
         """Embed the spooled chunks missing from ``collection`` and write them.
 
-        Encoding runs here while one writer thread stores the previous window (sparse vectors,
-        points, upsert): the encoder releases the GIL, so the store work hides behind it. At
-        most one window is in flight, so memory stays bounded by two windows.
+        Chunks are read in windows of ``_SORT_WINDOW`` and sorted by length, so encoder
+        batches carry little padding (windows of 256 cost 5 % more padded tokens than one
+        global sort on the sample corpus; 4,096 cost nothing measurable). Each window is then
+        encoded in slices of ``store.upsert_batch`` while one writer thread stores the previous
+        slice (sparse vectors, points, upsert): the encoder releases the GIL, so the store work
+        hides behind it. Memory stays bounded by one window of text and two slices of points.
         """
         from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -685,14 +689,14 @@ class Pipeline:
 
             def flush() -> None:
                 nonlocal inflight
-                if not pending:
-                    return
-                records = list(pending)
+                pending.sort(key=lambda r: len(r["t"]))
+                for start in range(0, len(pending), window):
+                    records = pending[start : start + window]
+                    vectors, new = vectors_for(records)
+                    if inflight is not None:
+                        inflight.result()  # re-raises a failed write before queueing more
+                    inflight = pool.submit(write, records, vectors, new)
                 pending.clear()
-                vectors, new = vectors_for(records)
-                if inflight is not None:
-                    inflight.result()  # re-raises a failed write before queueing more
-                inflight = pool.submit(write, records, vectors, new)
 
             spool.seek(0)
             for line in spool:
@@ -700,7 +704,7 @@ class Pipeline:
                 if record["id"] in present:
                     continue
                 pending.append(record)
-                if len(pending) >= window:
+                if len(pending) >= _SORT_WINDOW:
                     flush()
             flush()
             if inflight is not None:
