@@ -15,7 +15,13 @@ def test_list_json_and_table(cli, shipped: Path) -> None:  # type: ignore[no-unt
     result = cli("prompt", "list", "--json", cwd=shipped)
     assert result.exit_code == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
-    assert set(rows) == {"rag-answer", "query-rewrite", "judge-faithfulness", "judge-relevance"}
+    assert set(rows) == {
+        "rag-answer",
+        "query-rewrite",
+        "judge-faithfulness",
+        "judge-rag",
+        "judge-relevance",
+    }
     assert rows["rag-answer"]["versions"] == [1, 2]
     assert rows["rag-answer"]["labels"] == {"production": 1, "staging": 2}
     assert rows["rag-answer"]["draft"] == "unchanged"
@@ -116,7 +122,9 @@ def test_render_unknown_ref(cli, shipped: Path) -> None:  # type: ignore[no-unty
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
     assert lines[0] == "error: no prompt named 'rag-anser' (did you mean 'rag-answer'?)"
-    assert lines[1].startswith("hint: prompts in prompts: judge-faithfulness, judge-relevance")
+    assert lines[1].startswith(
+        "hint: prompts in prompts: judge-faithfulness, judge-rag, judge-relevance"
+    )
 
 
 def test_diff_shows_template_and_param_changes(cli, released: Path) -> None:  # type: ignore[no-untyped-def]

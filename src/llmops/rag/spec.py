@@ -58,7 +58,10 @@ class SourceSpec(_Model):
     text_field: str = Field("text", description="JSONL: the field holding the text")
     id_field: str = Field("id", description="JSONL: the field identifying a record")
     max_file_mb: float = Field(
-        100.0, gt=0, description="files larger than this (MB) are skipped and counted"
+        1024.0,
+        gt=0,
+        description="files larger than this (MB) are skipped and counted; text formats are "
+        "streamed at any size, PDFs are read whole",
     )
     topics: list[str] | None = Field(
         None, description="pydoc: only these Language Reference topics (default: all)"

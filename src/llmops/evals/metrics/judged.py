@@ -1,18 +1,23 @@
 """LLM-as-judge metrics with rubric prompts from the prompt registry.
 
 - ``judge``: ``value`` is a rubric ref (``judge-faithfulness@production``) rendered with
-  ``question``, ``answer``, ``contexts``; the judge returns ``{"score", "verdict", "reason"}``.
+  ``question``, ``answer``, ``contexts`` (and ``reference`` when the rubric declares it); the
+  judge returns ``{"score", "verdict", "reason"}``.
   ``judge.samples`` verdicts per item are combined by ``judge.aggregate`` (mean of scores, or the
   majority verdict). ``options.label`` names the human label this metric is calibrated against.
 - ``judge-rag``: one structured call per item returns faithfulness, answer relevancy, context
   precision and context recall together (``options.aspect`` picks one; metrics sharing the call
-  cost one model call). ``value`` defaults to ``judge-rag@production``.
+  cost one model call). ``value`` defaults to ``judge-rag@production``, the shipped rubric whose
+  detailed reply (per-claim and per-context decisions) is scored with ragas' formulas in
+  ``llmops.evals.judge.score_detailed``. A record without a reference answer skips
+  context_precision and context_recall (both compare the contexts with it).
 
 With no judge configured these report ``skipped: no judge configured`` — never passed.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmops.errors import LLMOpsError
@@ -34,10 +39,21 @@ if TYPE_CHECKING:
 __all__ = ["JudgeMetric", "PairwiseMetric", "RagJudgeMetric"]
 
 
+NO_REFERENCE = (
+    "no reference answer in the golden record: context_precision and context_recall compare "
+    'the contexts with it (add "reference" to the record)'
+)
+
+
 def _contexts(ctx: ItemContext) -> list[dict[str, Any]]:
+    # a context without an id gets its rank, so a per-context verdict can name it
     return [
-        {"id": str(c.get("id", "")), "text": str(c.get("text", "")), "source": c.get("source")}
-        for c in ctx.output.contexts
+        {
+            "id": str(c.get("id") or f"c{rank}"),
+            "text": str(c.get("text", "")),
+            "source": c.get("source"),
+        }
+        for rank, c in enumerate(ctx.output.contexts, start=1)
     ]
 
 
@@ -76,9 +92,14 @@ class _Judged(BaseMetric):
         key = f"rubric:{self.rubric_ref}"
         if key not in ctx.memo:
             rubric = ctx.services.rubric(self.rubric_ref)
-            rendered = rubric.render(
-                question=ctx.record.question, answer=ctx.output.answer, contexts=_contexts(ctx)
-            )
+            variables: dict[str, Any] = {
+                "question": ctx.record.question,
+                "answer": ctx.output.answer,
+                "contexts": _contexts(ctx),
+            }
+            if "reference" in rubric.file.variables:  # older rubrics do not declare it
+                variables["reference"] = ctx.record.reference or None
+            rendered = rubric.render(**variables)
             ctx.memo[key] = ([dict(m) for m in rendered.messages], rendered)
         messages, rendered = ctx.memo[key]
         return list(messages), rendered
@@ -156,14 +177,24 @@ class RagJudgeMetric(_Judged):
         judge, early = self._ready(ctx)
         if early is not None or judge is None:
             return early or MetricResult.skipped(ctx.services.judge_missing)
+        has_reference = bool(ctx.record.reference)
+        if self.aspect in ("context_precision", "context_recall") and not has_reference:
+            return MetricResult.skipped(NO_REFERENCE)
         messages, rendered = self._messages(ctx)
-        samples = self.samples
+        # every aspect of the item parses the same reply; only the pass threshold differs
+        parse = functools.partial(
+            parse_rag_verdict,
+            threshold=self.threshold,
+            context_ids=[c["id"] for c in _contexts(ctx)],
+            has_reference=has_reference,
+        )
         verdicts: list[Verdict] = []
+        missing = ""
         try:
-            for sample in range(samples):
+            for sample in range(self.samples):
                 both = await judge.ask(
                     messages,
-                    parse_rag_verdict,
+                    parse,
                     rubric=rendered.lineage,
                     sample=sample,
                     temperature=self._temperature(ctx),
@@ -172,9 +203,15 @@ class RagJudgeMetric(_Judged):
                         **dict(rendered.params or {}),
                     },
                 )
-                verdicts.append(getattr(both, self.aspect))
+                aspect: Verdict | None = getattr(both, self.aspect)
+                if aspect is None:
+                    missing = both.missing.get(self.aspect, "no score")
+                else:
+                    verdicts.append(aspect)
         except LLMOpsError as exc:
             return MetricResult.errored(str(exc))
+        if not verdicts:
+            return MetricResult.not_applicable(missing)
         return _combine(self, ctx, verdicts, rendered.lineage.ref)
 
 
