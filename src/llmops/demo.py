@@ -177,6 +177,16 @@ def _wait_ready(proc: subprocess.Popen[bytes], base: str, timeout: float) -> Non
     raise CheckFailedError(f"the gateway was not ready within {timeout:.0f} s ({last})")
 
 
+def interruptible() -> None:
+    """Give a child process the default SIGINT (Ctrl-C) disposition; use as ``preexec_fn``.
+
+    A shell starts background jobs (``make demo &``, CI steps) with SIGINT ignored and children
+    inherit that, so Python would never raise KeyboardInterrupt and ``_stop`` could not stop
+    the gateway gracefully.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _stop(proc: subprocess.Popen[bytes], grace: float) -> int:
     """Stop like Ctrl-C does (uvicorn shuts down gracefully); escalate only if it hangs."""
     if proc.poll() is not None:
@@ -234,7 +244,7 @@ def serve_and_ask(demo: Demo, *, ready_timeout: float = 180.0, grace: float = 30
     demo.say(
         "(no vLLM server runs here: its pool reports unhealthy; the RAG route answers offline)"
     )
-    proc = subprocess.Popen(command.argv(), cwd=demo.root, env=demo.env)
+    proc = subprocess.Popen(command.argv(), cwd=demo.root, env=demo.env, preexec_fn=interruptible)
     try:
         _wait_ready(proc, base, ready_timeout)
         demo.say(f"gateway ready at {base}")

@@ -10,7 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from llmops.demo import Demo, Step, _stop, cli, default_steps, main, serve_and_ask
+from llmops.demo import (
+    Demo,
+    Step,
+    _stop,
+    cli,
+    default_steps,
+    interruptible,
+    main,
+    serve_and_ask,
+)
 from llmops.errors import CheckFailedError
 
 
@@ -88,7 +97,9 @@ def test_unknown_step_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def _child(code: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, preexec_fn=interruptible
+    )
     assert proc.stdout is not None
     proc.stdout.readline()  # the child prints once its SIGINT handling is in place
     return proc

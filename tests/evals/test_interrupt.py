@@ -15,6 +15,7 @@ from typing import Any
 
 from evals_helpers import Project, knowing_responder
 
+from llmops.demo import interruptible
 from llmops.testing import Reply, ScriptedLLMServer
 
 
@@ -38,7 +39,13 @@ def test_ctrl_c_keeps_partial_results_and_rerun_resumes(
         str(tmp_path / "out"),
     ]
     proc = subprocess.Popen(
-        cmd, cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        cwd=project.root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=interruptible,  # Ctrl-C works even when the suite runs in the background
     )
     deadline = time.monotonic() + 60
     while len([r for r in llm.requests if r["path"].endswith("/chat/completions")]) < 3:

@@ -136,8 +136,8 @@ def test_bad_inputs_are_skipped_and_counted(make_pipeline: Any, project: Path) -
     (docs / "empty.md").write_text("   \n\n", "utf-8")
     (docs / "copy-of-notes.txt").write_text((docs / "notes.txt").read_text("utf-8"), "utf-8")
     os.symlink("/proc/self/mem", docs / "unreadable.txt")  # reading fails with EIO, even as root
-    with open(docs / "huge.txt", "wb") as fh:  # 200 MB, sparse on disk
-        fh.truncate(200 * 1024 * 1024)
+    with open(docs / "huge.txt", "wb") as fh:  # 1.1 GB (over max_file_mb), sparse on disk
+        fh.truncate(1100 * 1024 * 1024)
     result = make_pipeline().run()
     skipped = result.counts["skipped_by_reason"]
     assert skipped == {
