@@ -312,11 +312,15 @@ def atomic_write_json(path: str | Path, obj: Any, *, indent: int | None = 2) -> 
 def file_lock(path: str | Path, *, timeout: float = 30.0, what: str = "state") -> Iterator[None]:
     """Hold an exclusive advisory lock on ``path`` (created if missing) for the block.
 
-    Waits up to ``timeout`` seconds, then raises StateError naming the lock file.
+    ``path`` may be an existing directory: the directory itself is locked and nothing is
+    written into it. Waits up to ``timeout`` seconds, then raises StateError naming the path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    if path.is_dir():
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     deadline = time.monotonic() + timeout
     try:
         while True:

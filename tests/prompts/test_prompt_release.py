@@ -141,20 +141,25 @@ def test_label_on_tampered_release_is_refused(cli, released: Path) -> None:  # t
     assert snapshot(released) == before
 
 
-def test_concurrent_releases_one_wins(released: Path) -> None:
+@pytest.mark.parametrize("homes", ["one state root", "a state root each"])
+def test_concurrent_releases_one_wins(released: Path, homes: str, tmp_path: Path) -> None:
     draft = released / "prompts" / "greet.yaml"
     draft.write_text(draft.read_text().replace("polite", "cheerful"))
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+    def env(i: int) -> dict[str, str]:
+        home = os.environ["LLMOPS_HOME"] if homes == "one state root" else str(tmp_path / f"h{i}")
+        return {**os.environ, "PYTHONWARNINGS": "ignore", "LLMOPS_HOME": home}
+
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "llmops", "prompt", "release", "greet"],
             cwd=released,
-            env=env,
+            env=env(i),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for i in range(4)
     ]
     outcomes = [(p.wait(timeout=120), *p.communicate()) for p in procs]
     codes = sorted(code for code, _, _ in outcomes)

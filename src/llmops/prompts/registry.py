@@ -100,9 +100,11 @@ class PromptRegistry:
         self.directory = Path(directory).resolve()
         self.project_root = (project_root or self.directory.parent).resolve()
         state = state_dir or self.project_root / ".llmops"
-        # The mutex lives in the state root so that a failed command leaves prompts/ untouched.
+        # The prompts folder itself is the mutex (a directory lock writes nothing into it), so
+        # processes with different state roots (LLMOPS_HOME) exclude each other too; the state
+        # lock file is for a folder that does not exist yet.
         digest = sha256_text(str(self.directory))[:16]
-        self._mutex = state / "locks" / f"prompts-{digest}.lock"
+        self._state_mutex = state / "locks" / f"prompts-{digest}.lock"
         self.settings: Settings | None = None
         # Parsed files keyed by their bytes: a gateway calls get() per request, and parsing,
         # validating and hashing unchanged YAML again would cost milliseconds each time.
@@ -327,12 +329,15 @@ class PromptRegistry:
 
     # ---- writing -----------------------------------------------------------------------------
 
+    def _mutex(self) -> Path:
+        return self.directory if self.directory.is_dir() else self._state_mutex
+
     def release(self, name: str, *, note: str | None = None) -> ReleaseResult:
         """Freeze the draft of ``name`` as the next version and record it in the lock."""
         parse_ref(name)
         if "@" in name:
             raise UsageError(f"release takes a prompt name, not a reference: '{name}'")
-        with file_lock(self._mutex, what="the prompt registry"):
+        with file_lock(self._mutex(), what="the prompt registry"):
             problems = [p for p in self.lint() if p.name in (name, None)]
             if problems:
                 raise CheckFailedError(
@@ -384,7 +389,7 @@ class PromptRegistry:
                 f"cannot label '{ref}': labels point at released versions, not the working draft",
                 hint=f"release it first: llmops prompt release {name}",
             )
-        with file_lock(self._mutex, what="the prompt registry"):
+        with file_lock(self._mutex(), what="the prompt registry"):
             name, version = self.resolve(ref)
             if version is None:  # pragma: no cover - resolve returns None only for @draft
                 raise UsageError(f"cannot label '{ref}'")
