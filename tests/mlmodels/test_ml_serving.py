@@ -177,3 +177,34 @@ def test_promotion_and_rollback_reach_a_running_gateway(  # type: ignore[no-unty
     assert cli("model", "rollback", "bc", cwd=project).exit_code == 0
     time.sleep(ALIAS_TTL + 0.2)
     assert httpx.post(f"{url}/v1/models/bc/predict", json=body, timeout=30).json()["version"] == "1"
+
+
+def test_drift_reads_the_trace_store_named_in_gateway_yaml(
+    cli, project: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from llmops.gateway.config import load_gateway_config
+
+    assert cli("model", "train", "bc", cwd=project).exit_code == 0
+    assert cli("model", "promote", "bc", cwd=project).exit_code == 0
+    custom = f"sqlite:///{tmp_path / 'gateway-traces.db'}"
+    config_path = project / "serving" / "gateway.yaml"
+    config_path.parent.mkdir(exist_ok=True)
+    config_path.write_text(f"traces:\n  url: {custom}\n", "utf-8")
+    settings = load_settings(project)
+    runtime = GatewayRuntime(load_gateway_config(config_path), settings)
+    with GatewayServer(runtime) as server:
+        rows = _rows(project, 169, "breast_cancer_drifted.csv")[:120]
+        r = httpx.post(f"{server.url}/v1/models/bc/predict", json={"inputs": rows}, timeout=30)
+        assert r.status_code == 200
+    assert _traces(settings) == []  # nothing went to the default store
+    result = cli("model", "drift", "bc", "--no-retrain", "--json", cwd=project)
+    assert result.exit_code == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["source"] == f"trace store ({custom})"
+    assert report["drift"]["rows"] == 120 and report["drift"]["fired"] is True
+    # --traces overrides: the default store holds no logged inputs
+    other = cli("model", "drift", "bc", "--no-retrain", "--traces", settings.trace_url, cwd=project)
+    assert other.exit_code == 2, other.stderr
+    assert other.stderr.startswith(
+        f"error: no logged predictions for model 'bc' in the trace store {settings.trace_url}"
+    )

@@ -275,6 +275,14 @@ def drift(
         bool | None,
         typer.Option("--retrain/--no-retrain", help="Override monitor.retrain.enabled."),
     ] = None,
+    traces: Annotated[
+        str | None,
+        typer.Option(
+            "--traces",
+            help="Trace store URL to read logged inputs from (default: traces.url of "
+            "serving/gateway.yaml, else the project's trace store).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure drift against the champion's training profile; retrain and gate when it fires.
@@ -287,7 +295,12 @@ def drift(
     settings, spec = _spec(ctx, spec_ref)
     frame = load_table(batch) if batch is not None else None
     result = run_drift_rule(
-        spec, settings, batch=frame, source=str(batch) if batch else None, retrain=retrain
+        spec,
+        settings,
+        batch=frame,
+        source=str(batch) if batch else None,
+        retrain=retrain,
+        trace_url=traces,
     )
     report = result.report
     if json_out:

@@ -8,13 +8,16 @@ did-you-mean (``llmops.files.load_yaml_model``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmops.errors import ConfigError
 from llmops.files import load_yaml, validate_model
 from llmops.guards.config import GuardsConfig
+
+if TYPE_CHECKING:
+    from llmops.config import Settings
 
 __all__ = [
     "ArmConfig",
@@ -323,3 +326,16 @@ def load_gateway_config(path: str | Path) -> GatewayConfig:
         where: list[str | int] = [int(p) if p.isdigit() else p for p in loc]
         raise ConfigError(message, file=path, line=doc.line_of(where), key=".".join(loc))
     return config
+
+
+def project_trace_url(settings: Settings, config_path: str | Path | None = None) -> str:
+    """Return where the project's gateway writes traces: its ``traces.url``, else the default.
+
+    Readers of traces (``llmops model drift``) use this so they look where the gateway writes.
+    """
+    path = Path(config_path) if config_path else settings.path("serving") / "gateway.yaml"
+    if path.is_file():
+        url = load_gateway_config(path).traces.url
+        if url:
+            return url
+    return settings.trace_url

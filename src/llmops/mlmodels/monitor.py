@@ -56,14 +56,21 @@ class MonitorResult:
         return out
 
 
-def logged_inputs(settings: Settings, name: str, *, limit: int = 5000) -> pd.DataFrame:
-    """Return the rows the champion scored through the gateway (newest first, up to ``limit``)."""
+def logged_inputs(
+    settings: Settings, name: str, *, limit: int = 5000, trace_url: str | None = None
+) -> pd.DataFrame:
+    """Return the rows the champion scored through the gateway (newest first, up to ``limit``).
+
+    Traces are read from ``trace_url``, else where the project's gateway writes them.
+    """
     import pandas as pd
 
+    from llmops.gateway.config import project_trace_url
     from llmops.gateway.traces import TraceStore
     from llmops.mlmodels.serving import prediction_route
 
-    store = TraceStore(settings.trace_url)
+    url = trace_url or project_trace_url(settings)
+    store = TraceStore(url)
     try:
         traces = store.query(route=prediction_route(name), arm="champion", limit=limit)
     finally:
@@ -76,8 +83,9 @@ def logged_inputs(settings: Settings, name: str, *, limit: int = 5000) -> pd.Dat
             break
     if not rows:
         raise NotFoundError(
-            f"no logged predictions for model '{name}' in the trace store",
-            hint="serve traffic through the gateway first, or pass --batch FILE",
+            f"no logged predictions for model '{name}' in the trace store {url}",
+            hint="serve traffic through the gateway first, pass --traces URL (where the "
+            "gateway writes traces), or pass --batch FILE",
         )
     return pd.DataFrame.from_records(rows[:limit])
 
@@ -104,6 +112,7 @@ def run_drift_rule(
     batch: pd.DataFrame | None = None,
     source: str | None = None,
     retrain: bool | None = None,
+    trace_url: str | None = None,
 ) -> MonitorResult:
     """Measure drift of ``batch`` (default: logged inputs) against the champion's profile.
 
@@ -126,8 +135,11 @@ def run_drift_rule(
         )
     profile = registry.run_profile(client, champion.run_id)
     if batch is None:
-        batch = logged_inputs(settings, spec.name)
-        source = source or f"trace store ({settings.trace_url})"
+        from llmops.gateway.config import project_trace_url
+
+        trace_url = trace_url or project_trace_url(settings)
+        batch = logged_inputs(settings, spec.name, trace_url=trace_url)
+        source = source or f"trace store ({trace_url})"
     source = source or "batch"
     numeric = [c.name for c in profile.features if c.kind == "numeric"]
     categorical = [c.name for c in profile.features if c.kind == "categorical"]
