@@ -39,6 +39,12 @@ def gateway(
                 "rate_limit": {"requests_per_minute": 30, "burst": 3},
             },
             {
+                "id": "lister",
+                "sha256": hash_key("sk-lister"),
+                "scopes": ["*"],
+                "rate_limit": {"requests_per_minute": 6, "burst": 2},
+            },
+            {
                 "id": "tokens",
                 "sha256": hash_key("sk-tokens"),
                 "scopes": ["*"],
@@ -145,6 +151,31 @@ def test_request_rate_limit_is_429_with_retry_after(gateway: GatewayServer) -> N
     assert _post(gateway, "sk-tiny").status_code == 200
     # Other keys are not affected.
     assert _post(gateway, "sk-web").status_code == 200
+
+
+def test_models_embeddings_and_predict_share_the_key_rate_limit(gateway: GatewayServer) -> None:
+    headers = {"authorization": "Bearer sk-lister"}
+    models = [httpx.get(gateway.base_url + "/models", headers=headers) for _ in range(2)]
+    assert [r.status_code for r in models] == [200, 200]  # the burst
+    limited = [
+        httpx.get(gateway.base_url + "/models", headers=headers),
+        httpx.post(
+            gateway.base_url + "/embeddings",
+            json={"model": "all-MiniLM-L6-v2", "input": "hi"},
+            headers=headers,
+        ),
+        httpx.post(gateway.url + "/v1/models/bc/predict", json={"inputs": []}, headers=headers),
+    ]
+    assert [r.status_code for r in limited] == [429, 429, 429]
+    assert all(r.json()["error"]["code"] == "rate_limit_exceeded" for r in limited)
+    assert int(limited[0].headers["retry-after"]) >= 1
+    # another key is not affected
+    assert (
+        httpx.get(
+            gateway.base_url + "/models", headers={"authorization": "Bearer sk-ops"}
+        ).status_code
+        == 200
+    )
 
 
 def test_token_rate_limit_charges_real_usage(gateway: GatewayServer) -> None:

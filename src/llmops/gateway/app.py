@@ -92,7 +92,14 @@ def _admin(request: Request, key: Annotated[ApiKey, Depends(_caller)]) -> ApiKey
     return key
 
 
-Caller = Annotated[ApiKey, Depends(_caller)]
+def _limited(request: Request, key: Annotated[ApiKey, Depends(_caller)]) -> ApiKey:
+    from llmops.gateway.chat import check_rate_limit
+
+    check_rate_limit(_runtime(request), key)  # the same per-key buckets as completions
+    return key
+
+
+Limited = Annotated[ApiKey, Depends(_limited)]
 Admin = Annotated[ApiKey, Depends(_admin)]
 
 
@@ -146,12 +153,12 @@ def create_api(rt: GatewayRuntime) -> FastAPI:
         )
 
     @api.get("/v1/models", tags=["openai"])
-    async def list_models(_key: Caller) -> Response:
+    async def list_models(_key: Limited) -> Response:
         """List the public model names (routes) and embedding models."""
         return Response(rt.models_body, media_type="application/json")
 
     @api.post("/v1/embeddings", tags=["openai"])
-    async def embeddings(req: EmbeddingRequest, _key: Caller) -> Response:
+    async def embeddings(req: EmbeddingRequest, key: Limited) -> Response:
         """Embed texts with the local sentence-transformers model."""
         if req.model not in rt.config.server.embedding_models:
             known = ", ".join(rt.config.server.embedding_models)
@@ -169,6 +176,7 @@ def create_api(rt: GatewayRuntime) -> FastAPI:
         embedder = await rt.in_thread(get_embedder, rt.settings.embedding.model)
         vectors = await rt.in_thread(embedder.encode, texts)
         tokens = sum(embedder.count_tokens(t) for t in texts)
+        rt.limiter.charge_tokens(key.id, key.rate_limit, tokens)
         data = []
         for i, vec in enumerate(vectors):
             value: Any = (
@@ -190,7 +198,7 @@ def create_api(rt: GatewayRuntime) -> FastAPI:
 
     api.include_router(
         make_predict_router(rt.settings, trace_store=rt.store),
-        dependencies=[Depends(_caller)],
+        dependencies=[Depends(_limited)],
         tags=["models"],
     )
 

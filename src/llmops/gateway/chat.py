@@ -58,7 +58,8 @@ def _authenticate(rt: GatewayRuntime, headers: dict[bytes, bytes]) -> ApiKey:
     return key
 
 
-def _limit(rt: GatewayRuntime, key: ApiKey) -> None:
+def check_rate_limit(rt: GatewayRuntime, key: ApiKey) -> None:
+    """Raise a 429 ApiError (with Retry-After) when ``key`` is over its rate limit."""
     wait = rt.limiter.check(key.id, key.rate_limit)
     if wait > 0:
         seconds = max(1, int(wait + 0.999))
@@ -127,7 +128,7 @@ async def handle_completion(
     try:
         key = _authenticate(rt, headers)
         rec.key_id = key.id
-        _limit(rt, key)
+        check_rate_limit(rt, key)
         body = await read_body(receive, headers, rt.config.server.max_body_bytes)
         data = parse_json(body)
         if shape == "chat":
