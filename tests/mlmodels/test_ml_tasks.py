@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from llmops.config import load_settings
 
@@ -118,3 +119,26 @@ def test_unlabelled_drifted_batch_fires_but_cannot_retrain(cli, project) -> None
         "cannot retrain on the batch: it has no 'diagnosis' labels (set monitor.retrain.data: "
         "dataset to retrain on the refreshed dataset file)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("mode", "rows"),
+    [("batch", 169), ("dataset_and_batch", 400 + 169), ("dataset", 400)],
+)
+def test_retraining_uses_the_configured_data(
+    cli, project, write_spec, mode: str, rows: int
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from ml_helpers import FAST_SPEC  # type: ignore[import-not-found]
+
+    write_spec("bc", FAST_SPEC.replace("data: batch}", f"data: {mode}}}"))
+    assert cli("model", "train", "bc", cwd=project).exit_code == 0
+    assert cli("model", "promote", "bc", cwd=project).exit_code == 0
+    batch = project / "models" / "data" / "breast_cancer_drifted.csv"
+    result = cli("model", "drift", "bc", "--batch", str(batch), "--json", cwd=project)
+    assert result.exit_code == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["drift"]["fired"]
+    assert report["retrained"]["rows"] == rows
+    assert report["retrained"]["version"] == "2"
