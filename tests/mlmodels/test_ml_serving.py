@@ -35,10 +35,19 @@ def _rows(project: Path, n: int, name: str = "breast_cancer.csv") -> list[dict[s
     return frame.head(n).to_dict(orient="records")  # type: ignore[return-value]
 
 
-def _traces(settings: Settings, **query: Any) -> list[dict[str, Any]]:
+def _traces(settings: Settings, expect: int = 0, **query: Any) -> list[dict[str, Any]]:
+    """Return the traces of model bc, waiting up to 10 s for ``expect`` of them.
+
+    The gateway's trace writer batches rows (flushing every 0.5 s), as for chat requests.
+    """
     store = TraceStore(settings.trace_url)
+    deadline = time.monotonic() + 10
     try:
-        return store.query(route="model:bc", **query)
+        while True:
+            rows = store.query(route="model:bc", **query)
+            if len(rows) >= expect or time.monotonic() > deadline:
+                return rows
+            time.sleep(0.05)
     finally:
         store.close()
 
@@ -59,7 +68,7 @@ def test_predict_with_the_champion_and_log_a_trace(served, project: Path) -> Non
 
     model = mlflow.sklearn.load_model("models:/bc@champion")
     assert list(model.predict(pd.DataFrame(rows))) == body["predictions"]
-    [trace] = _traces(settings)
+    [trace] = _traces(settings, expect=1)
     assert trace["request_id"] == body["id"] == r.headers["x-request-id"]
     assert trace["endpoint"] == "predict" and trace["status"] == 200
     assert trace["upstream_model"] == "bc/1" and trace["arm"] == "champion"
@@ -96,7 +105,7 @@ def test_inputs_not_matching_the_training_schema_are_422(
     assert r.json() == {
         "error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}
     }
-    [trace] = _traces(settings)
+    [trace] = _traces(settings, expect=1)
     assert trace["status"] == 422 and trace["error_code"] == code
 
 
@@ -132,11 +141,12 @@ def test_shadow_scoring_of_the_challenger(  # type: ignore[no-untyped-def]
 
 
 def test_drift_monitor_reads_logged_inputs(served, cli, project: Path) -> None:  # type: ignore[no-untyped-def]
-    url, _ = served
+    url, settings = served
     for start in range(0, 160, 40):
         rows = _rows(project, 169, "breast_cancer_drifted.csv")[start : start + 40]
         r = httpx.post(f"{url}/v1/models/bc/predict", json={"inputs": rows}, timeout=30)
         assert r.status_code == 200
+    assert len(_traces(settings, expect=4)) == 4  # the writer has flushed the four requests
     result = cli("model", "drift", "bc", "--no-retrain", "--json", cwd=project)
     assert result.exit_code == 1, result.stderr
     report = json.loads(result.stdout)
@@ -157,7 +167,7 @@ def test_lost_model_artifacts_are_a_traced_500(served, project: Path) -> None:  
     error = r.json()["error"]
     assert error["code"] == "prediction_failed" and error["type"] == "api_error"
     assert error["message"].startswith("model 'bc' v1 failed: ")
-    [trace] = _traces(settings)
+    [trace] = _traces(settings, expect=1)
     assert trace["status"] == 500 and trace["error_code"] == "prediction_failed"
 
 
@@ -208,3 +218,22 @@ def test_drift_reads_the_trace_store_named_in_gateway_yaml(
     assert other.stderr.startswith(
         f"error: no logged predictions for model 'bc' in the trace store {settings.trace_url}"
     )
+
+
+def test_predictions_join_the_gateways_batched_trace_writer(cli, project: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("model", "train", "bc", cwd=project).exit_code == 0
+    assert cli("model", "promote", "bc", cwd=project).exit_code == 0
+    settings = load_settings(project)
+    config = GatewayConfig.model_validate({"traces": {"flush_interval": 60}})
+    runtime = GatewayRuntime(config, settings)
+    with GatewayServer(runtime) as server:
+        r = httpx.post(
+            f"{server.url}/v1/models/bc/predict", json={"inputs": _rows(project, 2)}, timeout=30
+        )
+        assert r.status_code == 200
+        assert _traces(settings) == []  # queued, not written on the request path
+        assert runtime.writer.flush()
+        [trace] = _traces(settings)
+        assert trace["extra"]["inputs"] == _rows(project, 2)
+        metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+    assert 'route="model:bc"' in metrics and 'endpoint="predict"' in metrics

@@ -197,7 +197,9 @@ def create_api(rt: GatewayRuntime) -> FastAPI:
     from llmops.mlmodels.serving import make_predict_router
 
     api.include_router(
-        make_predict_router(rt.settings, trace_store=rt.store),
+        make_predict_router(
+            rt.settings, trace_store=rt.store, trace_writer=rt.writer if rt.store else None
+        ),
         dependencies=[Depends(_limited)],
         tags=["models"],
     )

@@ -122,8 +122,11 @@ def _plain(value: Any) -> Any:
 class PredictService:
     """Loads registered versions on demand and scores records with them."""
 
-    def __init__(self, settings: Settings, *, trace_store: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, *, trace_store: Any = None, trace_writer: Any = None
+    ) -> None:
         self.settings = settings
+        self._writer = trace_writer  # the gateway's batched TraceWriter, when there is one
         self._lock = threading.Lock()
         self._client: Any = None
         self._models: dict[tuple[str, str], tuple[Any, DataProfile]] = {}
@@ -203,14 +206,22 @@ class PredictService:
         return self._shadow[name]
 
     def log(self, **fields: Any) -> None:
-        """Write one trace row; logging never fails a prediction."""
+        """Record one trace row; logging never fails a prediction.
+
+        Inside the gateway the row joins its batched trace writer (no write on the request
+        path); standalone, it is written at once.
+        """
         from llmops.gateway.traces import TraceRecord, TraceStore
 
         try:
+            record = TraceRecord(endpoint="predict", upstream="mlflow", **fields)
+            if self._writer is not None:
+                self._writer.submit(record)
+                return
             with self._lock:
                 if self._store is None:
                     self._store = TraceStore(self.settings.trace_url)
-            self._store.write([TraceRecord(endpoint="predict", upstream="mlflow", **fields)])
+            self._store.write([record])
         except Exception:  # noqa: BLE001 - a broken trace store must not fail predictions
             logging.getLogger("llmops.mlmodels").exception("could not log a prediction trace")
 
@@ -246,15 +257,17 @@ class PredictService:
             self._store.close()
 
 
-def make_predict_router(settings: Settings, *, trace_store: Any = None) -> APIRouter:
+def make_predict_router(
+    settings: Settings, *, trace_store: Any = None, trace_writer: Any = None
+) -> APIRouter:
     """Return a FastAPI router serving ``POST /v1/models/{name}/predict``.
 
-    Predictions go to ``trace_store`` (the gateway's ``TraceStore``), else to one opened on
-    ``settings.trace_url``.
+    Predictions go to ``trace_writer`` (the gateway's batched writer), else are written to
+    ``trace_store``, else to a store opened on ``settings.trace_url``.
     """
     from llmops.gateway.responses import error_body
 
-    service = PredictService(settings, trace_store=trace_store)
+    service = PredictService(settings, trace_store=trace_store, trace_writer=trace_writer)
     router = APIRouter()
 
     def _error(status: int, message: str, code: str, param: str | None = None) -> Response:
