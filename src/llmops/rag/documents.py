@@ -441,10 +441,9 @@ def _pdf_outline(reader: Any) -> dict[int, list[str]]:
     return starts
 
 
-def _pdf_sections(path: Path, headings: bool) -> Iterator[Section]:
+def _pdf_sections(path: Path, reader: Any, headings: bool) -> Iterator[Section]:
     from pypdf.errors import PyPdfError
 
-    reader = _pdf_reader(path)
     outline = _pdf_outline(reader) if headings else {}
     current: list[str] = []
     for number, page in enumerate(reader.pages):
@@ -458,11 +457,12 @@ def _pdf_sections(path: Path, headings: bool) -> Iterator[Section]:
 
 
 def _load_pdf(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> Iterator[Document]:
-    reader = _pdf_reader(entry.path)
+    reader = _pdf_reader(entry.path)  # parsed once: the title, the page count and the pages
     info = reader.metadata
     title = " ".join(str(info.title or "").split()) if info is not None else ""
     if not title and parsing.headings:
-        first = _pdf_outline(reader).get(0) or next(iter(_pdf_outline(reader).values()), [])
+        starts = _pdf_outline(reader)
+        first = starts.get(0) or next(iter(starts.values()), [])
         title = first[0] if first else ""
     path = entry.path
     headings = parsing.headings
@@ -470,7 +470,7 @@ def _load_pdf(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> Ite
         source=entry.rel,
         title=title or entry.path.stem,
         metadata={"pages": len(reader.pages)},
-        sections=lambda: _pdf_sections(path, headings),
+        sections=lambda: _pdf_sections(path, reader, headings),
     )
 
 
