@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from evals_helpers import Project, gateway_reply, is_judge_call, knowing_responder, last_user
+from evals_helpers import (
+    FACTS,
+    Project,
+    gateway_reply,
+    is_judge_call,
+    knowing_responder,
+    last_user,
+)
 
 from llmops.evals import load_suite, run_suite
 from llmops.evals.judge import average_precision, parse_rag_verdict
@@ -234,11 +241,16 @@ def test_shipped_rubric_end_to_end_one_call_per_item(
     lineage = result.rows[0].lineage.judge
     assert lineage is not None and lineage.rubric is not None
     assert (lineage.rubric.name, lineage.rubric.version) == ("judge-rag", "1")
-    first = _judge_requests(llm)[0]
-    assert first["response_format"] == {"type": "json_object"} and first["temperature"] == 0
-    user = last_user(first)
-    assert '<context id="k2">\nQuints have five legs.\n</context>' in user
-    assert "<reference>\nThe zorb is blue.\n</reference>" in user  # the record's reference
+    requests = _judge_requests(llm)
+    assert all(r["response_format"] == {"type": "json_object"} for r in requests)
+    assert all(r["temperature"] == 0 for r in requests)
+    # Items run concurrently: match each judge prompt to its record by the question.
+    for user in map(last_user, requests):
+        assert '<context id="k2">\nQuints have five legs.\n</context>' in user
+        question = user.split("<question>\n", 1)[1].split("\n</question>", 1)[0]
+        if question in FACTS:  # the record's reference is in the prompt
+            assert f"<reference>\n{FACTS[question][0]}\n</reference>" in user
+    assert any("<reference>\nThe zorb is blue.\n</reference>" in last_user(r) for r in requests)
 
 
 def test_missing_reference_skips_precision_and_recall(
