@@ -328,12 +328,12 @@ def load_gateway_config(path: str | Path) -> GatewayConfig:
     return config
 
 
-def project_trace_url(settings: Settings, config_path: str | Path | None = None) -> str:
+def project_trace_url(settings: Settings) -> str:
     """Return where the project's gateway writes traces: its ``traces.url``, else the default.
 
     Readers of traces (``llmops model drift``) use this so they look where the gateway writes.
     """
-    path = Path(config_path) if config_path else settings.path("serving") / "gateway.yaml"
+    path = settings.path("serving") / "gateway.yaml"
     if path.is_file():
         url = load_gateway_config(path).traces.url
         if url:

@@ -672,9 +672,7 @@ class Pipeline:
                     if point is not None and isinstance(point.vector, dict):
                         vectors[r["id"]] = list(point.vector[DENSE])
             todo = [r for r in records if r["id"] not in vectors]
-            if todo:
-                # Sorting by length keeps padding low inside each encoder batch.
-                todo.sort(key=lambda r: len(r["t"]))
+            if todo:  # already in length order: flush() sorts each window
                 encoded = self.embedder().encode(
                     [r["t"] for r in todo],
                     batch_size=self.spec.embedding.batch_size,
