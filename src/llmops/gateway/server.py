@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from llmops.config import Settings
 
-__all__ = ["GatewayServer", "run"]
+__all__ = ["GatewayServer", "local_url", "run"]
 
 
 def _uvicorn_config(app: Any, host: str, port: int, log_level: str, **extra: Any) -> uvicorn.Config:
@@ -52,13 +52,20 @@ def run(
 
     runtime = GatewayRuntime.from_file(config_path, settings)
     server_cfg = runtime.config.server
-    config = _uvicorn_config(
-        create_app(runtime),
-        host or server_cfg.host,
-        server_cfg.port if port is None else port,
-        log_level,
-    )
+    host = host or server_cfg.host
+    port = server_cfg.port if port is None else port
+    runtime.listen_url = local_url(host, port) if port else None  # port 0: unknown until bound
+    config = _uvicorn_config(create_app(runtime), host, port, log_level)
     uvicorn.Server(config).run()
+
+
+def local_url(host: str, port: int) -> str:
+    """Return the URL a client on this machine uses for a server bound to ``host:port``."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class GatewayServer:
@@ -90,10 +97,11 @@ class GatewayServer:
         """Return the OpenAI API root (``.../v1``)."""
         return self.url + "/v1"
 
-    def start(self, timeout: float = 30.0) -> GatewayServer:
-        """Start serving and wait until the lifespan startup finished."""
+    def start(self, timeout: float = 60.0) -> GatewayServer:
+        """Start serving; return once started and the embedding model is loaded."""
         import uvicorn
 
+        self.runtime.listen_url = local_url(self.host, self.port)
         config = _uvicorn_config(create_app(self.runtime), self.host, self.port, "warning")
         self._server = server = uvicorn.Server(config)
         sock = self._sock
@@ -108,7 +116,7 @@ class GatewayServer:
         self._thread = threading.Thread(target=target, name="llmops-gateway", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout
-        while not server.started:
+        while not (server.started and self.runtime.embedder_loaded()):
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise StateError("the gateway did not start", hint="see the log above")
             time.sleep(0.01)

@@ -6,20 +6,28 @@ retrieve, guard or shape the answer go through here and get ``ChatResult``/``Cha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from llmops.errors import UpstreamError
+from llmops.gateway.error_map import upstream_error
 from llmops.gateway.responses import ApiError
 from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Context, Usage
 
 if TYPE_CHECKING:
     from llmops.gateway.upstream import Pool, UpstreamCall
 
-__all__ = ["ManagedCall", "upstream_error", "complete", "stream"]
+__all__ = [
+    "ManagedCall",
+    "chunk_usage",
+    "client_params",
+    "complete",
+    "provider_chunk",
+    "stream",
+    "upstream_error",
+]
 
 #: Request fields the gateway sets itself on managed calls.
 _OWN_FIELDS = frozenset({"model", "messages", "prompt", "stream", "stream_options", "llmops"})
@@ -68,30 +76,6 @@ class ManagedCall:
 def client_params(data: dict[str, Any]) -> dict[str, Any]:
     """Return the client's fields that are forwarded on managed calls."""
     return {k: v for k, v in data.items() if k not in _OWN_FIELDS}
-
-
-def upstream_error(exc: UpstreamError) -> ApiError:
-    """Map a final upstream failure to the status an OpenAI client expects."""
-    headers: dict[str, str] = {}
-    if exc.status == 429:
-        status, code = 429, "upstream_rate_limited"
-        if exc.retry_after is not None:
-            headers["retry-after"] = f"{max(1, round(exc.retry_after))}"
-    elif exc.status == 503:
-        status, code = 503, "upstream_unavailable"
-    elif exc.status in (504, 408):
-        status, code = 504, "upstream_timeout"
-    elif exc.connect_error:
-        status, code = 502, "upstream_unreachable"
-    else:
-        status, code = 502, "upstream_error"
-    return ApiError(
-        status,
-        exc.message,
-        code=code,
-        type_="api_error" if status != 429 else None,
-        headers=headers,
-    )
 
 
 async def _http_call(pool: Pool, call: ManagedCall, stream: bool) -> UpstreamCall:
@@ -160,11 +144,17 @@ async def complete(pool: Pool, call: ManagedCall) -> ChatResult:
     )
 
 
-async def stream(pool: Pool, call: ManagedCall) -> AsyncIterator[ChatDelta]:
-    """Yield the answer from ``pool`` in pieces (the first upstream call happens on first next)."""
+async def stream(pool: Pool, call: ManagedCall) -> AsyncGenerator[dict[str, Any], None]:
+    """Yield the answer from ``pool`` as chat chunks (the first upstream call happens on next).
+
+    HTTP upstreams' chunks come through as sent (tool calls, logprobs, every choice); provider
+    pools' pieces are turned into the same shape.
+    """
     if pool.provider is not None:
+        first = True
         async for delta in pool.provider.stream(call.chat_request(True)):
-            yield delta
+            yield provider_chunk(delta, first)
+            first = False
         return
     up = await _http_call(pool, call, True)
     try:
@@ -188,9 +178,7 @@ async def stream(pool: Pool, call: ManagedCall) -> AsyncIterator[ChatDelta]:
                     if payload == b"[DONE]":
                         done = True
                         continue
-                    parsed = _delta(payload)
-                    if parsed is not None:
-                        yield parsed
+                    yield _chunk(payload)
         if not done:
             raise _bad_upstream("the stream ended before [DONE]")
     except ApiError:
@@ -201,7 +189,34 @@ async def stream(pool: Pool, call: ManagedCall) -> AsyncIterator[ChatDelta]:
         up.release()
 
 
-def _delta(payload: bytes) -> ChatDelta | None:
+def provider_chunk(delta: ChatDelta, first: bool) -> dict[str, Any]:
+    """Return a provider's stream piece as an OpenAI chat chunk."""
+    body: dict[str, Any] = {"content": delta.content}
+    if first:
+        body["role"] = "assistant"
+    chunk: dict[str, Any] = {
+        "choices": [
+            {"index": 0, "delta": body, "finish_reason": delta.finish_reason, "logprobs": None}
+        ]
+    }
+    if delta.usage is not None:
+        chunk["usage"] = {
+            "prompt_tokens": delta.usage.prompt_tokens,
+            "completion_tokens": delta.usage.completion_tokens,
+            "total_tokens": delta.usage.prompt_tokens + delta.usage.completion_tokens,
+        }
+    return chunk
+
+
+def chunk_usage(chunk: dict[str, Any]) -> tuple[int, int] | None:
+    """Return (prompt, completion) tokens when ``chunk`` carries usage."""
+    usage = chunk.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+
+
+def _chunk(payload: bytes) -> dict[str, Any]:
     try:
         chunk = orjson.loads(payload)
     except orjson.JSONDecodeError:
@@ -215,20 +230,9 @@ def _delta(payload: bytes) -> ChatDelta | None:
             code="upstream_error",
             type_="api_error",
         )
-    usage = chunk.get("usage")
-    out = ChatDelta()
-    if isinstance(usage, dict):
-        out.usage = Usage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        )
-    for choice in chunk.get("choices") or ():
-        if isinstance(choice, dict):
-            delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str):
-                out.content += delta["content"]
-            if choice.get("finish_reason"):
-                out.finish_reason = choice["finish_reason"]
-    if not out.content and out.finish_reason is None and out.usage is None:
-        return None
-    return out
+    choices = chunk.get("choices")
+    if choices is not None and not (
+        isinstance(choices, list) and all(isinstance(c, dict) for c in choices)
+    ):
+        raise _bad_upstream("a chunk's choices are not a list of objects")
+    return chunk
