@@ -64,7 +64,9 @@ def _openai(gw: GatewayServer) -> Any:
     return OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0)
 
 
-def test_tool_calls_pass_a_guarded_route(gw: GatewayServer, fresh_upstream: ScriptedLLMServer) -> None:
+def test_tool_calls_pass_a_guarded_route(
+    gw: GatewayServer, fresh_upstream: ScriptedLLMServer
+) -> None:
     fresh_upstream.enqueue(answer("up", calls=[tool_call("get_weather", {"city": "Paris"})]))
     out = _openai(gw).chat.completions.create(model="guarded", messages=ASK, tools=[WEATHER_TOOL])
     choice = out.choices[0]
@@ -112,9 +114,7 @@ def test_pii_in_tool_arguments_is_redacted_and_the_call_kept(
     assert r.status_code == 200, r.text
     if stream:
         chunks = [
-            json.loads(line[6:])
-            for line in r.text.splitlines()
-            if line.startswith("data: {")
+            json.loads(line[6:]) for line in r.text.splitlines() if line.startswith("data: {")
         ]
         pieces = [
             t["function"].get("arguments", "")
@@ -175,7 +175,9 @@ def test_langchain_tool_calling_and_structured_output(
     msg = llm.bind_tools([WEATHER_TOOL]).invoke("Weather in Paris?")
     assert msg.tool_calls[0]["name"] == "get_weather"
     assert msg.tool_calls[0]["args"] == {"city": "Paris"}
-    fresh_upstream.enqueue(answer("up", calls=[tool_call("Weather", {"city": "Rome", "celsius": 21})]))
+    fresh_upstream.enqueue(
+        answer("up", calls=[tool_call("Weather", {"city": "Rome", "celsius": 21})])
+    )
     weather = llm.with_structured_output(Weather, method="function_calling").invoke("Rome?")
     assert weather == Weather(city="Rome", celsius=21)
     call = tool_call("get_weather", {"city": "Oslo"})
@@ -190,7 +192,9 @@ def test_instructor_structured_output(gw: GatewayServer, fresh_upstream: Scripte
     import instructor
 
     client = instructor.from_openai(_openai(gw))
-    fresh_upstream.enqueue(answer("up", calls=[tool_call("Weather", {"city": "Lima", "celsius": 18})]))
+    fresh_upstream.enqueue(
+        answer("up", calls=[tool_call("Weather", {"city": "Lima", "celsius": 18})])
+    )
     weather = client.chat.completions.create(
         model="guarded", response_model=Weather, messages=ASK, max_retries=0
     )

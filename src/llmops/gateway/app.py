@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmops import __version__
+from llmops.errors import LLMOpsError
 from llmops.gateway.access import admit, is_public, remember
 from llmops.gateway.chat import handle_completion
 from llmops.gateway.context import RequestContext
@@ -79,10 +80,13 @@ def create_api(rt: GatewayRuntime) -> FastAPI:
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return _error_response(validation_error(exc.errors()))
 
-    @api.exception_handler(Exception)
-    async def _any(request: Request, exc: Exception) -> JSONResponse:
-        rid = request.headers.get("x-request-id")
-        return _error_response(api_error_for(exc, rid))
+    async def _mapped(request: Request, exc: Exception) -> JSONResponse:
+        return _error_response(api_error_for(exc, request.headers.get("x-request-id")))
+
+    # Known errors are answered by the exception middleware; anything else (a bug) also
+    # reaches Starlette's server-error middleware, which logs it after the same answer.
+    for kind in (ApiError, LLMOpsError, Exception):
+        api.add_exception_handler(kind, _mapped)
 
     for group in ROUTE_GROUPS:
         api.include_router(group(rt))

@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,8 +98,8 @@ class GatewayServer:
         """Return the OpenAI API root (``.../v1``)."""
         return self.url + "/v1"
 
-    def start(self, timeout: float = 60.0) -> GatewayServer:
-        """Start serving; return once started and the embedding model is loaded."""
+    def start(self, timeout: float = 60.0, *, wait_models: bool = True) -> GatewayServer:
+        """Start serving; return once started (and, with ``wait_models``, models loaded)."""
         import uvicorn
 
         self.runtime.listen_url = local_url(self.host, self.port)
@@ -115,12 +116,22 @@ class GatewayServer:
 
         self._thread = threading.Thread(target=target, name="llmops-gateway", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not (server.started and self.runtime.embedder_loaded()):
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise StateError("the gateway did not start", hint="see the log above")
-            time.sleep(0.01)
+        self._wait(lambda: server.started, timeout, "the gateway did not start")
+        if wait_models:
+            self.wait_ready(timeout)
         return self
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until the embedding model (loaded in the background at start) is ready."""
+        self._wait(self.runtime.embedder_loaded, timeout, "the embedding model did not load")
+
+    def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            alive = self._thread is not None and self._thread.is_alive()
+            if not alive or time.monotonic() > deadline:
+                raise StateError(what, hint="see the log above")
+            time.sleep(0.01)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Shut down (flushes traces) and join the thread."""
