@@ -207,6 +207,12 @@ class Completion(BaseModel):
 
 
 _COMPLETION_STATUSES = (400, 401, 403, 404, 413, 429, 500, 502, 503, 504)
+#: One server-sent event: ``data`` holds a JSON chunk (or an error object), then ``[DONE]``.
+_SSE_EVENT = {
+    "type": "object",
+    "properties": {"data": {"type": "string"}, "event": {"type": "string"}},
+    "required": ["data"],
+}
 
 
 def _schemas(schema: dict[str, Any], *models: type[BaseModel]) -> None:
@@ -233,7 +239,7 @@ def _fast_path(model: type[BaseModel], summary: str) -> dict[str, Any]:
                     "x-llmops-upstream, x-request-id",
                     "content": {
                         "application/json": {"schema": ref},
-                        "text/event-stream": {"schema": {"type": "string"}},
+                        "text/event-stream": {"schema": _SSE_EVENT},
                     },
                 },
                 **{

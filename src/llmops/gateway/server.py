@@ -118,10 +118,10 @@ class GatewayServer:
         self._thread.start()
         self._wait(lambda: server.started, timeout, "the gateway did not start")
         if wait_models:
-            self.wait_ready(timeout)
+            self.wait_ready(max(timeout, 300.0))  # a cold import of torch can take minutes
         return self
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = 300.0) -> None:
         """Wait until the embedding model (loaded in the background at start) is ready."""
         self._wait(self.runtime.embedder_loaded, timeout, "the embedding model did not load")
 
