@@ -7,6 +7,7 @@ a stream) -> trace. A route without guards pays nothing: ``RouteGuards`` is None
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -26,34 +27,21 @@ __all__ = [
 TOOL_ARGUMENT_GUARDS = frozenset({"pii", "system_prompt_leak"})
 
 
+@dataclass(slots=True)
 class GuardOutcome:
     """What a guard stage decided: pass, block (with a code), fix (with new text) or flag."""
 
-    __slots__ = ("action", "code", "dropped", "message", "messages", "reask", "results", "text")
-
-    def __init__(
-        self,
-        action: str,
-        *,
-        text: str | None = None,
-        code: str | None = None,
-        message: str | None = None,
-        results: list[dict[str, Any]] | None = None,
-        messages: list[dict[str, Any]] | None = None,
-        dropped: list[int] | None = None,
-        reask: str | None = None,
-    ) -> None:
-        self.action = action
-        #: Output blocks a re-ask can repair: the one follow-up message to send upstream.
-        self.reask = reask
-        #: Input fixes: the request's messages with every fix applied (not only the last turn).
-        self.messages = messages
-        #: Context fixes: indices of retrieved contexts to drop before rendering.
-        self.dropped = dropped or []
-        self.text = text
-        self.code = code
-        self.message = message
-        self.results = results or []
+    action: str
+    text: str | None = None
+    code: str | None = None
+    message: str | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    #: Input fixes: the request's messages with every fix applied (not only the last turn).
+    messages: list[dict[str, Any]] | None = None
+    #: Context fixes: indices of retrieved contexts to drop before rendering.
+    dropped: list[int] = field(default_factory=list)
+    #: Output blocks a re-ask can repair: the one follow-up message to send upstream.
+    reask: str | None = None
 
     @property
     def blocked(self) -> bool:
