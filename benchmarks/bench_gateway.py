@@ -238,7 +238,8 @@ def start_gateway(
     config.write_text(
         json.dumps(
             {
-                "server": {"port": port},
+                # The completion path only: no embedding model loaded at start (it adds ~500 MB).
+                "server": {"port": port, "embedding_models": []},
                 "upstreams": {
                     "up": {
                         "kind": "openai",

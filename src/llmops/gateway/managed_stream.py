@@ -46,11 +46,45 @@ class _Choice:
 class _Relay:
     """Turns upstream chunks into the client's chunks, guarding them on the way."""
 
-    def __init__(self, ctx: RequestContext, guard: OutputGuard | None) -> None:
+    def __init__(
+        self, ctx: RequestContext, guard: OutputGuard | None, extra: dict[str, Any] | None
+    ) -> None:
         self.ctx = ctx
         self.guard = guard
+        #: The response's ``llmops`` field, sent with the first finish.
+        self.extra = extra
+        options = ctx.data.get("stream_options")
+        self.include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         self.choices: dict[int, _Choice] = {}
         self.usage: tuple[int, int] | None = None
+
+    async def chunks(self, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        """Return the client's chunks for one upstream chunk (none, one, or one plus usage)."""
+        usage = upstream_chat.chunk_usage(chunk)
+        if usage is not None:
+            self.usage = usage
+        choices = []
+        for choice in chunk.get("choices") or ():
+            out = await self.choice(choice)
+            if out is not None:
+                choices.append(out)
+        common = {k: v for k, v in chunk.items() if k not in ("usage", "choices")}
+        result = []
+        if choices:
+            if any(
+                isinstance(c["delta"].get("content"), str) and c["delta"]["content"]
+                for c in choices
+            ):
+                self.ctx.first_token()
+            body = {**common, "choices": choices}
+            if self.extra is not None and any(c.get("finish_reason") for c in choices):
+                body.update(self.extra)
+                self.extra = None
+            result.append(body)
+        if self.include_usage and usage is not None:
+            # As OpenAI sends it: usage in a chunk of its own, with no choices.
+            result.append({**common, "choices": [], "usage": chunk["usage"]})
+        return result
 
     def _state(self, index: int) -> _Choice:
         state = self.choices.get(index)
@@ -115,7 +149,7 @@ class _Relay:
             ]
             state.tools.clear()
 
-    async def finish_open(self) -> dict[str, Any] | None:
+    async def close(self) -> dict[str, Any] | None:
         """Close choices the upstream never finished; return their last pieces, if any."""
         out = []
         for index, state in sorted(self.choices.items()):
@@ -173,9 +207,7 @@ async def stream_answer(
     # fallback) still produce a proper HTTP status instead of an in-band error.
     it, first = await with_fallback(ctx, pool, call, _open)
     ctx.replica(call.replica)
-    relay = _Relay(ctx, OutputGuard.of(ctx, call))
-    options = ctx.data.get("stream_options")
-    include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+    relay = _Relay(ctx, OutputGuard.of(ctx, call), extra)
     created = int(time.time())
     await ctx.send(
         {
@@ -190,21 +222,10 @@ async def stream_answer(
     )
 
     async def emit(chunk: dict[str, Any]) -> None:
-        await ctx.send(
-            {
-                "type": "http.response.body",
-                "body": sse(
-                    chunk_body(
-                        ctx.shape,
-                        chunk,
-                        request_id=ctx.request_id,
-                        model=route.name,
-                        created=created,
-                    )
-                ),
-                "more_body": True,
-            }
+        body = chunk_body(
+            ctx.shape, chunk, request_id=ctx.request_id, model=route.name, created=created
         )
+        await ctx.send({"type": "http.response.body", "body": sse(body), "more_body": True})
 
     try:
         chunk = first
@@ -216,25 +237,15 @@ async def stream_answer(
                 ctx.answered(relay.answer())
                 await it.aclose()  # runs the stream's finally: the upstream connection closes
                 return
-            out = await _relay_chunk(relay, chunk, include_usage, extra)
-            if out is not None:
-                if any(
-                    isinstance(c.get("delta", {}).get("content"), str) and c["delta"]["content"]
-                    for c in out.get("choices", [])
-                ):
-                    ctx.first_token()
+            for out in await relay.chunks(chunk):
                 await emit(out)
-                if extra is not None and any(
-                    c.get("finish_reason") for c in out.get("choices", [])
-                ):
-                    extra = None
             try:
                 chunk = await it.__anext__()
             except StopAsyncIteration:
                 chunk = None
-        tail = await relay.finish_open()
-        if tail is not None or extra is not None:
-            await emit({**(tail or {"choices": []}), **(extra or {})})
+        tail = await relay.close()
+        if tail is not None:
+            await emit(tail)
     except Exception as exc:  # after the start, a failure can only be reported in-band
         err = api_error_for(exc)
         ctx.fail(err)
@@ -250,25 +261,3 @@ async def stream_answer(
     ctx.upstream_took(t_up)
     ctx.answered(relay.answer(), relay.usage)
     await ctx.send({"type": "http.response.body", "body": DONE, "more_body": False})
-
-
-async def _relay_chunk(
-    relay: _Relay, chunk: dict[str, Any], include_usage: bool, extra: dict[str, Any] | None
-) -> dict[str, Any] | None:
-    usage = upstream_chat.chunk_usage(chunk)
-    if usage is not None:
-        relay.usage = usage
-    choices = []
-    for choice in chunk.get("choices") or ():
-        out = await relay.choice(choice)
-        if out is not None:
-            choices.append(out)
-    result = {k: v for k, v in chunk.items() if k != "usage"}
-    result["choices"] = choices
-    if include_usage and usage is not None:
-        result["usage"] = chunk["usage"]
-    if not choices and "usage" not in result:
-        return None
-    if extra is not None and any(c.get("finish_reason") for c in choices):
-        result.update(extra)
-    return result
