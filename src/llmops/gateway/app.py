@@ -204,6 +204,11 @@ def create_api(rt: GatewayRuntime) -> FastAPI:
         tags=["models"],
     )
 
+    # The eval and monitor dashboard at /dashboard, admin scope (the pages live in llmops.dashboard).
+    from llmops.dashboard.server import make_dashboard_router
+
+    api.include_router(make_dashboard_router(rt))
+
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
