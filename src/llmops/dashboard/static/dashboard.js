@@ -35,7 +35,7 @@
     var node = document.createElementNS(SVGNS, tag);
     Object.keys(attrs || {}).forEach(function (k) {
       if (k === "text") node.textContent = attrs[k];
-      else if (k === "on") Object.keys(attrs.on).forEach(function (ev) { node.addEventListener(ev, attrs.on[ev]); });
+      else if (k === "on") { if (attrs.on) Object.keys(attrs.on).forEach(function (ev) { node.addEventListener(ev, attrs.on[ev]); }); }
       else if (attrs[k] !== null && attrs[k] !== undefined) node.setAttribute(k, attrs[k]);
     });
     return node;
@@ -100,7 +100,7 @@
     if (hi === undefined) { hi = Math.max.apply(null, rows.map(function (r) { return r.hi; }).concat([0])); hi = Math.ceil(hi * 10) / 10; }
     if (hi <= lo) hi = lo + 1;
     function X(v) { return L + ((v - lo) / (hi - lo)) * (W - L - R); }
-    var svg = sv("svg", { class: "chart", viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": opts.label || "intervals" });
+    var svg = sv("svg", { class: "chart wide", viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": opts.label || "intervals" });
     svg.appendChild(sv("line", { class: "axis", x1: L, x2: W - R, y1: H - 18, y2: H - 18 }));
     [lo, (lo + hi) / 2, hi].forEach(function (v) { svg.appendChild(sv("text", { x: X(v), y: H - 6, "text-anchor": "middle", text: v.toFixed(2) })); });
     if (opts.zero && lo < 0 && hi > 0) svg.appendChild(sv("line", { class: "zero", x1: X(0), x2: X(0), y1: T, y2: H - 18 }));
@@ -122,7 +122,7 @@
     var W = 520, H = 160, L = 40, R = 8, T = 10, B = 30;
     var max = Math.max.apply(null, bars.map(function (b) { return b.v; }).concat([1e-9]));
     var bw = (W - L - R) / Math.max(bars.length, 1);
-    var svg = sv("svg", { class: "chart", viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": opts.label || "bars" });
+    var svg = sv("svg", { class: "chart wide", viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": opts.label || "bars" });
     svg.appendChild(sv("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
     svg.appendChild(sv("text", { x: L - 4, y: T + 4, "text-anchor": "end", text: fmt(max, opts.digits === undefined ? 0 : opts.digits) }));
     bars.forEach(function (b, i) {
@@ -410,7 +410,7 @@
         if (rows.length) grid.appendChild(el("div", { class: "card" }, el("h4", { text: name }), intervalChart(rows, { min: 0, max: 1, ref: suite.thresholds[name], label: "slices " + name })));
       });
       main.appendChild(grid);
-      main.appendChild(el("table", { class: "slices" },
+      main.appendChild(el("table", { class: "slices", "data-suite": suite.name },
         el("tr", null, [el("th", { text: "tag" }), el("th", { text: "n" })].concat(suite.metrics.map(function (m) { return el("th", { text: m + " mean [CI] · Δ" }); }))),
         suite.slices.map(function (s) {
           return el("tr", null, el("td", { text: s.tag }), el("td", { class: "num", text: s.n }), suite.metrics.map(function (m) {
