@@ -125,18 +125,30 @@ def make_dashboard_router(
 
             raise ApiError(exc.status, exc.message, code=exc.code) from None
 
-    Admin = Annotated[Any, Depends(admin_json)]
     router = APIRouter(tags=["dashboard"])
+    # Every data endpoint sits behind the admin check; the page and sign-in handle it themselves.
+    api = APIRouter(prefix="/dashboard/api", dependencies=[Depends(admin_json)])
 
     @router.get("/dashboard", response_class=HTMLResponse, include_in_schema=True)
     async def page(request: Request) -> Response:
-        """The dashboard (admin scope; a browser without a session gets the sign-in form)."""
+        """The dashboard (admin scope; a browser without a session is sent to sign in)."""
         try:
             authorise(request)
         except _Denied as exc:
-            return _login_page(exc.status, exc.message if exc.status == 403 else "")
+            browser = "text/html" in request.headers.get("accept", "")
+            if exc.status == 401 and browser:
+                return RedirectResponse("/dashboard/login", status_code=303)
+            if browser:
+                return _login_page(exc.status, exc.message)
+            from llmops.gateway.responses import ApiError
+
+            raise ApiError(exc.status, exc.message, code=exc.code) from None
         body = await runtime.in_thread(_render_live, store, live_pages)
         return HTMLResponse(body, headers={"cache-control": "no-store"})
+
+    @router.get("/dashboard/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_form() -> Response:
+        return _login_page(200)
 
     @router.post("/dashboard/login", include_in_schema=False)
     async def login(request: Request) -> Response:
@@ -159,9 +171,8 @@ def make_dashboard_router(
         )
         return response
 
-    @router.get("/dashboard/api/items")
+    @api.get("/items")
     async def items(
-        _key: Admin,
         run: str,
         tag: str | None = None,
         metric: str | None = None,
@@ -184,8 +195,8 @@ def make_dashboard_router(
             headers={"cache-control": "no-store"},
         )
 
-    @router.get("/dashboard/api/item")
-    async def item(_key: Admin, run: str, seq: int) -> JSONResponse:
+    @api.get("/item")
+    async def item(run: str, seq: int) -> JSONResponse:
         """One item in full (redacted)."""
         row = await runtime.in_thread(store.item, run, seq)
         if row is None:
@@ -194,8 +205,8 @@ def make_dashboard_router(
             raise ApiError(404, f"no item {seq} in run '{run}'", code="not_found")
         return JSONResponse(row, headers={"cache-control": "no-store"})
 
-    @router.get("/dashboard/api/pages/{page_id}")
-    async def page_panels(_key: Admin, page_id: str) -> JSONResponse:
+    @api.get("/pages/{page_id}")
+    async def page_panels(page_id: str) -> JSONResponse:
         """A page's panels, computed now."""
         for found in await runtime.in_thread(live_pages):
             if found.id == page_id:
@@ -205,6 +216,7 @@ def make_dashboard_router(
 
         raise ApiError(404, f"no dashboard page '{page_id}'", code="not_found")
 
+    router.include_router(api)
     return router
 
 

@@ -477,6 +477,8 @@
 
   function render() {
     var nav = document.getElementById("tabs"), main = document.getElementById("app");
+    var drawer = document.getElementById("drawer");
+    if (drawer) drawer.remove();
     nav.textContent = ""; main.textContent = "";
     VIEWS.forEach(function (v) {
       nav.appendChild(el("button", { class: state.tab === v[0] ? "on" : null, "data-tab": v[0], text: v[1], on: { click: function () { state.tab = v[0]; location.hash = v[0]; render(); } } }));
@@ -486,6 +488,10 @@
     document.body.setAttribute("data-ready", view[0]);
   }
 
+  document.addEventListener("keydown", function (e) {
+    var drawer = document.getElementById("drawer");
+    if (e.key === "Escape" && drawer) drawer.remove();
+  });
   document.getElementById("title").textContent = D.meta.title;
   document.getElementById("generated").textContent = (LIVE ? "live · " : "built ") + D.meta.generated_at + (D.meta.since ? " · since " + D.meta.since : "");
   var wanted = (location.hash || "").slice(1);
