@@ -11,20 +11,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from dash_browser import CHROMIUM, CHROMIUM_ARGS, Tab  # noqa: E402
 from dash_helpers import baseline_doc, lineage, make_run  # noqa: E402
 
 from llmops.dashboard import History  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 
 
 @pytest.fixture
@@ -55,9 +45,13 @@ def history(tmp_path: Path) -> History:
     return hist
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Debian's chromium driven by Playwright (its own browser download cannot work offline)."""
+    """Debian's chromium driven by Playwright (its own browser download cannot work offline).
+
+    Module-scoped: Playwright's sync API holds an event loop on the main thread while it runs,
+    and later modules call ``asyncio.run``.
+    """
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run installs it)")
     from playwright.sync_api import sync_playwright
@@ -68,49 +62,6 @@ def browser() -> Iterator[Any]:
             yield b
         finally:
             b.close()
-
-
-class Tab:
-    """A browser page that records console errors and every request, and takes screenshots."""
-
-    def __init__(self, browser: Any, name: str, **context: Any) -> None:
-        self.context = browser.new_context(viewport={"width": 1360, "height": 900}, **context)
-        self.page = self.context.new_page()
-        self.name = name
-        self.errors: list[str] = []
-        self.requests: list[str] = []
-        self.dialogs: list[str] = []
-        self.page.on(
-            "console", lambda m: self.errors.append(m.text) if m.type == "error" else None
-        )
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-        self.page.on("request", lambda r: self.requests.append(r.url))
-        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-
-        def guard(route: Any) -> None:
-            url = route.request.url
-            if url.startswith(("file://", "http://127.0.0.1", "data:", "about:")):
-                route.continue_()
-            else:
-                route.abort()
-
-        self.page.route("**/*", guard)
-
-    def shot(self, label: str) -> Path:
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{self.name}-{label}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
-
-    def outside(self) -> list[str]:
-        return [
-            u
-            for u in self.requests
-            if not u.startswith(("file://", "http://127.0.0.1", "data:", "about:"))
-        ]
-
-    def close(self) -> None:
-        self.context.close()
 
 
 @pytest.fixture

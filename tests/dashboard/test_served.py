@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Tab
+from dash_browser import Tab
 from dash_helpers import baseline_doc, lineage, make_run
 from playwright.sync_api import expect
 

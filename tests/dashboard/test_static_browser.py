@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Tab
+from dash_browser import Tab
 from playwright.sync_api import expect
 from dash_helpers import baseline_doc, make_run
 

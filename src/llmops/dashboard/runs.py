@@ -184,7 +184,7 @@ def index_run(
     )
     out = IndexedRun(info=info, briefs=[], rows=[], deltas=deltas, scores=[], search=[])
     for seq, row in enumerate(run.rows):
-        data = clean(row.model_dump(mode="json"))
+        data = json.loads(redactor.json_text(row.model_dump_json()))
         delta = deltas.get(row.id)
         out.rows.append(data)
         out.briefs.append(

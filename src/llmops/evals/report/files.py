@@ -55,12 +55,17 @@ def write_outputs(
         markdown=out_dir / "summary.md",
         html=out_dir / "report.html",
     )
-    atomic_write_json(paths.results, run.model_dump(mode="json"))
+    # Secrets (API keys, credentials in URLs, secret environment values) never reach a file.
+    from llmops.dashboard.build import run_payload
+    from llmops.dashboard.redact import Redactor
+
+    redactor = Redactor()
+    data = redactor.clean(run.model_dump(mode="json"))
+    run = RunResult.model_validate(data)
+    atomic_write_json(paths.results, data)
     atomic_write_text(paths.junit, to_junit(run))
     # One document for both views (the dashboard's single-run view and its Markdown view).
-    from llmops.dashboard.build import run_payload
-
-    payload = run_payload(run)
+    payload = run_payload(run, redactor=redactor)
     summary = to_markdown(run, report_path=str(paths.html), payload=payload)
     atomic_write_text(paths.markdown, summary)
     atomic_write_text(paths.html, to_html(run, payload=payload))
