@@ -77,8 +77,18 @@ def make_run(
                     output=TargetOutput(
                         answer=f"Answer {i} for {tag}.{answer_extra}",
                         contexts=[
-                            {"id": f"doc{i}#0", "text": f"Context passage {i}.", "source": f"{tag}.md", "score": 0.8},
-                            {"id": f"doc{i}#1", "text": "Another passage.", "source": "misc.md", "score": 0.5},
+                            {
+                                "id": f"doc{i}#0",
+                                "text": f"Context passage {i}.",
+                                "source": f"{tag}.md",
+                                "score": 0.8,
+                            },
+                            {
+                                "id": f"doc{i}#1",
+                                "text": "Another passage.",
+                                "source": "misc.md",
+                                "score": 0.5,
+                            },
                         ],
                         latency_ms=100.0 + i % 50,
                         lineage=lin,

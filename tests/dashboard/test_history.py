@@ -33,7 +33,9 @@ def test_record_keeps_lineage_summary_and_rows(history: History) -> None:
     assert newest.lineage["git_commit"].startswith("beef")
     assert newest.repeats == 2 and newest.flaky_count > 0
     assert newest.confusion["faithfulness"]  # judge vs human labels, 2 x 2
-    assert sum(map(sum, newest.confusion["faithfulness"])) == newest.calibration["faithfulness"]["n"]
+    assert (
+        sum(map(sum, newest.confusion["faithfulness"])) == newest.calibration["faithfulness"]["n"]
+    )
     assert len(history.rows(newest.run_id)) == 480
     assert history.suites() == ["billing", "support"]
 
@@ -51,7 +53,10 @@ def test_keyset_pages_cover_every_item_once_most_regressed_first(history: Histor
     ("query", "keep"),
     [
         (ItemQuery(tag="returns"), lambda b: "returns" in b["tags"]),
-        (ItemQuery(metric="contains", status="fail"), lambda b: b["metrics"]["contains"][1] == "fail"),
+        (
+            ItemQuery(metric="contains", status="fail"),
+            lambda b: b["metrics"]["contains"][1] == "fail",
+        ),
         (ItemQuery(status="fail"), lambda b: any(c[1] == "fail" for c in b["metrics"].values())),
         (ItemQuery(flaky=True), lambda b: b["flaky"]),
         (ItemQuery(search="NUMBER 17 "), lambda b: "number 17 " in b["input"].lower()),

@@ -37,7 +37,12 @@ def test_plain_values_and_ordinary_env_survive() -> None:
     redactor = Redactor({"AUTH_MODE": "enabled", "PATH": "/usr/bin", "HOME": "/root"})
     text = "auth enabled; http://127.0.0.1:8000/v1 at /usr/bin; prompt_tokens 12; max_tokens 256"
     assert redactor.text(text) == text
-    doc = {"api_key": "whatever-it-is", "api_key_env": "LLMOPS_JUDGE_API_KEY", "n": 3, "x": [None, "ok"]}
+    doc = {
+        "api_key": "whatever-it-is",
+        "api_key_env": "LLMOPS_JUDGE_API_KEY",
+        "n": 3,
+        "x": [None, "ok"],
+    }
     assert redactor.clean(doc) == {**doc, "api_key": MASK}
 
 
@@ -46,7 +51,9 @@ def test_ten_thousand_items_fit_in_five_megabytes(tmp_path: Path) -> None:
 
     hist = History(tmp_path / "h.sqlite")
     hist.record(make_run(10_000, seed=1))
-    hist.record(make_run(10_000, seed=2, started="2026-12-02T00:00:00+00:00", shift={"returns": 0.2}))
+    hist.record(
+        make_run(10_000, seed=2, started="2026-12-02T00:00:00+00:00", shift={"returns": 0.2})
+    )
     payload = build_payload(hist, BuildOptions(full_items=200))
     (suite,) = payload["suites"]
     assert suite["items"]["total"] == 10_000 and len(suite["items"]["cols"]["id"]) == 10_000
@@ -82,7 +89,9 @@ def test_since_a_git_ref_or_a_date(tmp_path: Path, since: str, expected: int) ->
     hist = History(tmp_path / "h.sqlite")
     for day, commit in enumerate(commits, start=1):
         hist.record(
-            make_run(8, seed=day, started=f"2026-12-0{day}T10:00:00+00:00", lin=lineage(commit=commit))
+            make_run(
+                8, seed=day, started=f"2026-12-0{day}T10:00:00+00:00", lin=lineage(commit=commit)
+            )
         )
     payload = build_payload(hist, BuildOptions(since=since, root=tmp_path))
     assert len(payload["runs"]) == expected

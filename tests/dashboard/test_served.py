@@ -70,7 +70,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Hist
     )
     history.record(make_run(20, seed=3, suite="billing", started="2026-12-01T00:00:00+00:00"))
     history.record(
-        make_run(20, seed=4, suite="billing", started="2026-12-02T00:00:00+00:00", lin=lineage(judge="other"))
+        make_run(
+            20,
+            seed=4,
+            suite="billing",
+            started="2026-12-02T00:00:00+00:00",
+            lin=lineage(judge="other"),
+        )
     )
     traces = f"sqlite:///{root / 'traces.db'}"
     _traces(traces, time.time())
@@ -100,12 +106,20 @@ def test_dashboard_needs_the_admin_scope(served: tuple[str, History]) -> None:
     assert web.status_code == 403 and "lacks the &#x27;admin&#x27; scope" in web.text
     api = httpx.get(url + "/dashboard/api/items", params={"run": run_id})
     assert api.status_code == 401 and api.json()["error"]["code"] == "invalid_api_key"
-    api = httpx.get(url + "/dashboard/api/items", params={"run": run_id}, headers={"authorization": "Bearer sk-web"})
+    api = httpx.get(
+        url + "/dashboard/api/items",
+        params={"run": run_id},
+        headers={"authorization": "Bearer sk-web"},
+    )
     assert api.status_code == 403 and api.json()["error"]["code"] == "insufficient_scope"
     ok = httpx.get(url + "/dashboard", headers=OPS)
     assert ok.status_code == 200 and run_id in ok.text
     assert ok.headers["cache-control"] == "no-store"
-    bad = httpx.post(url + "/dashboard/login", content="key=sk-nope", headers={"content-type": "application/x-www-form-urlencoded"})
+    bad = httpx.post(
+        url + "/dashboard/login",
+        content="key=sk-nope",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert bad.status_code == 401 and COOKIE not in bad.headers.get("set-cookie", "")
 
 
@@ -127,12 +141,30 @@ def test_api_pages_with_a_keyset_cursor(served: tuple[str, History]) -> None:
     assert body["total"] == 150 and len({b["seq"] for b in seen}) == 150
     deltas = [9.0 if b["delta"] is None else b["delta"] for b in seen]
     assert deltas == sorted(deltas)
-    tagged = httpx.get(url + "/dashboard/api/items", params={"run": run_id, "tag": "returns", "limit": 500}, headers=OPS).json()
-    assert tagged["total"] == len(tagged["items"]) and all("returns" in b["tags"] for b in tagged["items"])
-    item = httpx.get(url + "/dashboard/api/item", params={"run": run_id, "seq": seen[0]["seq"]}, headers=OPS).json()
+    tagged = httpx.get(
+        url + "/dashboard/api/items",
+        params={"run": run_id, "tag": "returns", "limit": 500},
+        headers=OPS,
+    ).json()
+    assert tagged["total"] == len(tagged["items"]) and all(
+        "returns" in b["tags"] for b in tagged["items"]
+    )
+    item = httpx.get(
+        url + "/dashboard/api/item", params={"run": run_id, "seq": seen[0]["seq"]}, headers=OPS
+    ).json()
     assert item["id"] == seen[0]["id"] and item["output"]["contexts"]
-    assert httpx.get(url + "/dashboard/api/items", params={"run": run_id, "after": "x"}, headers=OPS).status_code == 400
-    assert httpx.get(url + "/dashboard/api/item", params={"run": run_id, "seq": 9999}, headers=OPS).status_code == 404
+    assert (
+        httpx.get(
+            url + "/dashboard/api/items", params={"run": run_id, "after": "x"}, headers=OPS
+        ).status_code
+        == 400
+    )
+    assert (
+        httpx.get(
+            url + "/dashboard/api/item", params={"run": run_id, "seq": 9999}, headers=OPS
+        ).status_code
+        == 404
+    )
     monitor = httpx.get(url + "/dashboard/api/pages/monitor", headers=OPS).json()
     panels = {p["id"]: p for p in monitor["panels"]}
     assert panels["guards"]["table"]["rows"][0][:2] == ["prompt_injection", 16]
@@ -183,7 +215,10 @@ def test_served_page_in_chromium(browser: Any, served: tuple[str, History]) -> N
 def test_dashboard_refuses_without_auth_configured(tmp_path: Path) -> None:
     (tmp_path / "llmops.yaml").write_text("project: open\n")
     with ScriptedLLMServer(latency=0.0) as upstream:
-        config = {"upstreams": {"up": http_pool(upstream.base_url)}, "routes": {"chat": {"upstream": "up"}}}
+        config = {
+            "upstreams": {"up": http_pool(upstream.base_url)},
+            "routes": {"chat": {"upstream": "up"}},
+        }
         with running_gateway(config, root=tmp_path) as gw:
             r = httpx.get(gw.url + "/dashboard/api/items", params={"run": "x"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "admin_disabled"

@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 from dash_browser import Tab
-from playwright.sync_api import expect
 from dash_helpers import baseline_doc, make_run
+from playwright.sync_api import expect
 
 from llmops.dashboard import History, build_payload, write_dashboard
 
-HOSTILE = ' <img src="http://198.51.100.7/x.png" onerror="alert(1)"></script><script>alert(2)</script>'
+HOSTILE = (
+    ' <img src="http://198.51.100.7/x.png" onerror="alert(1)"></script><script>alert(2)</script>'
+)
 
 
 @pytest.fixture
@@ -21,7 +23,9 @@ def site(history: History, tmp_path: Path) -> Path:
     first = make_run(30, seed=5, suite="hostile", started="2026-12-01T00:00:00+00:00")
     history.record(first)
     history.record(
-        make_run(30, seed=6, suite="hostile", started="2026-12-02T00:00:00+00:00", answer_extra=HOSTILE),
+        make_run(
+            30, seed=6, suite="hostile", started="2026-12-02T00:00:00+00:00", answer_extra=HOSTILE
+        ),
         baseline=baseline_doc(first),
     )
     return write_dashboard(build_payload(history), tmp_path / "site").html
@@ -40,7 +44,9 @@ def _clean(tab: Tab) -> None:
     assert tab.dialogs == []
 
 
-def test_overview_draws_charts_and_links_points_to_runs(tab: Tab, site: Path, history: History) -> None:
+def test_overview_draws_charts_and_links_points_to_runs(
+    tab: Tab, site: Path, history: History
+) -> None:
     page = _open(tab, site)
     assert page.locator("svg.chart").count() >= 6
     assert page.locator("svg.chart circle.pt").count() >= 12
@@ -90,7 +96,9 @@ def test_filters_change_the_visible_rows_and_drill_down_opens(tab: Tab, site: Pa
     assert 0 < failing < 120
     page.check("input[data-filter=flaky]")
     flaky_text = page.locator("#item-count").inner_text()
-    assert all("flaky" in t for t in page.locator("#items tr.row td:nth-child(1)").all_inner_texts())
+    assert all(
+        "flaky" in t for t in page.locator("#items tr.row td:nth-child(1)").all_inner_texts()
+    )
     page.uncheck("input[data-filter=flaky]")
     page.select_option("select[data-filter=status]", "")
     page.fill("input[data-filter=q]", "number 18 ")
@@ -100,7 +108,17 @@ def test_filters_change_the_visible_rows_and_drill_down_opens(tab: Tab, site: Pa
     drawer = page.locator("#drawer")
     drawer.wait_for()
     text = drawer.inner_text()
-    for needle in ("Question number 18 about returns?", "Answer 18", "Reference answer 18.", "doc18#0", "score 0.800", "faithfulness", "claims supported", "Lineage", "judge-model"):
+    for needle in (
+        "Question number 18 about returns?",
+        "Answer 18",
+        "Reference answer 18.",
+        "doc18#0",
+        "score 0.800",
+        "faithfulness",
+        "claims supported",
+        "Lineage",
+        "judge-model",
+    ):
         assert needle in text, needle
     drawer.locator("summary").first.click()
     assert '"verdict": "supported"' in drawer.inner_text()  # the judge's reasoning

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 from evals_helpers import Project, knowing_responder
@@ -64,7 +64,9 @@ def test_html_is_self_contained_and_escaped(run: RunResult, project: Project) ->
     html = paths.html.read_text()
     assert html.startswith("<!doctype html>")
     # The dashboard's single-run view: its data and its script inline, nothing fetched.
-    assert html.count("<script") == 2 and '<script type="application/json" id="llmops-data">' in html
+    assert (
+        html.count("<script") == 2 and '<script type="application/json" id="llmops-data">' in html
+    )
     assert "connect-src 'none'" in html
     for external in ("src=", "href=", "@import", "url("):
         assert external not in html
@@ -88,7 +90,10 @@ URL_PASSWORD = "hunter2-pass"
 
 
 def test_eval_run_appends_to_the_history_and_report_build_reads_it(
-    cli: Callable[..., Any], project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path]
+    cli: Callable[..., Any],
+    project: Project,
+    llm: ScriptedLLMServer,
+    make_suite: Callable[..., Path],
 ) -> None:
     import subprocess
 
@@ -96,8 +101,20 @@ def test_eval_run_appends_to_the_history_and_report_build_reads_it(
 
     subprocess.run(["git", "init", "-q", str(project.root)], check=True)
     subprocess.run(
-        ["git", "-C", str(project.root), "-c", "user.name=t", "-c", "user.email=t@t", "commit",
-         "-q", "--allow-empty", "-m", "one"],
+        [
+            "git",
+            "-C",
+            str(project.root),
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "one",
+        ],
         check=True,
     )
     llm.set_responder(knowing_responder)
@@ -111,7 +128,9 @@ def test_eval_run_appends_to_the_history_and_report_build_reads_it(
     assert lineage["dataset_hash"] and lineage["git_commit"] and lineage["llmops_version"]
     assert lineage["upstream_model"] == "test-model"
     out = project.root / "site"
-    built = cli("report", "build", "--suite", "facts", "--out", str(out), "--json", cwd=project.root)
+    built = cli(
+        "report", "build", "--suite", "facts", "--out", str(out), "--json", cwd=project.root
+    )
     assert built.exit_code == 0, built.stderr
     doc = json.loads(built.stdout)
     assert doc["runs"] == 2 and doc["suites"] == ["facts"] and doc["bytes"] < 1_000_000
@@ -136,13 +155,17 @@ def test_secrets_never_reach_a_report(
     def leaky(body: dict) -> Reply:  # type: ignore[type-arg]
         reply = knowing_responder(body)
         if "zorb" in str(body["messages"]):
-            return Reply(content=f"The zorb is blue. (debug: key={SECRET_KEY}, see "
-                         f"https://u:{URL_PASSWORD}@example.invalid/x?api_key=abc123secret)")
+            return Reply(
+                content=f"The zorb is blue. (debug: key={SECRET_KEY}, see "
+                f"https://u:{URL_PASSWORD}@example.invalid/x?api_key=abc123secret)"
+            )
         return reply
 
     llm.set_responder(leaky)
     monkeypatch.setenv("LLMOPS_JUDGE_API_KEY", SECRET_KEY)
-    monkeypatch.setenv("LLMOPS_JUDGE_BASE_URL", llm.base_url.replace("://", f"://judge:{URL_PASSWORD}@"))
+    monkeypatch.setenv(
+        "LLMOPS_JUDGE_BASE_URL", llm.base_url.replace("://", f"://judge:{URL_PASSWORD}@")
+    )
     monkeypatch.setenv("LLMOPS_JUDGE_MODEL", "judge-model")
     make_suite()
     result = cli("eval", "run", "evals/facts.yaml", "--json", cwd=project.root)
@@ -153,8 +176,11 @@ def test_secrets_never_reach_a_report(
     history = History.for_state(project.settings().state_path)
     run_id = history.runs()[0].run_id
     served = json.dumps(
-        [build_payload(history), history.page(run_id, ItemQuery(), limit=100)[0],
-         [history.item(run_id, i) for i in range(8)]]
+        [
+            build_payload(history),
+            history.page(run_id, ItemQuery(), limit=100)[0],
+            [history.item(run_id, i) for i in range(8)],
+        ]
     )
     texts = {p.name: p.read_text() for p in [*folder.iterdir(), *out.iterdir()]}
     texts["served"] = served

@@ -27,13 +27,16 @@ def build(
     ] = None,
     baseline: Annotated[
         str | None,
-        typer.Option("--baseline", help="Compare against this run id (default: the committed baseline)."),
+        typer.Option(
+            "--baseline", help="Compare against this run id (default: the committed baseline)."
+        ),
     ] = None,
     candidate: Annotated[
         str | None, typer.Option("--candidate", help="The run to inspect (default: the newest).")
     ] = None,
     full_items: Annotated[
-        int, typer.Option("--full-items", min=0, help="Items embedded in full (most regressed first).")
+        int,
+        typer.Option("--full-items", min=0, help="Items embedded in full (most regressed first)."),
     ] = 200,
     mlflow: Annotated[
         bool, typer.Option("--mlflow", help="Also import eval runs logged to MLflow.")

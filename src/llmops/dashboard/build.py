@@ -88,8 +88,19 @@ def _lean(run: RunInfo) -> dict[str, Any]:
         {
             k: m.get(k)
             for k in (
-                "name", "mean", "pass_rate", "threshold", "min", "status", "diff",
-                "ci_low", "ci_high", "baseline_mean", "paired_items", "reasons", "counts",
+                "name",
+                "mean",
+                "pass_rate",
+                "threshold",
+                "min",
+                "status",
+                "diff",
+                "ci_low",
+                "ci_high",
+                "baseline_mean",
+                "paired_items",
+                "reasons",
+                "counts",
             )
         }
         for m in run.metrics
@@ -174,7 +185,9 @@ def _side_of_baseline(suite: str, baseline: dict[str, Any]) -> Side:
         label=f"committed baseline ({baseline.get('created_at', '?')})",
         suite=str(baseline.get("suite") or suite),
         lineage=baseline.get("lineage") or {},
-        scores={k: {i: float(s) for i, s in (v.get("items") or {}).items()} for k, v in metrics.items()},
+        scores={
+            k: {i: float(s) for i, s in (v.get("items") or {}).items()} for k, v in metrics.items()
+        },
         means={k: v.get("mean") for k, v in metrics.items()},
     )
 
@@ -188,7 +201,10 @@ def _calibration(runs: list[RunInfo]) -> list[dict[str, Any]]:
                     "run_id": run.run_id,
                     "started_at": run.started_at,
                     "metric": metric,
-                    **{k: figures.get(k) for k in ("n", "accuracy", "kappa", "tpr", "tnr", "status")},
+                    **{
+                        k: figures.get(k)
+                        for k in ("n", "accuracy", "kappa", "tpr", "tnr", "status")
+                    },
                     "confusion": run.confusion.get(metric),
                 }
             )
@@ -206,6 +222,7 @@ def _suite_doc(
     cand_side = _side_of_run(history, newest, f"run {newest.run_id[:8]}")
     comparisons = []
     base_scores: dict[str, dict[str, float]] | None = None
+    base_side: Side | None
     if options.baseline:
         base_run = history.run(options.baseline)
         base_side = _side_of_run(history, base_run, f"run {base_run.run_id[:8]}")
@@ -299,7 +316,9 @@ def build_payload(
     return redact(payload)  # type: ignore[no-any-return]
 
 
-def run_payload(run: RunResult, *, full_items: int = 200, redactor: Redactor | None = None) -> dict[str, Any]:
+def run_payload(
+    run: RunResult, *, full_items: int = 200, redactor: Redactor | None = None
+) -> dict[str, Any]:
     """Return the single-run view of ``run``: its metrics, items, slices and calibration."""
     redactor = redactor or Redactor()
     source = MemoryRuns([index_run(run, redactor=redactor)], redactor=redactor)

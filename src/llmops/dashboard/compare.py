@@ -157,7 +157,9 @@ def _resamples(n: int, most: int) -> int:
     return int(min(most, max(200, 2_000_000 // max(n, 1))))
 
 
-def _mean_interval(values: list[float], *, alpha: float = 0.05, seed: int = 0) -> tuple[float, float]:
+def _mean_interval(
+    values: list[float], *, alpha: float = 0.05, seed: int = 0
+) -> tuple[float, float]:
     """Return a percentile-bootstrap interval of the mean (fewer resamples for large slices)."""
     import numpy as np
 
@@ -207,7 +209,9 @@ def slice_intervals(
                         resamples=_resamples(len(paired), 1000),
                     )
                     cell.update(
-                        diff=round(res.diff, 4), diff_low=round(res.low, 4), diff_high=round(res.high, 4)
+                        diff=round(res.diff, 4),
+                        diff_low=round(res.low, 4),
+                        diff_high=round(res.high, 4),
                     )
             entry["metrics"][name] = cell
         out.append(entry)

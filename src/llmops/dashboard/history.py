@@ -210,7 +210,10 @@ class History:
     def has(self, run_id: str) -> bool:
         """Return True when ``run_id`` is recorded."""
         with self._connect() as conn:
-            return conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is not None
+            return (
+                conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+                is not None
+            )
 
     def suites(self) -> list[str]:
         """Return the suites with at least one run."""
@@ -313,7 +316,9 @@ class History:
             where.append(f"EXISTS (SELECT 1 FROM item_metrics m WHERE {' AND '.join(cond)})")
         base = " AND ".join(where)
         with self._connect() as conn:
-            total = int(conn.execute(f"SELECT COUNT(*) FROM items i WHERE {base}", args).fetchone()[0])
+            total = int(
+                conn.execute(f"SELECT COUNT(*) FROM items i WHERE {base}", args).fetchone()[0]
+            )
             page_where, page_args = base, list(args)
             if after is not None:
                 page_where += " AND (i.sort_delta > ? OR (i.sort_delta = ? AND i.seq > ?))"

@@ -63,7 +63,9 @@ def _trunc(dialect: str, expr: str) -> str:
 
 
 def _latency_bucket(dialect: str) -> str:
-    t = lambda e: _trunc(dialect, e)  # noqa: E731
+    def t(expr: str) -> str:
+        return _trunc(dialect, expr)
+
     return (
         "CASE WHEN latency_ms IS NULL THEN -1 "
         f"WHEN latency_ms < 100 THEN {t('latency_ms')} "
@@ -237,7 +239,12 @@ class SqlMonitorProvider:
             "n_cur": n_cur,
         }
         if min(n_ref, n_cur) < MIN_DRIFT_N:
-            row.update(statistic=None, p_value=None, psi=None, verdict=f"too few queries (< {MIN_DRIFT_N} per window)")
+            row.update(
+                statistic=None,
+                p_value=None,
+                psi=None,
+                verdict=f"too few queries (< {MIN_DRIFT_N} per window)",
+            )
         else:
             stat, p_value, dof = _chi_square(ref, cur)
             row.update(
@@ -276,7 +283,13 @@ class MonitorPage:
                 "min": 0,
                 "max": 1,
                 "rows": [
-                    {"label": r["label"], "value": r["rate"], "low": r["low"], "high": r["high"], "alert": r.get("alert", False)}
+                    {
+                        "label": r["label"],
+                        "value": r["rate"],
+                        "low": r["low"],
+                        "high": r["high"],
+                        "alert": r.get("alert", False),
+                    }
                     for r in s.hallucination
                 ],
                 "empty": s.hallucination_note or "no scored traces in this window",
@@ -288,10 +301,27 @@ class MonitorPage:
                 "note": window,
                 "rows": [],
                 "table": {
-                    "columns": ["signal", "test", "n ref", "n now", "statistic", "p-value", "PSI", "verdict"],
+                    "columns": [
+                        "signal",
+                        "test",
+                        "n ref",
+                        "n now",
+                        "statistic",
+                        "p-value",
+                        "PSI",
+                        "verdict",
+                    ],
                     "rows": [
-                        [d["signal"], d["test"], d["n_ref"], d["n_cur"], "–" if d["statistic"] is None else d["statistic"],
-                         "–" if d["p_value"] is None else f"{d['p_value']:.2g}", "–" if d["psi"] is None else d["psi"], d["verdict"]]
+                        [
+                            d["signal"],
+                            d["test"],
+                            d["n_ref"],
+                            d["n_cur"],
+                            "–" if d["statistic"] is None else d["statistic"],
+                            "–" if d["p_value"] is None else f"{d['p_value']:.2g}",
+                            "–" if d["psi"] is None else d["psi"],
+                            d["verdict"],
+                        ]
                         for d in s.drift
                     ],
                 },
@@ -312,7 +342,16 @@ class MonitorPage:
                 "rows": [],
                 "table": {
                     "columns": ["route", "requests", "p50", "p90", "p99"],
-                    "rows": [[r["route"], r["n"], _fmt_ms(r["p50"]), _fmt_ms(r["p90"]), _fmt_ms(r["p99"])] for r in s.latency],
+                    "rows": [
+                        [
+                            r["route"],
+                            r["n"],
+                            _fmt_ms(r["p50"]),
+                            _fmt_ms(r["p90"]),
+                            _fmt_ms(r["p99"]),
+                        ]
+                        for r in s.latency
+                    ],
                 },
             },
             {
@@ -336,13 +375,28 @@ class MonitorPage:
                 "kind": "intervals",
                 "min": 0,
                 "rows": [
-                    {"label": f"{a['route']} · {a['arm']}", "value": a["error_rate"], "low": a["low"], "high": a["high"]}
+                    {
+                        "label": f"{a['route']} · {a['arm']}",
+                        "value": a["error_rate"],
+                        "low": a["low"],
+                        "high": a["high"],
+                    }
                     for a in s.arms
                 ],
                 "note": "error rate per arm with its Wilson 95% interval",
                 "table": {
                     "columns": ["route", "arm", "requests", "error rate", "p50", "p90"],
-                    "rows": [[a["route"], a["arm"], a["n"], a["error_rate"], _fmt_ms(a["p50"]), _fmt_ms(a["p90"])] for a in s.arms],
+                    "rows": [
+                        [
+                            a["route"],
+                            a["arm"],
+                            a["n"],
+                            a["error_rate"],
+                            _fmt_ms(a["p50"]),
+                            _fmt_ms(a["p90"]),
+                        ]
+                        for a in s.arms
+                    ],
                 },
                 "empty": "no release arms in this window",
             },

@@ -191,7 +191,11 @@ def make_dashboard_router(
             store.page, run, query, after=cursor, limit=limit
         )
         return JSONResponse(
-            {"items": found, "next": None if nxt is None else f"{nxt[0]!r}:{nxt[1]}", "total": total},
+            {
+                "items": found,
+                "next": None if nxt is None else f"{nxt[0]!r}:{nxt[1]}",
+                "total": total,
+            },
             headers={"cache-control": "no-store"},
         )
 
