@@ -111,3 +111,15 @@ def test_small_and_empty_windows_say_so(store_url: str) -> None:
     assert panels["retrieval"]["rows"] == [] and panels["latency"]["table"]["rows"] == []
     assert "0 requests" in panels["drift"]["note"]
     assert "No online-eval scores" in panels["hallucination"]["empty"]
+
+
+def test_new_traces_are_folded_in_without_recounting(store_url: str) -> None:
+    store, _ = _fill(store_url, n=200)
+    provider = SqlMonitorProvider(store, clock=lambda: NOW)
+    before = provider.signals(HOUR)
+    store.write([TraceRecord(request_id="late", ts=NOW - 10, route="search", latency_ms=5.0)])
+    after = provider.signals(HOUR)
+    assert after.total == before.total + 1
+    search = {r["route"]: r["n"] for r in after.latency}["search"]
+    assert search == {r["route"]: r["n"] for r in before.latency}["search"] + 1
+    assert provider.signals(HOUR).total == after.total  # nothing new: nothing counted twice

@@ -9,6 +9,7 @@ into Python); ``llmops.monitor`` can plug its own aggregates in by implementing 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,42 +127,80 @@ def _psi(ref: list[int], cur: list[int]) -> float:
 
 
 class SqlMonitorProvider:
-    """Monitor signals from the gateway trace table by SQL aggregates (SQLite or PostgreSQL)."""
+    """Monitor signals from the gateway trace table by SQL aggregates (SQLite or PostgreSQL).
 
-    def __init__(self, store: Any, *, clock: Callable[[], float] = time.time) -> None:
+    Traces are folded once into per-hour counts (route, arm, error, guard block, latency bucket;
+    top-1 score bin): each call aggregates, in the database, only the rows added since the last
+    call (``id`` above a watermark, a primary-key range), so a page over a million traces costs
+    one pass the first time and a few milliseconds after. Windows therefore align to whole
+    hours (``slot_s``).
+    """
+
+    def __init__(
+        self, store: Any, *, clock: Callable[[], float] = time.time, slot_s: int = 3600
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.slot_s = slot_s
+        self._last_id = 0
+        self._ops: dict[tuple[Any, ...], int] = {}
+        self._bins: dict[tuple[int, int], int] = {}
+        self._lock = threading.Lock()
 
-    def signals(self, window_s: float) -> Signals:
-        """Return the signals of the last ``window_s`` seconds (reference: the window before)."""
+    def _refresh(self) -> None:
         import sqlalchemy as sa
 
         engine = self.store.engine
         dialect = engine.dialect.name
         table = self.store.TABLE
-        now = self.clock()
-        cur, ref = now - window_s, now - 2 * window_s
         top1 = (
             "json_extract(chunk_scores, '$[0]')"
             if dialect == "sqlite"
             else "(chunk_scores::json->>0)::float"
         )
+        slot = _trunc(dialect, f"ts / {self.slot_s}")
+        span = "id > :last AND id <= :top"
         ops = sa.text(
-            f"SELECT route, arm, CASE WHEN status >= 400 THEN COALESCE(error_code, 'http_' || "
-            f"CAST(status AS TEXT)) END AS err, "
+            f"SELECT {slot} AS slot, route, arm, CASE WHEN status >= 400 THEN "
+            f"COALESCE(error_code, 'http_' || CAST(status AS TEXT)) END AS err, "
             f"CASE WHEN status >= 400 AND status < 500 AND guards IS NOT NULL THEN 1 ELSE 0 END "
             f"AS blocked, {_latency_bucket(dialect)} AS lb, COUNT(*) AS n "
-            f"FROM {table} WHERE ts >= :cur AND ts <= :now GROUP BY 1, 2, 3, 4, 5"
+            f"FROM {table} WHERE {span} GROUP BY 1, 2, 3, 4, 5, 6"
         )
         bins = sa.text(
-            f"SELECT CASE WHEN ts >= :cur THEN 1 ELSE 0 END AS w, "
-            f"{_trunc(dialect, f'{top1} * {SCORE_BINS}')} AS b, COUNT(*) AS n "
-            f"FROM {table} WHERE ts >= :ref AND ts <= :now AND chunk_scores IS NOT NULL "
+            f"SELECT {slot} AS slot, {_trunc(dialect, f'{top1} * {SCORE_BINS}')} AS b, "
+            f"COUNT(*) AS n FROM {table} WHERE {span} AND chunk_scores IS NOT NULL "
             f"AND chunk_scores <> '[]' GROUP BY 1, 2"
         )
         with engine.connect() as conn:
-            op_rows = conn.execute(ops, {"cur": cur, "now": now}).all()
-            bin_rows = conn.execute(bins, {"cur": cur, "ref": ref, "now": now}).all()
+            top = conn.execute(sa.text(f"SELECT MAX(id) FROM {table}")).scalar()
+            if top is None or int(top) <= self._last_id:
+                return
+            args = {"last": self._last_id, "top": int(top)}
+            for slot_no, route, arm, err, blocked, lb, n in conn.execute(ops, args):
+                key = (int(slot_no), route, arm, err, int(blocked), int(lb))
+                self._ops[key] = self._ops.get(key, 0) + int(n)
+            for slot_no, b, n in conn.execute(bins, args):
+                if b is not None:
+                    bkey = (int(slot_no), min(max(int(b), 0), SCORE_BINS - 1))
+                    self._bins[bkey] = self._bins.get(bkey, 0) + int(n)
+        self._last_id = int(top)
+
+    def signals(self, window_s: float) -> Signals:
+        """Return the signals of the last ``window_s`` seconds (in whole hours; reference: the
+        window before)."""
+        with self._lock:
+            self._refresh()
+            now = self.clock()
+            now_slot = int(now // self.slot_s)
+            width = max(1, math.ceil(window_s / self.slot_s))
+            first = int((now - window_s) // self.slot_s)  # the slot holding the window's start
+            op_rows = [(*k[1:], n) for k, n in self._ops.items() if first <= k[0] <= now_slot]
+            bin_rows = [
+                (1 if k[0] >= first else 0, k[1], n)
+                for k, n in self._bins.items()
+                if first - width <= k[0] <= now_slot
+            ]
         out = Signals(window_s=window_s)
         out.hallucination_note = (
             "No online-eval scores in the trace store yet: llmops.monitor's sampler scores "

@@ -90,14 +90,18 @@ def make_dashboard_router(
     store = History.for_state(settings.state_path) if history is None else history
     sessions = sessions or DashboardSessions()
 
+    built: list[Page] = []
+
     def live_pages() -> list[Page]:
         if pages is not None:
             return pages()
         if getattr(runtime, "store", None) is None:
             return []
-        from llmops.dashboard.monitor_page import MonitorPage, SqlMonitorProvider
+        if not built:  # one provider per process: it keeps its rollups between requests
+            from llmops.dashboard.monitor_page import MonitorPage, SqlMonitorProvider
 
-        return [MonitorPage(SqlMonitorProvider(runtime.store))]
+            built.append(MonitorPage(SqlMonitorProvider(runtime.store)))
+        return built
 
     def authorise(request: Request) -> ApiKey:
         keys: KeyStore = runtime.keys

@@ -486,6 +486,7 @@
     var view = VIEWS.filter(function (v) { return v[0] === state.tab; })[0] || VIEWS[0];
     view[2](main);
     document.body.setAttribute("data-ready", view[0]);
+    if (!document.body.hasAttribute("data-first-render-ms")) document.body.setAttribute("data-first-render-ms", performance.now().toFixed(1));
   }
 
   document.addEventListener("keydown", function (e) {
