@@ -87,7 +87,9 @@ def _first_render(html: str, repeats: int = 3) -> dict[str, float]:
                 page.goto(Path(html).as_uri())
                 page.wait_for_selector("body[data-ready]")
                 walls.append((time.perf_counter() - t0) * 1000)
-                times.append(float(page.locator("body").get_attribute("data-first-render-ms") or "nan"))
+                times.append(
+                    float(page.locator("body").get_attribute("data-first-render-ms") or "nan")
+                )
                 page.close()
         finally:
             browser.close()
@@ -174,7 +176,13 @@ def _served_monitor(n: int, folder: Path) -> dict[str, Any]:
     with ScriptedLLMServer(latency=0.0) as upstream:
         config = {
             "auth": {"enabled": True, "keys_file": "serving/keys.yaml"},
-            "upstreams": {"up": {"kind": "openai", "replicas": [{"base_url": upstream.base_url}], "health": {"enabled": False}}},
+            "upstreams": {
+                "up": {
+                    "kind": "openai",
+                    "replicas": [{"base_url": upstream.base_url}],
+                    "health": {"enabled": False},
+                }
+            },
             "routes": {"chat": {"upstream": "up"}},
             "traces": {"url": f"sqlite:///{db}"},
         }

@@ -58,11 +58,26 @@ def postgres() -> Iterator[str]:
     )
     options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run(
-        [*prefix, pg_ctl, "-D", str(data), "-w", "-t", "60", "-l", str(base / "log"), "-o", options, "start"],
+        [
+            *prefix,
+            pg_ctl,
+            "-D",
+            str(data),
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(base / "log"),
+            "-o",
+            options,
+            "start",
+        ],
         check=True,
         capture_output=True,
     )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
-        subprocess.run([*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        subprocess.run(
+            [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )

@@ -18,7 +18,9 @@ HOUR = 3600.0
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def store_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('traces') / 'traces.db'}"
     else:
@@ -26,7 +28,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
             yield url
 
 
-def _fill(url: str, *, shift: float = 0.0, n: int = 2000, seed: int = 0) -> tuple[TraceStore, list[float]]:
+def _fill(
+    url: str, *, shift: float = 0.0, n: int = 2000, seed: int = 0
+) -> tuple[TraceStore, list[float]]:
     store = TraceStore(url)
     with store.engine.begin() as conn:
         conn.execute(store.table.delete())
@@ -47,14 +51,20 @@ def _fill(url: str, *, shift: float = 0.0, n: int = 2000, seed: int = 0) -> tupl
                 route="support" if i % 3 else "search",
                 arm=("canary" if i % 5 == 0 else "stable") if i % 3 else None,
                 status=400 if blocked else (502 if i % 97 == 0 else 200),
-                error_code="prompt_injection" if blocked else ("upstream_error" if i % 97 == 0 else None),
-                guards=[{"stage": "input", "name": "injection", "passed": not blocked}] if i % 3 else None,
+                error_code="prompt_injection"
+                if blocked
+                else ("upstream_error" if i % 97 == 0 else None),
+                guards=[{"stage": "input", "name": "injection", "passed": not blocked}]
+                if i % 3
+                else None,
                 latency_ms=latency,
                 chunk_scores=[top1, top1 / 2],
             )
         )
     # Old traces outside both windows are ignored.
-    records.append(TraceRecord(request_id="old", ts=NOW - 10 * HOUR, route="support", latency_ms=1e6))
+    records.append(
+        TraceRecord(request_id="old", ts=NOW - 10 * HOUR, route="support", latency_ms=1e6)
+    )
     store.write(records)
     return store, latencies
 

@@ -117,13 +117,30 @@ def test_eval_run_appends_to_the_history_and_report_build_reads_it(
         ],
         check=True,
     )
+    from llmops.dashboard import build_payload
+
     llm.set_responder(knowing_responder)
     make_suite()
-    for _ in range(2):
-        result = cli("eval", "run", "evals/facts.yaml", "--refresh", cwd=project.root)
-        assert result.exit_code == 0, result.stderr
-    runs = History.for_state(project.settings().state_path).runs("facts")
+    result = cli("eval", "run", "evals/facts.yaml", "--json", cwd=project.root)
+    assert result.exit_code == 0, result.stderr
+    results = Path(json.loads(result.stdout)["suites"][0]["results"])
+    assert (
+        cli(
+            "eval", "baseline", "evals/facts.yaml", "--from", str(results), cwd=project.root
+        ).exit_code
+        == 0
+    )
+    result = cli("eval", "run", "evals/facts.yaml", "--refresh", cwd=project.root)
+    assert result.exit_code == 0, result.stderr
+    history = History.for_state(project.settings().state_path)
+    runs = history.runs("facts")
     assert len(runs) == 2
+    (suite,) = build_payload(history)["suites"]
+    assert suite["baseline"]["created_at"] == runs[0].finished_at  # the baseline's run is marked
+    compared = suite["comparisons"][0]
+    assert compared["baseline"]["label"].startswith("committed baseline")
+    assert compared["refused"] is None and compared["verdict"] == "pass"
+    assert runs[-1].gate["baseline"] is True
     lineage = runs[-1].lineage
     assert lineage["dataset_hash"] and lineage["git_commit"] and lineage["llmops_version"]
     assert lineage["upstream_model"] == "test-model"

@@ -79,6 +79,7 @@
     if (d) svg.appendChild(sv("path", { class: "series", d: d }));
     pts.forEach(function (p, i) {
       if (p.y === null || p.y === undefined) return;
+      if (p.base) svg.appendChild(sv("circle", { class: "base-ring", cx: X(i), cy: Y(p.y), r: 8 }));
       var c = sv("circle", { class: "pt " + (p.cls || "other") + (p.sel ? " sel" : ""), cx: X(i), cy: Y(p.y), r: 4.5, tabindex: 0, "data-run": p.run || null, on: p.onclick ? { click: p.onclick } : null });
       c.appendChild(sv("title", { text: p.title || "" }));
       svg.appendChild(c);
@@ -181,8 +182,9 @@
       suite.metrics.forEach(function (name) {
         var points = runs.map(function (r) {
           var m = r.metrics.filter(function (x) { return x.name === name; })[0];
-          return { y: m ? m.mean : null, cls: m ? statusCls(m.status) : "other", run: r.run_id, xlabel: r.started_at.slice(0, 16),
-            title: r.started_at + " · run " + r.run_id.slice(0, 8) + " · " + name + " " + fmt(m && m.mean) + " (" + (m ? m.status : "–") + ")" +
+          var isBase = !!(suite.baseline && suite.baseline.created_at && suite.baseline.created_at === r.finished_at);
+          return { y: m ? m.mean : null, cls: m ? statusCls(m.status) : "other", run: r.run_id, xlabel: r.started_at.slice(0, 16), base: isBase,
+            title: (isBase ? "BASELINE · " : "") + r.started_at + " · run " + r.run_id.slice(0, 8) + " · " + name + " " + fmt(m && m.mean) + " (" + (m ? m.status : "–") + ")" +
               (r.lineage.prompt ? " · prompt " + r.lineage.prompt.name + "@" + r.lineage.prompt.version : "") + (r.lineage.git_commit ? " · " + r.lineage.git_commit.slice(0, 8) : ""),
             onclick: function () { card.textContent = ""; card.appendChild(runCard(r)); } };
         });
