@@ -115,3 +115,31 @@ def test_markdown_is_a_view_of_the_same_document(history: History) -> None:
     assert "**Slices that regressed**" in text and "`returns` faithfulness" in text
     assert "**Judge calibration**" in text and "**Flaky items**" in text
     assert text.rstrip().endswith("Report: `site/index.html`")
+
+
+def test_report_build_with_the_monitor_page(cli: Any, tmp_path: Path) -> None:
+    import time
+
+    from llmops.config import load_settings
+    from llmops.gateway.traces import TraceRecord, TraceStore
+
+    (tmp_path / "llmops.yaml").write_text("project: pages\n")
+    settings = load_settings(tmp_path)
+    History.for_state(settings.state_path).record(make_run(6))
+    store = TraceStore(settings.trace_url)
+    store.write(
+        [
+            TraceRecord(
+                request_id=f"r{i}", ts=time.time() - 60, route="support", latency_ms=20.0 + i
+            )
+            for i in range(30)
+        ]
+    )
+    store.close()
+    out = tmp_path / "site"
+    built = cli("report", "build", "--page", "monitor", "--out", str(out), cwd=tmp_path)
+    assert built.exit_code == 0, built.stderr
+    html = (out / "index.html").read_text()
+    assert '"id":"monitor"' in html and "Latency by route" in html
+    wrong = cli("report", "build", "--page", "monitr", "--out", str(out), cwd=tmp_path)
+    assert wrong.exit_code == 2 and "did you mean 'monitor'" in wrong.stderr
