@@ -126,9 +126,9 @@ class History:
                 int(b["flaky"]),
                 search,
                 json.dumps(b, ensure_ascii=False),
-                json.dumps(row, ensure_ascii=False),
+                text,
             )
-            for b, row, search in zip(indexed.briefs, indexed.rows, indexed.search, strict=True)
+            for b, text, search in zip(indexed.briefs, indexed.texts, indexed.search, strict=True)
         ]
         metric_rows = [(run_id, *cell) for cell in indexed.scores]
         with self._connect() as conn:

@@ -137,6 +137,7 @@ class IndexedRun:
     info: RunInfo
     briefs: list[dict[str, Any]]
     rows: list[dict[str, Any]]
+    texts: list[str]  # each row as redacted JSON (what the history stores)
     deltas: dict[str, float]
     scores: list[tuple[int, str, float | None, str]]  # seq, metric, score, status
     search: list[str]
@@ -182,9 +183,11 @@ def index_run(
         source=source,
         mlflow_run_id=mlflow_run_id,
     )
-    out = IndexedRun(info=info, briefs=[], rows=[], deltas=deltas, scores=[], search=[])
+    out = IndexedRun(info=info, briefs=[], rows=[], texts=[], deltas=deltas, scores=[], search=[])
     for seq, row in enumerate(run.rows):
-        data = json.loads(redactor.json_text(row.model_dump_json()))
+        text = redactor.json_text(row.model_dump_json())
+        data = json.loads(text)
+        out.texts.append(text)
         delta = deltas.get(row.id)
         out.rows.append(data)
         out.briefs.append(
