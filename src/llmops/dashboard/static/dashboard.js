@@ -72,7 +72,8 @@
     (opts.hlines || []).forEach(function (h) {
       if (h.y === null || h.y === undefined) return;
       svg.appendChild(sv("line", { class: h.cls, x1: L, x2: W - R, y1: Y(h.y), y2: Y(h.y) }));
-      svg.appendChild(sv("text", { x: W - R, y: Y(h.y) - 3, "text-anchor": "end", text: h.label }));
+      // threshold labels sit at the left end, baseline labels at the right: they never overlap
+      svg.appendChild(sv("text", h.left ? { x: L + 4, y: Y(h.y) - 3, text: h.label } : { x: W - R, y: Y(h.y) - 3, "text-anchor": "end", text: h.label }));
     });
     var d = "";
     pts.forEach(function (p, i) { if (p.y !== null && p.y !== undefined) d += (d ? "L" : "M") + X(i) + "," + Y(p.y); });
@@ -190,7 +191,7 @@
         });
         grid.appendChild(el("div", { class: "card" }, el("h4", { text: name }),
           lineChart({ points: points, label: suite.name + " " + name, hlines: [
-            { y: suite.thresholds[name], cls: "thr", label: "threshold" },
+            { y: suite.thresholds[name], cls: "thr", label: "threshold", left: true },
             { y: suite.baseline ? suite.baseline.means[name] : null, cls: "base", label: "baseline" }] })));
       });
       main.appendChild(grid);
