@@ -122,6 +122,7 @@ def test_mlflow_runs_are_imported_once(tmp_path: Path, monkeypatch: pytest.Monke
     from llmops.evals.report import write_outputs
     from llmops.evals.tracking import log_to_mlflow
 
+    monkeypatch.chdir(tmp_path)  # MLflow's sqlite store puts artifacts under ./mlruns
     (tmp_path / "llmops.yaml").write_text("project: t\n")
     settings = load_settings(tmp_path)
     run = make_run(6)
