@@ -16,6 +16,7 @@ PACKAGES = [
     "llmops.gateway",
     "llmops.guards",
     "llmops.evals",
+    "llmops.dashboard",
     "llmops.mlmodels",
     "llmops.testing",
     "llmops.vllm",

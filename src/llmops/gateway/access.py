@@ -30,6 +30,9 @@ PUBLIC_PATHS: set[str] = {
     "/docs/oauth2-redirect",
     "/redoc",
 }
+#: Path prefixes whose routes check their caller themselves: the dashboard accepts an admin key
+#: or a session cookie (browsers following a link cannot send Authorization headers).
+SELF_AUTHENTICATED: tuple[str, ...] = ("/dashboard",)
 #: Path prefixes that share the per-key request and token buckets.
 RATE_LIMITED: tuple[str, ...] = ("/v1/",)
 _STATE_KEY = "llmops_key"
@@ -37,7 +40,7 @@ _STATE_KEY = "llmops_key"
 
 def is_public(path: str) -> bool:
     """Return True for paths that need no caller."""
-    return path in PUBLIC_PATHS
+    return path in PUBLIC_PATHS or path.startswith(SELF_AUTHENTICATED)
 
 
 def admit(rt: GatewayRuntime, authorization: bytes | None, path: str) -> ApiKey:

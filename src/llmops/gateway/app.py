@@ -35,9 +35,10 @@ __all__ = ["ROUTE_GROUPS", "GatewayApp", "create_api", "create_app"]
 
 
 def _groups() -> list[Callable[[GatewayRuntime], APIRouter]]:
+    from llmops.dashboard.server import make_dashboard_router
     from llmops.gateway import routes_admin, routes_ops, routes_v1
 
-    return [routes_ops.router, routes_v1.router, routes_admin.router]
+    return [routes_ops.router, routes_v1.router, routes_admin.router, make_dashboard_router]
 
 
 #: Route groups served by FastAPI, each a ``(runtime) -> APIRouter`` factory.
