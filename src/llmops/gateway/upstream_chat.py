@@ -79,6 +79,12 @@ def upstream_error(exc: UpstreamError) -> ApiError:
             headers["retry-after"] = f"{max(1, round(exc.retry_after))}"
     elif exc.status == 503:
         status, code = 503, "upstream_unavailable"
+        if exc.retry_after is not None:
+            headers["retry-after"] = f"{max(1, round(exc.retry_after))}"
+    elif exc.status in (401, 403):
+        status, code = 502, "upstream_auth_failed"
+    elif exc.status == 404:
+        status, code = 502, "upstream_not_found"
     elif exc.status in (504, 408):
         status, code = 504, "upstream_timeout"
     elif exc.connect_error:
