@@ -455,6 +455,9 @@ async def _managed(
     rec.completion_tokens = result.usage.completion_tokens
     if extra is not None and result.citations:
         extra["llmops"]["citations"] = result.citations
+    # Choices 1..n-1 (n > 1) go out only where no output guard would have to check them.
+    unguarded = route.guards is None or not route.guards.has_output
+    more = [(c.content, c.finish_reason) for c in result.choices[1:]] if unguarded else None
     payload = completion_body(
         shape,
         request_id=rec.request_id,
@@ -464,6 +467,7 @@ async def _managed(
         prompt_tokens=result.usage.prompt_tokens,
         completion_tokens=result.usage.completion_tokens,
         extra=extra,
+        more=more,
     )
     await send_json(send, 200, orjson.dumps(payload), _out_headers(rec))
 
@@ -541,6 +545,23 @@ async def _managed_stream(
     try:
         delta = first
         while delta is not None:
+            if delta.index:  # choices 1..n-1 (n > 1): as they come, where no guard checks output
+                if checker is None:
+                    piece = chunk_bytes(
+                        shape,
+                        content=delta.content or None,
+                        finish_reason=delta.finish_reason,
+                        index=delta.index,
+                        **common,
+                    )
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+                if delta.usage is not None:
+                    usage = (delta.usage.prompt_tokens, delta.usage.completion_tokens)
+                try:
+                    delta = await it.__anext__()
+                except StopAsyncIteration:
+                    delta = None
+                continue
             if gone is not None and gone.done():
                 _fail(rec, 499, "client_disconnected", "the client went away mid-stream")
                 rec.answer = "".join(parts)

@@ -36,26 +36,32 @@ def completion_body(
     prompt_tokens: int,
     completion_tokens: int,
     extra: dict[str, Any] | None = None,
+    more: list[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Return a whole chat.completion or text_completion object."""
-    choice: dict[str, Any]
-    if shape == "chat":
-        choice = {
-            "index": 0,
-            "message": {"role": "assistant", "content": content},
-            "finish_reason": finish_reason,
-            "logprobs": None,
-        }
-        obj = "chat.completion"
-    else:
-        choice = {"index": 0, "text": content, "finish_reason": finish_reason, "logprobs": None}
-        obj = "text_completion"
+    """Return a whole chat.completion or text_completion object (``more``: the content and
+    finish reason of choices 1..n-1 when the client asked for ``n > 1``)."""
+    choices: list[dict[str, Any]] = []
+    for index, (text, finish) in enumerate([(content, finish_reason), *(more or [])]):
+        if shape == "chat":
+            choices.append(
+                {
+                    "index": index,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": finish,
+                    "logprobs": None,
+                }
+            )
+        else:
+            choices.append(
+                {"index": index, "text": text, "finish_reason": finish, "logprobs": None}
+            )
+    obj = "chat.completion" if shape == "chat" else "text_completion"
     body: dict[str, Any] = {
         "id": f"{'chatcmpl' if shape == 'chat' else 'cmpl'}-{request_id}",
         "object": obj,
         "created": int(time.time()),
         "model": model,
-        "choices": [choice],
+        "choices": choices,
         "usage": _usage(prompt_tokens, completion_tokens),
     }
     if extra:
@@ -74,8 +80,9 @@ def chunk_bytes(
     finish_reason: str | None = None,
     usage: tuple[int, int] | None = None,
     extra: dict[str, Any] | None = None,
+    index: int = 0,
 ) -> bytes:
-    """Return one streamed chunk as an SSE event."""
+    """Return one streamed chunk as an SSE event (``index``: the choice, when ``n > 1``)."""
     choices: list[dict[str, Any]] = []
     if content is not None or role or finish_reason is not None:
         if shape == "chat":
@@ -85,12 +92,12 @@ def chunk_bytes(
             if content is not None:
                 delta["content"] = content
             choices.append(
-                {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
+                {"index": index, "delta": delta, "finish_reason": finish_reason, "logprobs": None}
             )
         else:
             choices.append(
                 {
-                    "index": 0,
+                    "index": index,
                     "text": content or "",
                     "finish_reason": finish_reason,
                     "logprobs": None,
