@@ -358,20 +358,39 @@ KINDS = {
 }
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_interleaved(
-    targets: dict[str, str], sizes: dict[str, Any], rounds: int, cpus: str | None
+    targets: dict[str, str],
+    sizes: dict[str, Any],
+    rounds: int,
+    cpus: str | None,
+    pids: dict[str, int] | None = None,
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Measure every target in alternation, ``rounds`` times, so that load from other work on
-    the machine hits all of them alike; returns per-round figures per target and kind."""
+    the machine hits all of them alike; returns per-round figures per target and kind.
+
+    For targets in ``pids`` the c=64 figures also carry the process's CPU time per request
+    (warm-up included): what the proxy costs, nearly independent of other load on the machine.
+    """
     out: dict[str, dict[str, list[dict[str, Any]]]] = {t: {k: [] for k in KINDS} for t in targets}
+    pids = pids or {}
     for _ in range(rounds):
         for kind, spec in KINDS.items():
             for name, base in targets.items():
                 url = base + "/chat/completions"
                 if kind == "c64":
+                    cpu0 = _cpu_seconds(pids[name]) if name in pids else None
                     fig = run_load(
                         url, concurrency=64, duration=sizes["c64_seconds"], warmup=64, cpus=cpus
                     )
+                    if cpu0 is not None:
+                        spent = _cpu_seconds(pids[name]) - cpu0
+                        fig["cpu_us_per_request"] = spent / (fig["requests"] + 64) * 1e6
                 else:
                     fig = run_load(
                         url,
@@ -582,7 +601,10 @@ def main() -> int:
                     "not measured: LiteLLM's proxy needs litellm[proxy] extras (backoff, "
                     "apscheduler, ...) that llmops does not install; pass --litellm-python"
                 )
-            results = measure_interleaved(targets, sizes, rounds, lg_cpus)
+            pids = {"gateway": gateway.pid}
+            if args.baseline_src:
+                pids["baseline"] = baseline.pid
+            results = measure_interleaved(targets, sizes, rounds, lg_cpus, pids)
             if "litellm" in targets:
                 _stop(procs.pop())
             if "baseline" in targets:
@@ -644,6 +666,14 @@ def main() -> int:
             **proxies(lambda n: ratio(n)),
             "target": ">= 0.9",
             "met": g_ratio is not None and g_ratio >= 0.9,
+        },
+        {
+            "figure": "proxy CPU per request, c=64 (us)",
+            **{
+                n: med(n, "c64", "cpu_us_per_request")
+                for n in ("gateway", "baseline")
+                if n in names
+            },
         },
         {
             "figure": "errors, c=64 (all rounds)",

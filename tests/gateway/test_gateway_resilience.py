@@ -36,8 +36,8 @@ def slow_upstream() -> Iterator[ScriptedLLMServer]:
         yield srv
 
 
-def _client(base_url: str) -> OpenAI:
-    return OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=20)
+def _client(base_url: str, timeout: float = 20) -> OpenAI:
+    return OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=timeout)
 
 
 def test_5xx_is_retried_then_succeeds(fresh_upstream: ScriptedLLMServer) -> None:
@@ -246,10 +246,11 @@ def test_fallback_to_the_offline_model_when_vllm_is_down(dead_url: str) -> None:
         "routes": {"chat": {"upstream": "vllm"}},
     }
     with running_gateway(config) as gw:
-        raw = _client(gw.base_url).chat.completions.with_raw_response.create(
+        # The first answer loads the embedding model: on a busy machine that takes > 20 s.
+        raw = _client(gw.base_url, timeout=120).chat.completions.with_raw_response.create(
             model="chat", messages=MSG
         )
-        stream = _client(gw.base_url).chat.completions.create(
+        stream = _client(gw.base_url, timeout=120).chat.completions.create(
             model="chat", messages=MSG, stream=True
         )
         streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)

@@ -1,7 +1,9 @@
 """Managed upstream calls: one interface over HTTP pools and provider pools, with fallback.
 
 The passthrough hot path forwards raw bytes (``passthrough.py``); routes that render a prompt,
-retrieve, guard or shape the answer go through here and get ``ChatResult``/``ChatDelta``.
+retrieve, guard or shape the answer go through here and get ``ChatResult``/``ChatDelta``,
+parsed by the provider layer's OpenAI wire functions (``providers.openai_wire``), the same
+ones the ``openai`` provider uses.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import orjson
 
 from llmops.errors import UpstreamError
 from llmops.gateway.responses import ApiError
-from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Context, Usage
+from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Context
+from llmops.providers.openai_wire import WireError, parse_chunk, parse_completion, sse_payloads
 
 if TYPE_CHECKING:
     from llmops.gateway.upstream import Pool, UpstreamCall
@@ -148,22 +151,9 @@ async def complete(pool: Pool, call: ManagedCall) -> ChatResult:
     finally:
         up.release()
     try:
-        data = orjson.loads(raw)
-        choice = data["choices"][0]
-        content = choice["message"]["content"] or ""
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        return parse_completion(raw, model=call.model)
+    except WireError:
         raise _bad_upstream(raw[:120].decode("utf-8", "replace")) from None
-    usage = data.get("usage") or {}
-    return ChatResult(
-        content=content,
-        model=str(data.get("model", call.model)),
-        finish_reason=choice.get("finish_reason") or "stop",
-        usage=Usage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        ),
-        raw=data,
-    )
 
 
 async def stream(pool: Pool, call: ManagedCall) -> AsyncIterator[ChatDelta]:
@@ -182,21 +172,20 @@ async def stream(pool: Pool, call: ManagedCall) -> AsyncIterator[ChatDelta]:
                 f"{raw[:120].decode('utf-8', 'replace')}"
             )
         done = False
-        buffer = b""
-        async for piece in up.response.iter_chunks():
-            buffer += piece
-            while b"\n\n" in buffer:
-                event, buffer = buffer.split(b"\n\n", 1)
-                for line in event.split(b"\n"):
-                    if not line.startswith(b"data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == b"[DONE]":
-                        done = True
-                        continue
-                    parsed = _delta(payload)
-                    if parsed is not None:
-                        yield parsed
+        async for payload in sse_payloads(up.response.iter_chunks()):
+            if payload == b"[DONE]":
+                done = True
+                continue
+            try:
+                deltas = parse_chunk(payload)
+            except WireError as exc:
+                if exc.in_band:
+                    raise ApiError(
+                        502, str(exc), code="upstream_error", type_="api_error"
+                    ) from None
+                raise _bad_upstream(payload[:120].decode("utf-8", "replace")) from None
+            for delta in deltas:
+                yield delta
         if not done:
             raise _bad_upstream("the stream ended before [DONE]")
     except ApiError:
@@ -205,36 +194,3 @@ async def stream(pool: Pool, call: ManagedCall) -> AsyncIterator[ChatDelta]:
         raise _bad_upstream(f"the stream broke: {type(exc).__name__}") from None
     finally:
         up.release()
-
-
-def _delta(payload: bytes) -> ChatDelta | None:
-    try:
-        chunk = orjson.loads(payload)
-    except orjson.JSONDecodeError:
-        raise _bad_upstream(payload[:120].decode("utf-8", "replace")) from None
-    if not isinstance(chunk, dict):
-        raise _bad_upstream("a chunk is not an object")
-    if isinstance(chunk.get("error"), dict):
-        raise ApiError(
-            502,
-            f"upstream failed mid-stream: {chunk['error'].get('message')}",
-            code="upstream_error",
-            type_="api_error",
-        )
-    usage = chunk.get("usage")
-    out = ChatDelta()
-    if isinstance(usage, dict):
-        out.usage = Usage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        )
-    for choice in chunk.get("choices") or ():
-        if isinstance(choice, dict):
-            delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str):
-                out.content += delta["content"]
-            if choice.get("finish_reason"):
-                out.finish_reason = choice["finish_reason"]
-    if not out.content and out.finish_reason is None and out.usage is None:
-        return None
-    return out

@@ -21,7 +21,12 @@ _SENT = ("temperature", "top_p", "max_tokens", "stop", "n", "response_format", "
 
 
 class WireError(ValueError):
-    """The upstream sent something that is not the OpenAI format (or an in-band error)."""
+    """The upstream sent something that is not the OpenAI format, or (``in_band``) an error
+    event in the middle of a stream."""
+
+    def __init__(self, message: str, *, in_band: bool = False) -> None:
+        super().__init__(message)
+        self.in_band = in_band
 
 
 def request_body(request: ChatRequest, model: str, *, stream: bool) -> bytes:
@@ -103,7 +108,9 @@ def parse_chunk(payload: bytes) -> list[ChatDelta]:
     if not isinstance(chunk, dict):
         raise WireError("a stream chunk is not an object")
     if isinstance(chunk.get("error"), dict):
-        raise WireError(f"upstream failed mid-stream: {chunk['error'].get('message')}")
+        raise WireError(
+            f"upstream failed mid-stream: {chunk['error'].get('message')}", in_band=True
+        )
     out: list[ChatDelta] = []
     for i, choice in enumerate(chunk.get("choices") or ()):
         if not isinstance(choice, dict):
