@@ -446,6 +446,45 @@ def trace_write_cost(n: int) -> dict[str, float]:
         }
 
 
+async def _client_cost(url: str, n: int, concurrency: int) -> float:
+    """CPU microseconds per request of the gateway's upstream client (pool + transport + retry
+    policy), in this process, best of 5 runs of ``n`` requests at ``concurrency``."""
+    from llmops.gateway.config import PoolConfig
+    from llmops.gateway.upstream import Pool
+
+    body = json.dumps(BODY).encode()
+    pool = Pool(
+        "up",
+        PoolConfig.model_validate({"replicas": [{"base_url": url}], "health": {"enabled": False}}),
+    )
+    await pool.start()
+
+    async def worker(k: int) -> None:
+        for i in range(k):
+            up = await pool.post("/chat/completions", body, request_id=f"r{i}")
+            await up.response.read()
+            up.release()
+
+    await worker(200)
+    best = float("inf")
+    for _ in range(5):
+        start = time.process_time()
+        await asyncio.gather(*[worker(n // concurrency) for _ in range(concurrency)])
+        best = min(best, (time.process_time() - start) / n * 1e6)
+    await pool.close()
+    return best
+
+
+def client_cost(url: str, src: str | None, n: int) -> float:
+    """Run ``_client_cost`` in a fresh process (from source tree ``src`` when given)."""
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    cmd = [sys.executable, str(HERE), "--client-cost", url, "--requests", str(n)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def retry_policy_cost(n: int) -> dict[str, float]:
     """Microseconds per successful call: bare await, ``RetryPolicy.run``, tenacity's loop."""
     import uvloop
@@ -537,6 +576,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)
+    parser.add_argument("--client-cost", help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--requests", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--duration", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -565,6 +605,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.loadgen:
         loadgen_main(args)
+        return 0
+    if args.client_cost:
+        import uvloop
+
+        print(uvloop.run(_client_cost(args.client_cost, args.requests or 4000, 16)))
         return 0
 
     if args.soak_only:
@@ -611,6 +656,15 @@ def main() -> int:
                 _stop(procs.pop())
             trace = trace_write_cost(2000 if args.quick else 20000)
             policy = retry_policy_cost(20000 if args.quick else 200000)
+            # The upstream client's own CPU, this tree vs the baseline tree, alternating.
+            n_client = 4000 if args.quick else 20000
+            client: dict[str, list[float]] = {"gateway": [], "baseline": []}
+            for _ in range(3 if args.baseline_src else 1):
+                client["gateway"].append(client_cost(up_url, None, n_client))
+                if args.baseline_src:
+                    client["baseline"].append(
+                        client_cost(up_url, str(Path(args.baseline_src).resolve()), n_client)
+                    )
             soaked = soak(gw_url + "/v1", gateway.pid, soak_seconds, lg_cpus, args.soak_concurrency)
         finally:
             for proc in reversed(procs):
@@ -687,6 +741,10 @@ def main() -> int:
             **proxies(added, "stream", "ttft_p50_ms"),
             "target": "<= 1.0",
             "met": g_ttft is not None and g_ttft <= 1.0,
+        },
+        {
+            "figure": "upstream client CPU per request: pool + transport + policy (us, c=16)",
+            **{n: _round(min(v)) for n, v in client.items() if v},
         },
         {
             "figure": "retry policy around a call that succeeds (us/call, best of 5)",

@@ -18,6 +18,7 @@ PACKAGES = [
     "llmops.evals",
     "llmops.mlmodels",
     "llmops.testing",
+    "llmops.transport",
     "llmops.vllm",
 ]
 
