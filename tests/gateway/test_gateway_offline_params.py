@@ -9,8 +9,6 @@ import pytest
 from gateway_helpers import running_gateway
 from openai import OpenAI
 
-from llmops.gateway import GatewayServer
-
 MSG = [{"role": "user", "content": "What colour is the zorb?"}]
 # No retrieval on this route: the model abstains, with this sentence.
 ABSTAIN = "I don't know based on the provided documents."
