@@ -88,8 +88,9 @@ class HttpxTransport(httpx.AsyncBaseTransport):
         endpoint = self._endpoints.get(key)
         if endpoint is None:
             port = f":{url.port}" if url.port else ""
+            host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 literal
             endpoint = HttpEndpoint(
-                f"{url.scheme}://{url.host}{port}",
+                f"{url.scheme}://{host}{port}",
                 connect_timeout=self.connect_timeout,
                 read_timeout=self.read_timeout,
             )
