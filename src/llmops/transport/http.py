@@ -197,7 +197,8 @@ class HttpEndpoint:
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_idle = max_idle
-        host_header = self.host if parts.port is None else f"{self.host}:{self.port}"
+        name = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
+        host_header = name if parts.port is None else f"{name}:{self.port}"
         static = f"Host: {host_header}\r\n"
         for name, value in (headers or {}).items():
             static += f"{name}: {value}\r\n"
