@@ -19,6 +19,7 @@ PACKAGES = [
     "llmops.dashboard",
     "llmops.mlmodels",
     "llmops.testing",
+    "llmops.transport",
     "llmops.vllm",
 ]
 

@@ -61,7 +61,12 @@ ERRORS: dict[type[LLMOpsError], ErrorRule] = {
 #: ``"connect"`` is a connection that never opened, ``None`` anything else.
 UPSTREAM_STATUSES: dict[int | str | None, ErrorRule] = {
     429: ErrorRule(429, "upstream_rate_limited", retry_after=True),
-    503: ErrorRule(503, "upstream_unavailable"),
+    503: ErrorRule(503, "upstream_unavailable", retry_after=True),
+    # The upstream refused the gateway's own credentials or configured model: not the client's
+    # key or model, so never a 401/404 to the client.
+    401: ErrorRule(502, "upstream_auth_failed"),
+    403: ErrorRule(502, "upstream_auth_failed"),
+    404: ErrorRule(502, "upstream_not_found"),
     504: ErrorRule(504, "upstream_timeout"),
     408: ErrorRule(504, "upstream_timeout"),
     "connect": ErrorRule(502, "upstream_unreachable"),

@@ -36,7 +36,8 @@ def contexts_payload(contexts: list[Context], with_text: bool) -> list[dict[str,
 
 
 def choices_of(result: ChatResult) -> list[dict[str, Any]]:
-    """Return the answer's chat choices: the upstream's own when it sent JSON, else one."""
+    """Return the answer's chat choices: the upstream's own when it sent JSON, else the
+    provider's (one, or ``n``)."""
     raw = result.raw
     choices = raw.get("choices") if isinstance(raw, dict) else None
     if isinstance(choices, list) and choices and all(isinstance(c, dict) for c in choices):
@@ -49,11 +50,12 @@ def choices_of(result: ChatResult) -> list[dict[str, Any]]:
         return out
     return [
         {
-            "index": 0,
-            "message": {"role": "assistant", "content": result.content},
-            "finish_reason": result.finish_reason,
+            "index": c.index,
+            "message": {"role": "assistant", "content": c.content},
+            "finish_reason": c.finish_reason,
             "logprobs": None,
         }
+        for c in result.all_choices()
     ]
 
 

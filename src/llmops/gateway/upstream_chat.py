@@ -1,7 +1,9 @@
 """Managed upstream calls: one interface over HTTP pools and provider pools, with fallback.
 
 The passthrough hot path forwards raw bytes (``passthrough.py``); routes that render a prompt,
-retrieve, guard or shape the answer go through here and get ``ChatResult``/``ChatDelta``.
+retrieve, guard or shape the answer go through here and get ``ChatResult``/``ChatDelta``,
+parsed by the provider layer's OpenAI wire functions (``providers.openai_wire``), the same
+ones the ``openai`` provider uses.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import orjson
 
 from llmops.gateway.error_map import upstream_error
 from llmops.gateway.responses import ApiError
-from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Context, Usage
+from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Context
+from llmops.providers.openai_wire import WireError, parse_completion, sse_payloads
 
 if TYPE_CHECKING:
     from llmops.gateway.upstream import Pool, UpstreamCall
@@ -126,22 +129,9 @@ async def complete(pool: Pool, call: ManagedCall) -> ChatResult:
     finally:
         up.release()
     try:
-        data = orjson.loads(raw)
-        choice = data["choices"][0]
-        content = choice["message"]["content"] or ""
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        return parse_completion(raw, model=call.model)
+    except WireError:
         raise _bad_upstream(raw[:120].decode("utf-8", "replace")) from None
-    usage = data.get("usage") or {}
-    return ChatResult(
-        content=content,
-        model=str(data.get("model", call.model)),
-        finish_reason=choice.get("finish_reason") or "stop",
-        usage=Usage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        ),
-        raw=data,
-    )
 
 
 async def stream(pool: Pool, call: ManagedCall) -> AsyncGenerator[dict[str, Any], None]:
@@ -151,10 +141,10 @@ async def stream(pool: Pool, call: ManagedCall) -> AsyncGenerator[dict[str, Any]
     pools' pieces are turned into the same shape.
     """
     if pool.provider is not None:
-        first = True
+        started: set[int] = set()  # each choice's first chunk carries the role
         async for delta in pool.provider.stream(call.chat_request(True)):
-            yield provider_chunk(delta, first)
-            first = False
+            yield provider_chunk(delta, delta.index not in started)
+            started.add(delta.index)
         return
     up = await _http_call(pool, call, True)
     try:
@@ -166,19 +156,11 @@ async def stream(pool: Pool, call: ManagedCall) -> AsyncGenerator[dict[str, Any]
                 f"{raw[:120].decode('utf-8', 'replace')}"
             )
         done = False
-        buffer = b""
-        async for piece in up.response.iter_chunks():
-            buffer += piece
-            while b"\n\n" in buffer:
-                event, buffer = buffer.split(b"\n\n", 1)
-                for line in event.split(b"\n"):
-                    if not line.startswith(b"data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == b"[DONE]":
-                        done = True
-                        continue
-                    yield _chunk(payload)
+        async for payload in sse_payloads(up.response.iter_chunks()):
+            if payload == b"[DONE]":
+                done = True
+                continue
+            yield _chunk(payload)
         if not done:
             raise _bad_upstream("the stream ended before [DONE]")
     except ApiError:
@@ -196,7 +178,12 @@ def provider_chunk(delta: ChatDelta, first: bool) -> dict[str, Any]:
         body["role"] = "assistant"
     chunk: dict[str, Any] = {
         "choices": [
-            {"index": 0, "delta": body, "finish_reason": delta.finish_reason, "logprobs": None}
+            {
+                "index": delta.index,
+                "delta": body,
+                "finish_reason": delta.finish_reason,
+                "logprobs": None,
+            }
         ]
     }
     if delta.usage is not None:
