@@ -187,7 +187,7 @@ class FairnessBounds(_Strict):
 class FairnessSpec(_Strict):
     """Subgroup metrics and fairness bounds (binary classification): the promotion gate checks them."""
 
-    sensitive: list[str | SensitiveAttribute] = Field(
+    sensitive: list[SensitiveAttribute | str] = Field(
         min_length=1, description="columns to compare groups of: a name, or {column, bins}"
     )
     bounds: FairnessBounds = Field(default_factory=FairnessBounds)
