@@ -82,7 +82,10 @@ def _explanation_lines(client: Any, run_id: str, top: int = 5) -> list[str]:
     else:
         lines.append(f"- SHAP: not computed ({report.shap_note})")
     if report.examples:
-        lines += ["- One held-out prediction explained:", *describe_row(report.examples[0])]
+        lines += [
+            "- One held-out prediction explained:",
+            *("  " + line for line in describe_row(report.examples[0])),
+        ]
     lines.append(
         "- Full report: `explanation/report.md` in the run; one prediction: "
         "`llmops model explain NAME --row ...`"
@@ -160,6 +163,8 @@ def model_card(client: Any, spec: ModelSpec, version: str | None = None) -> str:
     lines += ["", "## Metrics (held-out split)", "", _row(["metric", "value", "threshold"])]
     lines.append(_row(["---", "---", "---"]))
     for metric, value in sorted(run.data.metrics.items()):
+        if metric.startswith("fairness."):
+            continue  # shown with their groups under Fairness
         limit = spec.thresholds.get(metric)
         lines.append(_row([metric, f"{value:.4f}", f"{limit:g}" if limit is not None else ""]))
     lines += _fairness_lines(client, mv.run_id)

@@ -415,18 +415,22 @@ def _log_model(model: Any, x_train: Any) -> Any:
     from mlflow.models import infer_signature
     from skops.io import dumps, get_untrusted_types  # type: ignore[import-untyped]
 
-    with warnings.catch_warnings():
-        # MLflow hints that integer columns cannot hold nulls; the gateway checks inputs itself.
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-        signature = infer_signature(x_train, model.predict(x_train.head(5)))
     # skops refuses types it cannot vouch for (tree node arrays); this object was fitted in this
     # process from the spec, so its own types are the ones to trust when it is loaded back.
     trusted = get_untrusted_types(data=dumps(model))
-    return mlflow.sklearn.log_model(
-        model,
-        name="model",
-        signature=signature,
-        skops_trusted_types=trusted,
-        # Explicit requirements: inferring them imports and probes the whole environment (~10 s).
-        pip_requirements=[f"scikit-learn=={sklearn.__version__}", f"mlflow=={mlflow.__version__}"],
-    )
+    with warnings.catch_warnings():
+        # MLflow hints (in colour) that integer columns cannot hold nulls; the gateway checks
+        # inputs against the training profile itself.
+        warnings.filterwarnings("ignore", message=".*Inferred schema contains integer")
+        signature = infer_signature(x_train, model.predict(x_train.head(5)))
+        return mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            skops_trusted_types=trusted,
+            # Explicit requirements: inferring them probes the whole environment (~10 s).
+            pip_requirements=[
+                f"scikit-learn=={sklearn.__version__}",
+                f"mlflow=={mlflow.__version__}",
+            ],
+        )

@@ -105,7 +105,7 @@ def log_datasets(
     for frame, context, key in ((train, "training", "dataset"), (holdout, "evaluation", "holdout")):
         with warnings.catch_warnings():
             # MLflow hints that integer columns cannot hold nulls: true, and not news here.
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            warnings.filterwarnings("ignore", message=".*Inferred schema contains integer")
             dataset = mlflow.data.from_pandas(  # type: ignore[attr-defined]
                 frame,
                 name=f"{spec.name}-{context}",
