@@ -79,7 +79,8 @@ def _stats(samples: list[float]) -> dict[str, float]:
 def _time_http(url: str, body: dict[str, Any], n: int) -> dict[str, float]:
     import httpx
 
-    with httpx.Client(timeout=30) as client:
+    # The first requests load the model (and the explainer): minutes on a saturated machine.
+    with httpx.Client(timeout=300) as client:
         for _ in range(5):
             client.post(url, json=body).raise_for_status()
         samples = []
