@@ -155,6 +155,58 @@ PATTERNS: list[Pattern] = [
         r"(?:ignore|forget|disregard) (?:everything|all|anything) (?:above|before|earlier|previous|you (?:know|were told)|else)",
     ),
     _p("pwned", 0.7, r"(?:i have been pwned|access granted|jailbreak successful|rules removed)"),
+    # -- issue 15: instructions after a document's end, fake markers, encoded leaks, ... --------
+    _p(
+        "after_document",
+        0.6,
+        r"(?:end of (?:the )?(?:document|text|file|e-?mail|article|transcript|content|clause|input|report)"
+        r"|(?:document|text|file|article) ends(?: here)?|</(?:document|transcript|text|article|context)>"
+        r"|={3,} ?end)"
+        r" ~ (?:new |real |actual |updated )?(?:instruction|task|system|admin|note to|assistant|attention|message from)",
+    ),
+    _p(
+        "operator_instruction",
+        0.6,
+        r"(?:new |updated |urgent )?(?:instruction|message|notice|command|order)s? (?:from|by) "
+        r"(?:the |your )?(?:administrator|admin|system operator|operator|developer|system|platform)"
+        r"|as (?:the|your) (?:administrator|admin|operator|developer)s?,? (?:i|we) (?:instruct|order|command|authori[sz]e)",
+    ),
+    _p(
+        "fake_marker",
+        0.6,
+        r"<\|im_start\|> ?system|<<sys>>|\[/?inst\]|#{2,} ?(?:system|developer|admin)\w{0,10} ?(?:override|mode|message)"
+        r"|\"role\" ?: ?\"system\"|(?:admin|developer|debug|privileged|maintenance|root|sudo) (?:mode|session|access) "
+        r"(?:enabled|granted|on|active|activated)|(?:moderation|safety \w{1,10}|content filter\w{0,2}|guardrails?) "
+        r"(?:is |are |has been |have been )?(?:disabled|off|bypassed|removed|suspended)|--no-safety",
+    ),
+    _p(
+        "encoded_leak",
+        0.7,
+        r"(?:encode|convert|translate|write|rewrite|spell|copy|type out|put|fill in|hide|replace \w{1,10} in)"
+        r" ~ (?:your|the) (?:\w{1,15} ){0,2}?(?:system prompt|initial instructions|hidden instructions"
+        r"|secret instructions|developer message|instructions you (?:were|received)|rules you were given"
+        r"|opening instructions|setup text|configuration)",
+    ),
+    _p(
+        "text_above",
+        0.75,
+        r"(?:output|print|repeat|copy|paste|show|type out|recite|what is written) (?:me )?(?:all )?(?:of )?"
+        r"(?:the )?(?:text|words|lines?|content|everything|message|first \d{1,4} words)"
+        r" (?:above|before|preceding|you (?:received|were given))"
+        r"|(?:continue|complete|finish) (?:the |this )?sentence (?:that )?(?:starts|begins|opens) your"
+        r"|(?:your|my) system prompt begins|line above the first user message"
+        r"|(?:type out|print|recite|paste|show me) (?:your|the) (?:opening|initial|setup|starting|first|hidden) "
+        r"(?:instructions|text|message|words|prompt)",
+    ),
+    _p(
+        "context_override",
+        0.6,
+        r"(?:ignore|disregard|do not rely on|don'?t rely on|forget|override|replace) ~ (?:the |what the )?"
+        r"(?:retrieved |provided |search )?(?:context|documents?|sources|passages?|search results|knowledge base|retrieved articles?|handbook)"
+        r"|(?:whatever|regardless of what|no matter what) the (?:knowledge base|sources?|documents?|context|retrieved \w{1,12}) says?"
+        r"|(?:retrieved|search results|documents|sources|passages)\w{0,3} (?:you see )?(?:are|is) (?:wrong|outdated|void|incorrect)\w{0,3}"
+        r" ~ (?:instead|override|use|answer|tell|state|my claim)",
+    ),
     # -- French ---------------------------------------------------------------------------
     _p(
         "override_prior_fr",

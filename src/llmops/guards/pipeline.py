@@ -226,8 +226,11 @@ class GuardPipeline:
         for i, item in enumerate(contexts):
             context = context_text(item)
             found = self._run("contexts", clean_text(context), ctx)
+            chunk = item.get("id") if isinstance(item, dict) else None
             for r in found:
                 r.details["context"] = i
+                if chunk is not None:
+                    r.details["chunk_id"] = str(chunk)  # the trace names the retrieved chunk
             results.extend(found)
             if not any(not r.passed and r.on_fail == "fix" for r in found):
                 kept.append(context)
