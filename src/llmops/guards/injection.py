@@ -71,9 +71,12 @@ _HEAD_CHARS = 6000
 _CUE_SENTENCES = 8
 
 
+_UNCOVERED = re.compile(r"[^\W\d_\u0000-\u052F]")
+
+
 def _has_uncovered_script(text: str) -> bool:
     """Return True when letters outside Latin, Greek and Cyrillic occur (patterns miss them)."""
-    return any(ch.isalpha() and ord(ch) > 0x052F for ch in text[:20_000])
+    return _UNCOVERED.search(text, 0, 20_000) is not None
 
 
 def _pieces(basis: str, decoded: list[str]) -> list[str]:
@@ -160,7 +163,7 @@ def similarity(tv: TextVectors, corpus: Corpus, mask: Any = None) -> dict[str, f
         vecs, att = vecs[mask], att[mask]
     if vecs.shape[0] == 0:
         return {"knn": 0.0, "sim_attack": 0.0, "sim_benign": 0.0}
-    q = np.vstack([tv.doc[None, :384], tv.windows[:, :384]])
+    q = np.vstack([tv.doc[None, :], tv.windows])
     q = q / np.clip(np.linalg.norm(q, axis=1, keepdims=True), 1e-12, None)
     sims = q @ vecs.T
     sims[sims > 0.9999] = -1.0  # the text itself (training) is no evidence

@@ -295,8 +295,12 @@ def _report(
         key=lambda t: -t[0],
     )
     false_pos = [r for r, f in zip(ds.records, flagged, strict=True) if r.label == "benign" and f]
+    cat_rates = [v[0] / v[1] for v in by_cat.values() if v[1]]
     return {
         "pooled": {"tpr": _rate(sum(att), len(att)), "fpr": _rate(sum(ben), len(ben))},
+        # 488 of the attacks are in-the-wild jailbreaks: the mean over categories weighs the
+        # small, harder categories as much as that one.
+        "mean_category_tpr": round(sum(cat_rates) / len(cat_rates), 4) if cat_rates else None,
         "by_source": {
             s: {"use": SOURCES[s].use, "tpr": _rate(v[0], v[1]), "fpr": _rate(v[2], v[3])}
             for s, v in sorted(by_source.items())
@@ -354,6 +358,11 @@ def write_model(model: LearnedModel, ds: Dataset, out: Path, model_spec: str) ->
                 "sha256": digest(per_source[s]),
             }
             for s in sorted(per_source)
+        },
+        "evaluation_only": {
+            s: {"origin": i.origin, "license": i.license}
+            for s, i in sorted(SOURCES.items())
+            if i.use == "eval"
         },
         "settings": {"C_emb": C_EMB, "C_lex": C_LEX, "C_fuse": C_FUSE,
                      "max_train_fpr": MAX_TRAIN_FPR, "inner_folds": INNER_FOLDS},
