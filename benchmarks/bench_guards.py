@@ -17,7 +17,8 @@ messages, p50/p99 (targets 2 ms / 5 ms). Every text is new to the process (no ca
 plain prose, look-alike prose (cue words, no attack), uncertain prose (weak patterns), and a
 planted injection. Peers in the same run: no guards (floor), guardrails' ``Guard.validate``, and
 one ONNX MiniLM encode of the same 1,000 characters (what a transformer layer would add).
-Prints ONE JSON document; the machine's load average is part of it.
+Each row has wall-clock and per-thread CPU-time percentiles (on a shared machine the CPU time is
+what the call costs a core of its own). Prints ONE JSON document, load average included.
 
     python benchmarks/bench_guards.py --pyrit-wheel pyrit-1.1.0-py3-none-any.whl
     python benchmarks/bench_guards.py --quick --no-loso      # latency and PII only
@@ -71,15 +72,26 @@ def _fresh(base: str, i: int) -> str:
 
 
 def _timed(fn: Any, reps: int) -> dict[str, float]:
-    times = []
+    """Wall-clock p50/p99, and the same for the thread's CPU time.
+
+    On a shared machine the wall clock includes time spent waiting for a core; the CPU time of
+    the calling thread is what the call costs a core of its own (single-threaded code: the guard
+    path is; the ONNX peer is not, so its CPU figure is only indicative).
+    """
+    wall, cpu = [], []
     for i in range(reps):
-        start = time.perf_counter()
+        c0, w0 = time.thread_time(), time.perf_counter()
         fn(i)
-        times.append((time.perf_counter() - start) * 1000)
-    times.sort()
+        wall.append((time.perf_counter() - w0) * 1000)
+        cpu.append((time.thread_time() - c0) * 1000)
+    wall.sort()
+    cpu.sort()
+    q = min(len(wall) - 1, int(len(wall) * 0.99))
     return {
-        "p50_ms": round(statistics.median(times), 3),
-        "p99_ms": round(times[min(len(times) - 1, int(len(times) * 0.99))], 3),
+        "p50_ms": round(statistics.median(wall), 3),
+        "p99_ms": round(wall[q], 3),
+        "cpu_p50_ms": round(statistics.median(cpu), 3),
+        "cpu_p99_ms": round(cpu[q], 3),
     }
 
 
@@ -117,7 +129,12 @@ def latency(reps: int) -> dict[str, Any]:
     mixed = [rows[f"default/{n}"] for n in ("plain", "lookalike", "uncertain", "planted_injection")]
     worst_p50 = max(r["p50_ms"] for r in mixed)
     worst_p99 = max(r["p99_ms"] for r in mixed)
+    cpu_p50 = max(r["cpu_p50_ms"] for r in mixed)
+    cpu_p99 = max(r["cpu_p99_ms"] for r in mixed)
     return {
+        "worst_default_cpu_p50_ms": cpu_p50,
+        "worst_default_cpu_p99_ms": cpu_p99,
+        "meets_target_in_cpu_time": cpu_p50 <= TARGETS["p50_ms"] and cpu_p99 <= TARGETS["p99_ms"],
         "message_chars": 1000,
         "reps": reps,
         "default_set": {

@@ -164,21 +164,20 @@ def similarity(tv: TextVectors, corpus: Corpus, mask: Any = None) -> dict[str, f
     if vecs.shape[0] == 0:
         return {"knn": 0.0, "sim_attack": 0.0, "sim_benign": 0.0}
     q = np.vstack([tv.doc[None, :], tv.windows])
-    q = q / np.clip(np.linalg.norm(q, axis=1, keepdims=True), 1e-12, None)
+    q /= np.clip(np.linalg.norm(q, axis=1, keepdims=True), 1e-12, None)
     sims = q @ vecs.T
-    sims[sims > 0.9999] = -1.0  # the text itself (training) is no evidence
+    np.putmask(sims, sims > 0.9999, -1.0)  # the text itself (training) is no evidence
     k = min(_K, sims.shape[1])
     idx = np.argpartition(sims, -k, axis=1)[:, -k:]
     top = np.take_along_axis(sims, idx, axis=1)
-    weights = np.clip(top, 0.0, None)
-    votes = (weights * att[idx]).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    weights = np.maximum(top, 0.0)
+    votes = (weights * att[idx]).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
     best = int(np.argmax(votes))
-    sa = sims[best][att]
-    sb = sims[best][~att]
+    row = sims[best]
     return {
         "knn": float(votes[best]),
-        "sim_attack": float(sa.max()) if sa.size else 0.0,
-        "sim_benign": float(sb.max()) if sb.size else 0.0,
+        "sim_attack": float(row[att].max()) if att.any() else 0.0,
+        "sim_benign": float(row[~att].max()) if not att.all() else 0.0,
     }
 
 

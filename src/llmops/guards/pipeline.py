@@ -124,6 +124,9 @@ class GuardPipeline:
         by_name = {b.spec.name: b.spec for b in bound}
         for result in results:
             result.on_fail = by_name[result.name].on_fail
+        # guardrails may finish validators in any order: report them in the configured order.
+        order = {b.spec.name: i for i, b in enumerate(bound)}
+        results.sort(key=lambda r: order[r.name])
         return results
 
     def _composed_for(self, stage: str, bound: list[_Bound]) -> Any:
