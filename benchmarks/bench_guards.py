@@ -4,8 +4,9 @@ Injection (issue 15 targets: pooled TPR >= 0.97 at FPR <= 0.01, no category belo
 leave-one-source-out over every source of ``llmops.guards.sources`` -- for each source the
 classifier, the similarity corpus, the fusion and the threshold are rebuilt without it and scored
 on it; evaluation-only sources (PyRIT templates whose licenses do not allow training) are scored
-by the model trained on all training sources. Needs PyRIT's wheel for those
-(``pip download pyrit==1.1.0 --no-deps -d DIR``; ``--pyrit-wheel``), else they are skipped.
+by the model trained on all training sources. Needs the wheels of PyRIT and
+prompt-security-fuzzer for those (``pip download pyrit==1.1.0 prompt-security-fuzzer==2.1.1
+--no-deps -d DIR``; ``--pyrit-wheel``, ``--psfuzz-wheel``), else they are skipped.
 garak's data is never read.
 
 PII: recall and false spans per type on the first session's suite (both splits) and, for phone
@@ -20,7 +21,8 @@ one ONNX MiniLM encode of the same 1,000 characters (what a transformer layer wo
 Each row has wall-clock and per-thread CPU-time percentiles (on a shared machine the CPU time is
 what the call costs a core of its own). Prints ONE JSON document, load average included.
 
-    python benchmarks/bench_guards.py --pyrit-wheel pyrit-1.1.0-py3-none-any.whl
+    python benchmarks/bench_guards.py --pyrit-wheel DIR/pyrit-1.1.0-py3-none-any.whl \\
+        --psfuzz-wheel DIR/prompt_security_fuzzer-2.1.1-py3-none-any.whl
     python benchmarks/bench_guards.py --quick --no-loso      # latency and PII only
 """
 
@@ -151,10 +153,10 @@ def latency(reps: int) -> dict[str, Any]:
     }
 
 
-def injection_loso(wheel: Path | None, docs: int) -> dict[str, Any]:
+def injection_loso(wheel: Path | None, psfuzz: Path | None, docs: int) -> dict[str, Any]:
     from llmops.guards.train import collect, evaluate, featurize
 
-    report = evaluate(featurize(collect(wheel, docs=docs)))
+    report = evaluate(featurize(collect(wheel, docs=docs, psfuzz_wheel=psfuzz)))
     pooled = report["pooled"]
     cats = {c: v["rate"] for c, v in report["by_category"].items()}
     report["eval_only_sources"] = (
@@ -223,6 +225,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
     parser.add_argument("--reps", type=int, default=None)
     parser.add_argument("--pyrit-wheel", type=Path, default=None)
+    parser.add_argument("--psfuzz-wheel", type=Path, default=None)
     parser.add_argument("--docs", type=int, default=700, help="paragraphs per docs source")
     parser.add_argument("--no-loso", action="store_true", help="skip the injection evaluation")
     args = parser.parse_args()
@@ -236,7 +239,7 @@ def main() -> None:
         "pii": pii_quality(),
     }
     if not args.no_loso:
-        result["injection_loso"] = injection_loso(args.pyrit_wheel, args.docs)
+        result["injection_loso"] = injection_loso(args.pyrit_wheel, args.psfuzz_wheel, args.docs)
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, indent=2))

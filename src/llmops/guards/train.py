@@ -4,7 +4,8 @@
 
     python -m llmops.guards.train fit                   # shipped texts + Python docs + man pages
     python -m llmops.guards.train evaluate --pyrit-wheel pyrit-1.1.0-py3-none-any.whl
-    python -m llmops.guards.train extract --pyrit-wheel W --project-data tests/data/guards
+    python -m llmops.guards.train extract --pyrit-wheel W --psfuzz-wheel W2 \\
+        --project-data tests/data/guards
 
 ``fit`` writes ``injection_model.json``, ``injection_lexical.npy`` and ``injection_manifest.json``
 (sources, licenses, counts, content digests) into ``src/llmops/_data/guards`` (or ``--out``).
@@ -40,6 +41,7 @@ from llmops.guards.sources import (
     benign_pydoc,
     digest,
     load_shipped,
+    psfuzz_records,
     pyrit_records,
     write_shipped,
 )
@@ -69,11 +71,15 @@ class Dataset:
     sources: npt.NDArray[np.str_]
 
 
-def collect(wheel: Path | None = None, *, docs: int = 700) -> list[Record]:
-    """Return the shipped records, the machine's docs, and (with ``wheel``) eval-only sources."""
+def collect(
+    wheel: Path | None = None, *, docs: int = 700, psfuzz_wheel: Path | None = None
+) -> list[Record]:
+    """Return the shipped records, the machine's docs, and (with the wheels) eval-only sources."""
     records = load_shipped() + benign_pydoc(docs) + benign_man_pages(docs)
     if wheel is not None:
         records += [r for r in pyrit_records(wheel) if SOURCES[r.source].use == "eval"]
+    if psfuzz_wheel is not None:
+        records += psfuzz_records(psfuzz_wheel)
     return records
 
 
@@ -408,17 +414,20 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     ext = sub.add_parser("extract", help="rebuild the shipped texts from the PyRIT wheel")
     ext.add_argument("--pyrit-wheel", type=Path, required=True)
+    ext.add_argument("--psfuzz-wheel", type=Path, required=True)
     ext.add_argument("--project-data", type=Path, default=Path("tests/data/guards"))
     fit_p = sub.add_parser("fit", help="train on every training source; write the model")
     fit_p.add_argument("--out", type=Path, default=DATA)
     ev = sub.add_parser("evaluate", help="leave-one-source-out evaluation (prints JSON)")
     ev.add_argument("--pyrit-wheel", type=Path, default=None)
+    ev.add_argument("--psfuzz-wheel", type=Path, default=None)
     for p in (fit_p, ev):
         p.add_argument("--model", default="onnx:all-MiniLM-L6-v2")
         p.add_argument("--docs", type=int, default=700, help="paragraphs per docs source")
     args = parser.parse_args(argv)
     if args.cmd == "extract":
-        wheel_rows = [r for r in pyrit_records(args.pyrit_wheel) if SOURCES[r.source].shipped]
+        wheel_rows = pyrit_records(args.pyrit_wheel) + psfuzz_records(args.psfuzz_wheel)
+        wheel_rows = [r for r in wheel_rows if SOURCES[r.source].shipped]
         records = wheel_rows + _project_records(args.project_data)
         write_shipped(records, DATA / "train_texts.jsonl.gz")
         print(f"wrote {len(records)} records to {DATA / 'train_texts.jsonl.gz'}")
@@ -430,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"threshold": model.threshold, **model.meta,
                           "model_sha256": manifest["model_sha256"]}))  # fmt: skip
         return 0
-    ds = featurize(collect(args.pyrit_wheel, docs=args.docs), args.model)
+    ds = featurize(
+        collect(args.pyrit_wheel, docs=args.docs, psfuzz_wheel=args.psfuzz_wheel), args.model
+    )
     json.dump(evaluate(ds), sys.stdout, indent=1)
     print()
     return 0
