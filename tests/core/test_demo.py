@@ -85,8 +85,11 @@ def test_serve_step_fails_fast_when_the_gateway_cannot_start(
 
 
 def test_default_steps_keep_the_store_owner_order() -> None:
-    # The gateway holds the embedded Qdrant store: index before serve, serve before eval.
-    assert [s.name for s in default_steps()] == ["prompts", "index", "query", "serve", "eval"]
+    # The gateway holds the embedded Qdrant store: index before serve, serve before eval; the
+    # model (vLLM) is up before the gateway asks it.
+    names = ["prompts", "index", "query", "model", "serve", "eval"]
+    assert [s.name for s in default_steps()] == names
+    assert [s.name for s in default_steps(offline=True)] == [n for n in names if n != "model"]
 
 
 def test_unknown_step_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
