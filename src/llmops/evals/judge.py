@@ -319,8 +319,8 @@ def parse_rag_verdict(
 # a reply that parses. Arrays and strings are bounded: a small model constrained to valid JSON
 # can otherwise keep listing claims until max_tokens cuts the object short.
 
-MAX_CLAIMS = 8
-MAX_TEXT = 200
+MAX_CLAIMS = 6
+MAX_TEXT = 150
 
 
 def _text(max_length: int = MAX_TEXT) -> dict[str, Any]:
