@@ -24,7 +24,11 @@ IDS = ["topics/global.md#0", "topics/nonlocal.md#1", "library/os.md#4"]
 def detailed(**changes: Any) -> dict[str, Any]:
     reply: dict[str, Any] = {
         "answer_claims": [{"claim": "global declares globals", "supported": True}],
-        "answer_relevancy": {"question": "What does global do?", "score": 0.9, "noncommittal": False},
+        "answer_relevancy": {
+            "question": "What does global do?",
+            "score": 0.9,
+            "noncommittal": False,
+        },
         "contexts": [{"id": i, "useful": n == 0} for n, i in enumerate(IDS)],
         "reference_claims": [{"claim": "it declares globals", "attributed": True}],
     }
