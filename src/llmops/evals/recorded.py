@@ -30,15 +30,19 @@ __all__ = ["RecordedTarget"]
 def _contexts(record: GoldenRecord) -> list[dict[str, Any]]:
     given = record.vars.get("contexts")
     if given is None:
-        return [{"id": f"c{i}", "text": t} for i, t in enumerate(record.reference_contexts, 1)]
-    if not isinstance(given, list) or not all(
+        given = [{"text": t} for t in record.reference_contexts]
+    elif not isinstance(given, list) or not all(
         isinstance(c, dict) and isinstance(c.get("text"), str) for c in given
     ):
         raise ConfigError(
             f"record {record.id}: vars.contexts must be a list of {{id, text}} objects",
             key="vars.contexts",
         )
-    return [{"id": str(c.get("id") or f"c{i}"), **c} for i, c in enumerate(given, 1)]
+    # reports show each context's id and source
+    return [
+        {**c, "id": str(c.get("id") or f"c{i}"), "source": c.get("source")}
+        for i, c in enumerate(given, 1)
+    ]
 
 
 class RecordedTarget:
