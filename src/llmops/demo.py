@@ -39,6 +39,7 @@ PIPELINE = "python-docs"
 RAG_ROUTE = "rag-answer"
 VLLM_PROFILE = "smollm2-135m-instruct"
 MODEL_SUITE = "evals/python-docs-smollm2.yaml"
+ANSWER_TOKENS = 128  # SmolLM2 on 2 CPU cores makes ~10-15 tokens/s: keep the demo's answer short
 OFFLINE_SUITE = "evals/python-docs.yaml"
 LINEAGE_HEADERS = ("x-llmops-prompt", "x-llmops-index", "x-llmops-upstream")
 # Sample contexts for the render step: the prompt's `contexts` variable is an array of objects.
@@ -240,10 +241,12 @@ def _ask(demo: Demo, base: str) -> None:
     from openai import APIError, OpenAI
 
     demo.say(f'>>> OpenAI(base_url="{base}/v1").chat.completions.create(model="{RAG_ROUTE}", ...)')
-    with OpenAI(base_url=f"{base}/v1", api_key="demo", max_retries=0, timeout=120.0) as client:
+    with OpenAI(base_url=f"{base}/v1", api_key="demo", max_retries=0, timeout=300.0) as client:
         try:
             raw = client.chat.completions.with_raw_response.create(
-                model=RAG_ROUTE, messages=[{"role": "user", "content": QUESTION}]
+                model=RAG_ROUTE,
+                messages=[{"role": "user", "content": QUESTION}],
+                max_tokens=ANSWER_TOKENS,
             )
             completion = raw.parse()
         except APIError as exc:
@@ -272,23 +275,30 @@ def _ask(demo: Demo, base: str) -> None:
 
 
 def _wait_vllm_pool(base: str, timeout: float) -> str:
-    """Wait until the gateway's ``vllm`` pool has a healthy replica; return a status line."""
+    """Wait until the gateway's ``vllm`` pool has a healthy replica; return a status line.
+
+    Read from the gateway's own ``/metrics`` (``llmops_gateway_replica_healthy``), so what is
+    printed is what the gateway sees.
+    """
+    import re
+
     import httpx
 
     deadline = time.monotonic() + timeout
-    seen = "no vllm pool"
+    pattern = re.compile(r'llmops_gateway_replica_healthy\{[^}]*upstream="vllm"[^}]*\} (\S+)')
+    seen = "no vllm replica yet"
     while time.monotonic() < deadline:
         try:
-            pools = httpx.get(f"{base}/admin/upstreams", timeout=2.0).json().get("upstreams", [])
-        except (httpx.HTTPError, ValueError):
-            pools = []
-        for pool in pools:
-            if pool.get("name") != "vllm":
-                continue
-            healthy = [r for r in pool.get("replicas", []) if r.get("healthy")]
-            if healthy:
-                return f"vllm pool: {healthy[0].get('name')} at {healthy[0].get('base_url')}"
-            seen = f"vllm pool has {len(pool.get('replicas', []))} replica(s), none healthy"
+            text = httpx.get(f"{base}/metrics", timeout=2.0).text
+        except httpx.HTTPError:
+            text = ""
+        for line in text.splitlines():
+            match = pattern.match(line)
+            if match and float(match.group(1)) == 1.0:
+                replica = re.search(r'replica="([^"]*)"', line)
+                return f"vllm pool: replica {replica.group(1) if replica else '?'} healthy"
+            if match:
+                seen = "the vllm replica is not healthy"
         time.sleep(0.25)
     return f"{seen} after {timeout:.0f} s: the route will fall back to the offline model"
 
