@@ -1,4 +1,5 @@
 # The README's two commands: `make demo` and `make test`. CI (.ci/run) calls `make test` unchanged.
+# `make demo` serves the real model (SmolLM2 on the vLLM CPU build), so it builds .venv-vllm too.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -47,7 +48,7 @@ pytest: install vllm-venv
 
 test: lint typecheck pytest
 
-demo: install
+demo: install vllm-venv
 	$(PY) -m llmops.demo
 
 bench: install

@@ -227,13 +227,13 @@ def _stop(proc: subprocess.Popen[bytes], grace: float) -> int:
         ) from None
 
 
-def describe_upstream(upstream: str, model: str | None) -> str:
+def describe_upstream(upstream: str) -> str:
     """Say in words which upstream answered, from the ``x-llmops-upstream`` header."""
     pool = upstream.split("/", 1)[0]
     if pool == "offline":
         return f"{upstream} (the extractive model: the offline fallback answered)"
     if pool == "vllm":
-        return f"{upstream} ({model or 'the model'} on the vLLM server)"
+        return f"{upstream} (the vLLM server's model, not the fallback)"
     return upstream or "(unknown: no x-llmops-upstream header)"
 
 
@@ -254,7 +254,7 @@ def _ask(demo: Demo, base: str) -> None:
     demo.say(f"question: {QUESTION}")
     demo.say(f"answer:   {completion.choices[0].message.content}")
     upstream = raw.headers.get("x-llmops-upstream", "")
-    demo.say(f"answered by: {describe_upstream(upstream, completion.model)}")
+    demo.say(f"answered by: {describe_upstream(upstream)}")
     extra: dict[str, Any] = (completion.model_extra or {}).get("llmops") or {}
     contexts = {c.get("id"): c for c in extra.get("contexts", [])}
     cited = extra.get("citations") or []

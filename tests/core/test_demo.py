@@ -134,3 +134,11 @@ def test_stop_kills_a_process_that_ignores_ctrl_c() -> None:
 def test_logs_get_wide_tables_but_an_explicit_width_wins(tmp_path: Path) -> None:
     assert Demo(tmp_path, out=io.StringIO(), env={}).env["COLUMNS"] == "120"
     assert Demo(tmp_path, out=io.StringIO(), env={"COLUMNS": "90"}).env["COLUMNS"] == "90"
+
+
+def test_the_demo_says_which_upstream_answered() -> None:
+    from llmops.demo import describe_upstream
+
+    assert "offline fallback" in describe_upstream("offline")
+    assert "vLLM server" in describe_upstream("vllm/discovered:smollm2-135m-instruct")
+    assert "unknown" in describe_upstream("")
