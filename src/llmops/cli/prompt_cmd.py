@@ -206,15 +206,52 @@ def label(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="A released version, e.g. rag-answer@2.")],
     label_: Annotated[str, typer.Argument(metavar="LABEL", help="e.g. production, staging.")],
+    new: Annotated[
+        bool, typer.Option("--new", help="Create a label no prompt of the project uses yet.")
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Point a label (production, staging, ...) at a released version."""
-    result = _registry(ctx).label(ref, label_)
+    """Point a label (production, staging, ...) at a released version.
+
+    A label no prompt uses yet needs --new, so a typo never creates one.
+
+    Examples:
+
+        llmops prompt label rag-answer@3 staging
+
+        llmops prompt label rag-answer@3 canary --new
+    """
+    result = _registry(ctx).label(ref, label_, create=new)
     if json_:
         print_json(result)
         return
     was = f" (was {result.previous})" if result.previous is not None else ""
     typer.echo(f"{result.name}@{result.label} -> {result.version}{was}")
+
+
+@app.command("unlabel")
+def unlabel(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Prompt name, e.g. rag-answer.")],
+    label_: Annotated[str, typer.Argument(metavar="LABEL", help="The label to remove.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Remove a label from a prompt (its versions stay).
+
+    Example:
+
+        llmops prompt unlabel rag-answer canary
+    """
+    result = _registry(ctx).unlabel(name, label_)
+    if json_:
+        print_json(result)
+        return
+    bare = (
+        f"{result.name} now resolves to version {result.bare_resolves_to}"
+        if result.bare_resolves_to is not None
+        else f"{result.name} has no released version"
+    )
+    typer.echo(f"removed {result.name}@{result.label} (was {result.previous}); {bare}")
 
 
 @app.command("push")

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmops.errors import CheckFailedError, ConfigError, NotFoundError, StateError
+from llmops.errors import CheckFailedError, ConfigError, LLMOpsError, NotFoundError, StateError
 from llmops.files import load_yaml_model
 from llmops.lineage import IndexLineage
+from llmops.rag.checks import check_shrink
 from llmops.rag.chunking import Chunk, Chunker
 from llmops.rag.documents import FileEntry, discover, load_file
 from llmops.rag.manifest import (
@@ -80,6 +81,7 @@ class _Plan:
     reused_files: set[str] = field(default_factory=set)
     spooled: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    empty_documents: list[str] = field(default_factory=list)  # documents that made no chunk
     duplicates: int = 0
 
 
@@ -161,13 +163,46 @@ class Pipeline:
             self._store = open_store(self.settings)
         return self._store
 
-    def embedder(self) -> Embedder:
-        """Return the process-wide embedder of this pipeline."""
+    def embedder(self, spec: str | None = None) -> Embedder:
+        """Return the process-wide embedder of this pipeline (or of ``spec``, e.g. the served one)."""
         from llmops.embeddings import get_embedder
 
         if self.settings.embedding.threads:
             os.environ.setdefault("LLMOPS_EMBEDDING_THREADS", str(self.settings.embedding.threads))
-        return get_embedder(self.model_spec, device=self.settings.embedding.device)
+        return get_embedder(spec or self.model_spec, device=self.settings.embedding.device)
+
+    def preload_embedder(self) -> None:
+        """Start loading the embedder in the background when that overlaps other work.
+
+        Only the ONNX backend builds its session without the GIL; loading torch in a thread
+        would gain nothing. Errors surface at the first ``embedder()`` call.
+        """
+        from llmops.embeddings import backend_for, preload_embedder
+
+        try:
+            backend, _ = backend_for(self.model_spec, self.settings.embedding.device)
+        except LLMOpsError:
+            return
+        if backend == "onnx":
+            if self.settings.embedding.threads:
+                os.environ.setdefault(
+                    "LLMOPS_EMBEDDING_THREADS", str(self.settings.embedding.threads)
+                )
+            preload_embedder(self.model_spec, device=self.settings.embedding.device)
+
+    def file_label(self, key: str) -> str:
+        """Return a file key (``<source index>:<path>``) as a person reads it."""
+        index, _, rel = key.partition(":")
+        if len(self.spec.sources) == 1 or not index.isdigit():
+            return rel or key
+        source = self.spec.sources[int(index)]
+        return f"{source.path or source.type}/{rel}"
+
+    def _skipped_files(self, plan: _Plan) -> dict[str, str]:
+        out = {self.file_label(k): r.skipped for k, r in plan.files.items() if r.skipped}
+        for source in plan.empty_documents:
+            out.setdefault(self.file_label(source) if ":" in source else source, "empty")
+        return dict(sorted(out.items()))
 
     def collection_name(self, version: str) -> str:
         """Return the versioned collection name."""
@@ -219,15 +254,25 @@ class Pipeline:
 
     # -- build ---------------------------------------------------------------------------------
 
-    def run(self, *, full: bool = False, progress: Progress | None = None) -> BuildResult:
-        """Build (incrementally unless ``full``) and serve a new index version."""
+    def run(
+        self, *, full: bool = False, progress: Progress | None = None, allow_shrink: bool = False
+    ) -> BuildResult:
+        """Build (incrementally unless ``full``) and serve a new index version.
+
+        A build that would leave the served index empty, or smaller by more than
+        ``store.max_shrink``, is refused before anything is written unless ``allow_shrink``.
+        """
         from llmops.files import file_lock
 
         lock = self.manifests.root / "build.lock"
         with file_lock(lock, timeout=1.0, what=f"the index build of pipeline '{self.name}'"):
-            return self._run(full=full, progress=progress or (lambda stage, counts: None))
+            return self._run(
+                full=full,
+                progress=progress or (lambda stage, counts: None),
+                allow_shrink=allow_shrink,
+            )
 
-    def _run(self, *, full: bool, progress: Progress) -> BuildResult:
+    def _run(self, *, full: bool, progress: Progress, allow_shrink: bool) -> BuildResult:
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
         store = self.store()
@@ -264,17 +309,31 @@ class Pipeline:
                 raise StateError("duplicate chunk ids in one build; please report this")
             version = index_version(self.pipeline_hash, model_id, dim, chunk_ids)
             collection = self.collection_name(version)
+            served_chunks = (
+                served.chunk_count
+                if served is not None
+                else (store.count(served_collection) if served_collection else None)
+            )
+            if not allow_shrink:
+                check_shrink(self, served_chunks, len(chunk_ids), plan.skipped)
             counts: dict[str, Any] = {
                 "files": len(plan.files),
                 "documents": len(plan.documents),
                 "chunks": len(chunk_ids),
                 "skipped": sum(plan.skipped.values()),
                 "skipped_by_reason": dict(sorted(plan.skipped.items())),
+                "skipped_files": self._skipped_files(plan),
+                "decoded": {
+                    self.file_label(k): r.encoding for k, r in plan.files.items() if r.encoding
+                },
                 "duplicates": plan.duplicates,
                 "embedded": 0,
                 "copied": 0,
                 "kept": 0,
                 "removed": 0,
+                "dropped": (
+                    len(set(served.chunk_ids()) - set(chunk_ids)) if served is not None else 0
+                ),
             }
             previous = served.index_version if served else None
             if served_collection == collection and not full:
@@ -296,6 +355,8 @@ class Pipeline:
                 progress,
                 timings,
             )
+        if counts["embedded"]:  # which implementation made the new vectors (onnx, torch, ...)
+            counts["encoder"] = self.embedder().model_id
         t1 = time.perf_counter()
         _crash_point("before_verify")
         stored = store.count(collection)
@@ -475,7 +536,12 @@ class Pipeline:
             for entry in discover(root, source):
                 key = f"{i}:{entry.rel}"
                 counts["files"] += 1
-                record = FileRecord(sha256=entry.sha256, size=entry.size, skipped=entry.problem)
+                record = FileRecord(
+                    sha256=entry.sha256,
+                    size=entry.size,
+                    skipped=entry.problem,
+                    encoding=entry.encoding if entry.encoding != "utf-8" else None,
+                )
                 plan.files[key] = record
                 if entry.problem is not None:
                     plan.skipped[entry.problem] = plan.skipped.get(entry.problem, 0) + 1
@@ -527,6 +593,7 @@ class Pipeline:
                 counts["chunks"] += len(chunks)
                 if not chunks:
                     plan.skipped["empty"] = plan.skipped.get("empty", 0) + 1
+                    plan.empty_documents.append(doc.source)
                 plan.documents[doc.source] = DocumentEntry(file=key, title=doc.title, chunks=chunks)
                 progress("chunk", counts)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
