@@ -64,7 +64,12 @@ def show(
     ref: Annotated[str, typer.Argument(help="NAME, NAME@3, NAME@production, NAME@draft ...")],
     json_: JsonOpt = False,
 ) -> None:
-    """Show one prompt version: variables, parameters and templates."""
+    """Show one prompt version: variables, parameters and templates.
+
+    Example:
+
+        llmops prompt show rag-answer@production
+    """
     registry = _registry(ctx)
     version = registry.get(ref)
     if json_:
@@ -134,7 +139,14 @@ def render(
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Render a prompt version strictly: missing or wrongly typed variables are errors."""
+    """Render a prompt version strictly: missing or wrongly typed variables are errors.
+
+    Examples:
+
+        llmops prompt render rag-answer@draft --var question="What is a closure?"
+
+        llmops prompt render rag-answer@production --vars-file vars.json --json
+    """
     version = _registry(ctx).get(ref)
     rendered = version.render(**_parse_vars(version, var or [], vars_file))
     if json_:
@@ -156,7 +168,12 @@ def diff(
     ref_b: Annotated[str, typer.Argument(help="The newer version, e.g. rag-answer@draft.")],
     json_: JsonOpt = False,
 ) -> None:
-    """Show template, variable and parameter changes between two versions."""
+    """Show template, variable and parameter changes between two versions.
+
+    Example:
+
+        llmops prompt diff rag-answer@production rag-answer@draft
+    """
     result = _registry(ctx).diff(ref_a, ref_b)
     if json_:
         print_json(result.model_dump(mode="json"))
@@ -193,7 +210,12 @@ def release(
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Freeze the working draft as the next immutable version (refused on lint problems)."""
+    """Freeze the working draft as the next immutable version (refused on lint problems).
+
+    Example:
+
+        llmops prompt release rag-answer -m "cite sources inline"
+    """
     result = _registry(ctx).release(name, note=note)
     if json_:
         print_json(result)
