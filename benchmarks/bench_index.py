@@ -238,8 +238,11 @@ def cross_quality(
     onnx_emb, torch_emb = get_embedder(ONNX), get_embedder(PLAIN)
     same_top, same_order, n = 0, 0, 0
     hits = rr = 0.0
+    served = torch_pipe.served()
+    indexed = {s.split("/", 1)[-1] for s in served.documents} if served else set()
     for r in records:
-        if not r["answerable"]:
+        wanted = {s.split("/", 1)[-1] for s in r["reference_sources"]}
+        if not r["answerable"] or not wanted & indexed:  # a partial corpus lacks the source
             continue
         q = r["input"]
         ranked = []
@@ -252,7 +255,6 @@ def cross_quality(
         n += 1
         same_top += ranked[0][0] == ranked[1][0]
         same_order += ranked[0] == ranked[1]
-        wanted = {s.split("/", 1)[-1] for s in r["reference_sources"]}
         for rank, source in enumerate(ranked[1], start=1):
             if source.split("/", 1)[-1] in wanted:
                 hits += 1

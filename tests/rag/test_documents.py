@@ -100,7 +100,10 @@ def test_chunks_respect_token_budget_overlap_and_ids(tmp_path: Path) -> None:
 
 
 TEXTS = {
-    "latin-1 french": ("Le café est très bon. Où est la bibliothèque? Des crêpes à Noël.", "latin-1"),
+    "latin-1 french": (
+        "Le café est très bon. Où est la bibliothèque? Des crêpes à Noël.",
+        "latin-1",
+    ),
     "latin-1 german": ("Die Größe der Straße ist überraschend.", "latin-1"),
     "latin-1 short": ("café crème", "latin-1"),
     "cp1252 quotes": ("Smart “quotes” – and a € sign.", "cp1252"),

@@ -39,6 +39,7 @@ def check_label_name(label: str) -> None:
             "'latest' and 'draft' are reserved",
         )
 
+
 _HEADER = (
     "# Written by `llmops prompt release` and `llmops prompt label`; do not edit by hand.\n"
     "# Each released version's content hash is checked by `llmops prompt lint`.\n"

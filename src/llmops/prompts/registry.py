@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,6 @@ from llmops.errors import (
     ConfigError,
     LLMOpsError,
     NotFoundError,
-    StateError,
     UsageError,
 )
 from llmops.files import did_you_mean, file_lock, sha256_text
@@ -454,6 +452,7 @@ class PromptRegistry:
             lock.write(self.lock_path)
         bare = entry.labels.get(DEFAULT_LABEL, entry.latest)
         return UnlabelResult(name=name, label=label, previous=previous, bare_resolves_to=bare)
+
 
 _Stamp = bytes | None
 

@@ -46,6 +46,7 @@ __all__ = ["BuildResult", "Pipeline", "Progress"]
 #: ``progress(stage, counts)``: called as work advances (stage: discover/chunk/embed/done).
 Progress = Callable[[str, dict[str, int]], None]
 
+
 @dataclass
 class BuildResult:
     """What a run did."""
