@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from llmops.errors import ConfigError
+from llmops.errors import ConfigError, LLMOpsError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -329,7 +329,7 @@ def onnx_model_file(path: Path) -> Path:
     """
     from llmops.machine_cache import cached_dir
 
-    key = _content_key(path)[:24]  # content only: the same model anywhere maps to one entry
+    key = _entry_key(path)
 
     def build(folder: Path) -> None:
         raw = folder / "raw.onnx"
@@ -339,6 +339,17 @@ def onnx_model_file(path: Path) -> Path:
         (folder / "source.txt").write_text(f"exported from {path}\n", encoding="utf-8")
 
     return cached_dir("onnx", key, build) / "model.onnx"
+
+
+def _entry_key(path: Path) -> str:
+    return _content_key(path)[:24]  # content only: the same model anywhere maps to one entry
+
+
+def onnx_export_ready(path: Path) -> bool:
+    """Return True when the cached ONNX graph of the model folder ``path`` is already made."""
+    from llmops.machine_cache import machine_cache_dir
+
+    return (machine_cache_dir() / "onnx" / _entry_key(path) / ".complete").is_file()
 
 
 def _optimise(raw: Path, target: Path) -> None:
@@ -440,13 +451,29 @@ def get_embedder(spec: str = DEFAULT_MODEL, *, device: str = "cpu") -> Embedder:
         return _cached(*key)
 
 
-def preload_embedder(spec: str = DEFAULT_MODEL, *, device: str = "cpu") -> threading.Thread:
-    """Start loading ``spec`` in a background thread; ``get_embedder`` then waits for it.
+def preload_embedder(spec: str = DEFAULT_MODEL, *, device: str = "cpu") -> threading.Thread | None:
+    """Start building an ONNX embedder in a background thread; ``get_embedder`` then waits for it.
 
     ONNX Runtime builds its session without holding the GIL, so a command that also has to
-    import and open the vector store overlaps the two on a second core. A failure is not raised
-    here: the next ``get_embedder`` call raises it.
+    import and open the vector store overlaps the two on a second core. Only the session build
+    runs in the thread: every module it needs is imported here first, because two threads
+    importing the same module (numpy, say) at once can see it half-initialised. Nothing starts
+    when the spec does not run on ONNX, is already loaded, or has no cached export yet (the
+    export imports torch; the first use does it in the caller). Errors are not raised here: the
+    next ``get_embedder`` call raises them.
     """
+    try:
+        backend, model = backend_for(spec, device)
+        if backend != "onnx" or (backend, model, device) in _KEY_LOCKS:  # loaded or loading
+            return None
+        import numpy  # noqa: F401 - imported here, not in the thread (see above)
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+
+        if not onnx_export_ready(resolve_model_path(model)):
+            return None
+    except (LLMOpsError, ImportError, OSError):
+        return None
 
     def load() -> None:
         try:

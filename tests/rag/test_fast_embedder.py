@@ -209,3 +209,31 @@ def test_an_index_built_on_torch_stays_valid_on_the_onnx_default(
     assert mixed.counts["embedded"] == 1 and mixed.counts["encoder"] == "onnx:all-MiniLM-L6-v2"
     hits = Retriever(pipe).retrieve("When is the annual report due?", k=1).chunks
     assert hits[0].source == "notes.txt"
+
+
+def test_the_preload_thread_only_builds_the_session() -> None:
+    """Imports stay in the caller: two threads importing numpy at once can break it.
+
+    (Seen: ``llmops query`` failing with "partially initialized module numpy._core" when the
+    preload thread imported onnxruntime while the main thread imported qdrant_client.)
+    """
+    import json
+    import subprocess
+    import sys
+
+    from llmops.embeddings import DEFAULT_MODEL, onnx_model_file, resolve_model_path
+
+    onnx_model_file(resolve_model_path(DEFAULT_MODEL))  # the export exists: preloading applies
+    code = (
+        "import json, sys\n"
+        "from llmops.embeddings import get_embedder, preload_embedder\n"
+        "thread = preload_embedder()\n"
+        "before = set(sys.modules)\n"
+        "thread.join()\n"
+        "imported = sorted(set(sys.modules) - before)\n"
+        "vec = get_embedder().encode(['x'])\n"
+        "print(json.dumps([imported, preload_embedder() is None, vec.shape[1]]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    imported, second_is_noop, dim = json.loads(out.stdout.strip().splitlines()[-1])
+    assert imported == [] and second_is_noop and dim == 384

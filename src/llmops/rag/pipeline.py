@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmops.errors import CheckFailedError, LLMOpsError, NotFoundError, StateError
+from llmops.errors import CheckFailedError, NotFoundError, StateError
 from llmops.files import load_yaml_model
 from llmops.lineage import IndexLineage
 from llmops.rag.build import Build, BuildPlan, crash_point
@@ -151,21 +151,14 @@ class Pipeline:
     def preload_embedder(self) -> None:
         """Start loading the embedder in the background when that overlaps other work.
 
-        Only the ONNX backend builds its session without the GIL; loading torch in a thread
-        would gain nothing. Errors surface at the first ``embedder()`` call.
+        Only an ONNX embedder with a cached export is loaded so (its session builds without the
+        GIL); errors surface at the first ``embedder()`` call.
         """
-        from llmops.embeddings import backend_for, preload_embedder
+        from llmops.embeddings import preload_embedder
 
-        try:
-            backend, _ = backend_for(self.model_spec, self.settings.embedding.device)
-        except LLMOpsError:
-            return
-        if backend == "onnx":
-            if self.settings.embedding.threads:
-                os.environ.setdefault(
-                    "LLMOPS_EMBEDDING_THREADS", str(self.settings.embedding.threads)
-                )
-            preload_embedder(self.model_spec, device=self.settings.embedding.device)
+        if self.settings.embedding.threads:
+            os.environ.setdefault("LLMOPS_EMBEDDING_THREADS", str(self.settings.embedding.threads))
+        preload_embedder(self.model_spec, device=self.settings.embedding.device)
 
     def file_label(self, key: str) -> str:
         """Return a file key (``<source index>:<path>``) as a person reads it."""
