@@ -169,3 +169,34 @@ def test_unknown_filter_key_is_an_error_with_did_you_mean(project: Path, cli: An
     res = cli("query", "docs", "pasta", "--filter", "metadata.lnag=en", cwd=project)
     assert res.exit_code == 2 and "unknown filter key 'metadata.lnag'" in res.stderr
     assert "did you mean 'lang'?" in res.stderr
+
+
+def test_query_loads_neither_torch_nor_transformers(project: Path, cli: Any) -> None:
+    """`llmops query` runs on the ONNX default from the machine cache: no torch import (8-13 s)."""
+    import os
+    import subprocess
+    import sys
+
+    assert cli("index", "run", "docs", cwd=project).exit_code == 0
+    from llmops.rag.store import close_stores
+
+    close_stores()  # the child process opens the embedded store
+    heavy = ["torch", "transformers", "sentence_transformers", "langchain_core", "llama_index"]
+    code = (
+        "import json, sys\n"
+        "from llmops.cli import main\n"
+        "rc = main(['query', 'docs', 'How long do I cook spaghetti?', '-k', '1', '--json'])\n"
+        f"print(json.dumps([rc, sorted(m for m in {heavy!r} if m in sys.modules)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=dict(os.environ),
+        check=True,
+    )
+    lines = out.stdout.strip().splitlines()
+    rc, loaded = json.loads(lines[-1])
+    assert rc == 0 and loaded == []
+    assert json.loads("\n".join(lines[:-1]))["chunks"][0]["source"] == "cooking/pasta.md"
