@@ -196,11 +196,12 @@ class OnnxEmbedder:
             )
         self._always_normalize, self.dim, self.max_seq_length = layout
         self.model_id = f"onnx:{DEFAULT_MODEL if model == DEFAULT_MODEL else path}"
+        self._counter = Tokenizer.from_file(str(path / "tokenizer.json"))  # untruncated counts
+        self._counter.no_truncation()
+        self._counter.no_padding()
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self._tokenizer.no_padding()  # batches are padded by hand after length sorting
-        self._tokenizer.no_truncation()
-        self._counter = Tokenizer.from_str(self._tokenizer.to_str())  # untruncated counts
         self._tokenizer.enable_truncation(max_length=self.max_seq_length)
+        self._tokenizer.no_padding()  # batches are padded by hand after length sorting
 
         options = ort.SessionOptions()
         threads = int(os.environ.get("LLMOPS_EMBEDDING_THREADS") or os.cpu_count() or 1)
