@@ -204,6 +204,19 @@ def create_api(rt: GatewayRuntime) -> FastAPI:
         tags=["models"],
     )
 
+    @api.post("/v1/monitor/events", tags=["monitor"])
+    async def monitor_events(request: Request, key: Limited) -> Response:
+        """Store traces and feedback from applications that call models without the gateway.
+
+        The batch is validated whole: one bad event rejects it with 422, nothing stored.
+        """
+        from llmops.monitor.hooks import receive_events
+
+        body = await request.body()
+        if len(body) > rt.config.server.max_body_bytes:
+            raise ApiError(413, "request body too large", code="request_too_large")
+        return await receive_events(rt, body, key)  # type: ignore[no-any-return]
+
     @api.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:
         """Liveness: the process answers."""

@@ -24,7 +24,6 @@ from llmops.gateway.passthrough import forward_body, forward_stream
 from llmops.gateway.release import Assignment, choose_arm, take_shadow
 from llmops.gateway.responses import ApiError, Send, send_json
 from llmops.gateway.runtime import GatewayRuntime, RouteRuntime
-from llmops.gateway.traces import TraceRecord
 from llmops.gateway.upstream import Pool
 from llmops.gateway.upstream_chat import ManagedCall, client_params, upstream_error
 from llmops.gateway.validate import (
@@ -36,6 +35,7 @@ from llmops.gateway.validate import (
     read_body,
 )
 from llmops.providers.base import ChatDelta, ChatResult, Context
+from llmops.traces import TraceRecord
 
 __all__ = ["handle_completion"]
 
@@ -335,6 +335,7 @@ async def _prepare(
         rec.index_version = lineage.index_version
         rec.chunk_ids = [c.id for c in contexts]
         rec.chunk_scores = [float(c.score) if c.score is not None else 0.0 for c in contexts]
+        rec.note_retrieval(result, contexts, route.retriever.pipeline.model_spec)
         if guards is not None and contexts:
             ctx_payload = _contexts_payload(contexts, True)
             outcome = await rt.in_thread(guards.check_contexts, ctx_payload)

@@ -15,7 +15,7 @@ import orjson
 
 from llmops.gateway.formats import DONE
 from llmops.gateway.responses import ApiError, Send, send_json
-from llmops.gateway.traces import TraceRecord
+from llmops.traces import TraceRecord
 
 if TYPE_CHECKING:
     from llmops.gateway.upstream import UpstreamCall
