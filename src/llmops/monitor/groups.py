@@ -32,13 +32,16 @@ if TYPE_CHECKING:
 __all__ = [
     "answers",
     "hallucination",
+    "hist_tests",
     "operational",
     "query_drift",
     "rate_signal",
+    "rate_tests",
     "release",
     "retrieval",
+    "source_mix_signal",
     "staleness",
-    "test_signal",
+    "drift_signal",
     "totals",
 ]
 
@@ -65,7 +68,7 @@ def rate_signal(name: str, route: str, k: float, n: float, what: str) -> SignalV
     )  # fmt: skip
 
 
-def test_signal(
+def drift_signal(
     ev: Evaluator,
     name: str,
     route: str,
@@ -106,7 +109,7 @@ def test_signal(
     )  # fmt: skip
 
 
-def _hist_tests(ev: Evaluator, cur: list[float], ref: list[float]) -> list[Any]:
+def hist_tests(ev: Evaluator, cur: list[float], ref: list[float]) -> list[Any]:
     cfg = ev.settings.monitor.drift
     if sum(cur) == 0 or sum(ref) == 0:
         n = (sum(ref), sum(cur))
@@ -119,7 +122,7 @@ def _hist_tests(ev: Evaluator, cur: list[float], ref: list[float]) -> list[Any]:
     ]
 
 
-def _rate_test(ev: Evaluator, k_cur: float, n_cur: float, k_ref: float, n_ref: float) -> Any:
+def rate_tests(ev: Evaluator, k_cur: float, n_cur: float, k_ref: float, n_ref: float) -> Any:
     cfg = ev.settings.monitor.drift
     test = binned_test(
         [n_ref - k_ref, k_ref], [n_cur - k_cur, k_cur], rate_diff_stat,
@@ -195,7 +198,7 @@ def answers(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
     empty = [0.0] * len(BINS["answer_chars"].columns)
 
     def drift(name: str, tests: list[Any]) -> SignalValue:
-        return test_signal(ev, name, route, tests)
+        return drift_signal(ev, name, route, tests)
 
     signals = {
         "abstention_rate": rate_signal(
@@ -206,7 +209,7 @@ def answers(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
         ),
         "answer_length_drift": drift(
             "answer_length_drift",
-            _hist_tests(
+            hist_tests(
                 ev,
                 tot.bins["answer_chars"] if tot else empty,
                 ref.bins["answer_chars"] if ref else empty,
@@ -214,7 +217,7 @@ def answers(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
         ),
         "abstention_drift": drift(
             "abstention_drift",
-            _rate_test(
+            rate_tests(
                 ev,
                 tot["abstained"] if tot else 0,
                 answered,
@@ -224,7 +227,7 @@ def answers(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
         ),  # fmt: skip
         "refusal_drift": drift(
             "refusal_drift",
-            _rate_test(
+            rate_tests(
                 ev,
                 tot["refused"] if tot else 0,
                 answered,
@@ -249,9 +252,18 @@ def _low_share(tot: RollupTotals, threshold: float) -> tuple[float, float]:
 def _source_mix(ev: Evaluator, route: str, window: Window) -> tuple[SignalValue, list[Any]]:
     cur = source_counts(ev.store, window, route)
     ref = source_counts(ev.store, ev.reference_window(window), route)
+    return source_mix_signal(
+        ev, route, {s: v[1] for s, v in cur.items()}, {s: v[1] for s, v in ref.items()}
+    )
+
+
+def source_mix_signal(
+    ev: Evaluator, route: str, cur: dict[str, float], ref: dict[str, float]
+) -> tuple[SignalValue, list[Any]]:
+    """Test top-1 source counts against the reference (chi-square permutation test, TVD)."""
     names = sorted(set(cur) | set(ref))
-    c = [cur.get(s, (0, 0))[1] for s in names]
-    r = [ref.get(s, (0, 0))[1] for s in names]
+    c = [cur.get(s, 0.0) for s in names]
+    r = [ref.get(s, 0.0) for s in names]
     if not names or sum(c) == 0:
         return SignalValue("source_mix_drift", route, "no_data", message="no retrieval"), []
     cfg = ev.settings.monitor.drift
@@ -261,7 +273,7 @@ def _source_mix(ev: Evaluator, route: str, window: Window) -> tuple[SignalValue,
     tot_c, tot_r = sum(c) or 1, sum(r) or 1
     tvd = 0.5 * sum(abs(a / tot_c - b / tot_r) for a, b in zip(c, r, strict=True))
     effect = TestResult(tvd, test.p_value, test.n_ref, test.n_cur)
-    signal = test_signal(ev, "source_mix_drift", route, [("TVD", effect, cfg.min_rate_change)])
+    signal = drift_signal(ev, "source_mix_drift", route, [("TVD", effect, cfg.min_rate_change)])
     shares = [
         (s, round(a / tot_c, 4), round(b / tot_r, 4)) for s, a, b in zip(names, c, r, strict=True)
     ]
@@ -302,17 +314,17 @@ def retrieval(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
             tot["coverage_known"],
             "retrievals with a known coverage threshold",
         ),  # fmt: skip
-        "top1_drift": test_signal(
+        "top1_drift": drift_signal(
             ev,
             "top1_drift",
             route,
-            _hist_tests(ev, tot.bins["top1"], ref.bins["top1"] if ref else empty),
+            hist_tests(ev, tot.bins["top1"], ref.bins["top1"] if ref else empty),
         ),  # fmt: skip
-        "topk_drift": test_signal(
+        "topk_drift": drift_signal(
             ev,
             "topk_drift",
             route,
-            _hist_tests(ev, tot.bins["topk"], ref.bins["topk"] if ref else empty),
+            hist_tests(ev, tot.bins["topk"], ref.bins["topk"] if ref else empty),
         ),  # fmt: skip
         "source_mix_drift": mix,
     }

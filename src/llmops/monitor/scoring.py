@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from llmops.evals.records import TargetOutput
     from llmops.traces.store import TraceStore
 
-__all__ = ["MonitorServices", "Scorer", "ScoringStatus"]
+__all__ = ["BatchEmbedder", "MonitorServices", "Scorer", "ScoringStatus"]
 
 _LOOKBACK_S = 7 * 86400
 _BATCH = 64
@@ -54,6 +54,40 @@ class ScoringStatus:
     notes: list[str] = field(default_factory=list)
 
 
+class BatchEmbedder:
+    """The local embedder with a per-batch cache: ``preload`` encodes a whole batch's texts in
+    one call, and the metrics' own ``encode`` calls are then answered from it."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        self.max_seq_length = inner.max_seq_length
+        self._cache: dict[str, Any] = {}
+
+    def preload(self, texts: list[str]) -> None:
+        """Encode every text not cached yet, in one batch."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            for text, vec in zip(missing, self.inner.encode(missing, batch_size=64), strict=True):
+                self._cache[text] = vec
+
+    def encode(self, texts: Any, *, batch_size: int = 32, normalize: bool = True) -> Any:
+        """Return one row per text (normalised), from the cache where possible."""
+        import numpy as np
+
+        if not normalize:
+            return self.inner.encode(texts, batch_size=batch_size, normalize=False)
+        self.preload(list(texts))
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self._cache[t] for t in texts])
+
+    def count_tokens(self, text: str) -> int:
+        """Return the model's token count."""
+        return self.inner.count_tokens(text)
+
+
 class MonitorServices:
     """What the eval metrics need, for scoring production traces (``EvalServices``)."""
 
@@ -62,12 +96,15 @@ class MonitorServices:
         self._judge = judge
         self._registry: Any = None
         self._rubrics: dict[str, Any] = {}
+        self._embedder: BatchEmbedder | None = None
 
     def embedder(self) -> Embedder:
-        """Return the local embedding model."""
-        from llmops.embeddings import get_embedder
+        """Return the local embedding model (behind a per-batch cache)."""
+        if self._embedder is None:
+            from llmops.embeddings import get_embedder
 
-        return get_embedder(self.settings.embedding.model)
+            self._embedder = BatchEmbedder(get_embedder(self.settings.embedding.model))
+        return self._embedder  # type: ignore[return-value]
 
     @property
     def judge(self) -> Judge | None:
@@ -263,6 +300,7 @@ class Scorer:
         budget = self._judge_budget_left() if judge is not None else 0
         status.judge_state = "ok" if judge is not None else "off"
         services = MonitorServices(self.settings, judge)
+        _preload(services, rows)
         support = self.settings.monitor.hallucination.support_threshold
         grounded = create_metric(MetricSpec(type="groundedness", options={"support": support}))
         faithful = create_metric(MetricSpec(type="judge-rag", options={"aspect": "faithfulness"}))
@@ -292,7 +330,10 @@ class Scorer:
                     status.errors += 1
                     status.last_error = result.reason
                 if judge is not None and "groundedness" in values:
-                    if budget <= 0:
+                    if status.judge_state == "failing":
+                        values["score_error"] = f"judge unavailable: {status.last_error}"[:500]
+                        status.judge_skipped += 1
+                    elif budget <= 0:
                         values["score_error"] = "judge budget for this hour spent"
                         status.judge_skipped += 1
                         status.judge_state = "budget_spent"
@@ -327,3 +368,24 @@ class Scorer:
             status.judge_state = "failing"
         if relevance.status in ("pass", "fail"):
             values["judge_relevance"] = relevance.score
+
+
+def _preload(services: MonitorServices, rows: list[dict[str, Any]]) -> None:
+    """Encode the sentences the groundedness metric will ask for, for the whole batch at once."""
+    import json
+
+    from llmops.evals.metrics.grounded import claims_and_pieces
+
+    texts: list[str] = []
+    for row in rows:
+        contexts = row["contexts"]
+        if isinstance(contexts, str):
+            contexts = json.loads(contexts)
+        if row["answer"] and contexts:
+            claims, pieces = claims_and_pieces(
+                row["answer"], [str(c.get("text") or "") for c in contexts if c.get("text")]
+            )
+            texts += claims + pieces
+    embedder = services.embedder()
+    assert isinstance(embedder, BatchEmbedder)
+    embedder.preload(texts)

@@ -21,7 +21,7 @@ from llmops.evals.records import MetricResult
 if TYPE_CHECKING:
     from llmops.embeddings import Embedder
 
-__all__ = ["Groundedness", "sentence_support"]
+__all__ = ["Groundedness", "claims_and_pieces", "sentence_support"]
 
 _CITATION = re.compile(r"\s*\[[^\]\s]{1,80}\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(`])|\n+")
@@ -35,14 +35,19 @@ def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
 
 
+def claims_and_pieces(answer: str, contexts: list[str]) -> tuple[list[str], list[str]]:
+    """Return the answer sentences to check and the context sentences to check them against."""
+    claims = _sentences(_CITATION.sub("", answer))
+    return claims, [s for t in contexts for s in _sentences(t)] or contexts
+
+
 def sentence_support(
     embedder: Embedder, answer: str, contexts: list[str]
 ) -> list[tuple[str, float]]:
     """Return each answer sentence with its best support in ``contexts`` (1.0 = quoted)."""
-    claims = _sentences(_CITATION.sub("", answer))
+    claims, pieces = claims_and_pieces(answer, contexts)
     if not claims:
         return []
-    pieces = [s for t in contexts for s in _sentences(t)] or contexts
     joined = " ".join(_normal(t) for t in contexts)
     scores = (embedder.encode(claims) @ embedder.encode(pieces).T).max(axis=1)
     return [
