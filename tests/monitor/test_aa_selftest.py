@@ -19,7 +19,7 @@ import pytest
 
 from llmops.config import Settings
 from llmops.monitor.drift import query_drift
-from llmops.monitor.groups import hist_tests, rate_tests, source_mix_signal, drift_signal
+from llmops.monitor.groups import drift_signal, hist_tests, rate_tests, source_mix_signal
 from llmops.monitor.signals import Evaluator
 from llmops.monitor.stats import psi_stat
 from llmops.traces.rollup import BINS

@@ -5,7 +5,8 @@ collector registered in the gateway's registry reads that small table at scrape 
 every few seconds), so every gateway replica exports the same figures and the watcher needs no
 port of its own. Families:
 
-- ``llmops_monitor_<signal>{route, stat}``: stat is value, low, high or p_value;
+- ``llmops_monitor_<signal>{route, stat}``: stat is value, low, high or p_value (value is NaN
+  when there is none: no data is a gap on a graph, never a 0);
 - ``llmops_monitor_signal_status{signal, route, status}``: 1 for the current status (ok,
   no_data, too_few, not_scored, drift, ...), so "no data" is visible and never a 0 rate;
 - ``llmops_monitor_alert_firing{rule, route}``, ``llmops_monitor_scoring_ok{scorer}``,
@@ -58,8 +59,9 @@ def signal_rows(
     for s in signals:
         for stat in ("value", "low", "high", "p_value"):
             value = getattr(s, stat)
-            if value is not None:
-                rows.append((PREFIX + s.name, {"route": s.route, "stat": stat}, float(value)))
+            if value is not None or stat == "value":  # no value: NaN, and the status says why
+                labels = {"route": s.route, "stat": stat}
+                rows.append((PREFIX + s.name, labels, None if value is None else float(value)))
         rows.append(
             (
                 PREFIX + "signal_status",
