@@ -97,7 +97,8 @@ def _rollup_sums(store: TraceStore) -> dict[str, Any]:
             )
         ).one()
     values = [int(v or 0) for v in row]
-    named = dict(zip(["n", "errors", "rag", "empty", "abstained", "guard_fired", "tokens"], values))
+    keys = ["n", "errors", "rag", "empty", "abstained", "guard_fired", "tokens"]
+    named: dict[str, Any] = dict(zip(keys, values[:7], strict=True))
     named["top1"] = values[7:]
     return named
 

@@ -357,15 +357,16 @@ class Scorer:
         status: ScoringStatus,
     ) -> None:
         faith = await faithful.evaluate(ctx)
-        relevance = await relevant.evaluate(ctx)
-        if faith.status in ("pass", "fail"):
-            values["judge_faithfulness"] = faith.score
-            status.judged += 1
-        elif faith.status == "error":
+        if faith.status == "error":  # the same call would fail again for the other aspect
             values["score_error"] = f"judge: {faith.reason}"[:500]
             status.judge_errors += 1
             status.last_error = faith.reason
             status.judge_state = "failing"
+            return
+        relevance = await relevant.evaluate(ctx)  # the same reply, from the call cache
+        if faith.status in ("pass", "fail"):
+            values["judge_faithfulness"] = faith.score
+            status.judged += 1
         if relevance.status in ("pass", "fail"):
             values["judge_relevance"] = relevance.score
 
