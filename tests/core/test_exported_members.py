@@ -17,6 +17,8 @@ PACKAGES = [
     "llmops.guards",
     "llmops.evals",
     "llmops.mlmodels",
+    "llmops.monitor",
+    "llmops.traces",
     "llmops.testing",
     "llmops.vllm",
 ]

@@ -56,14 +56,37 @@ class ScoringStatus:
 
 class BatchEmbedder:
     """The local embedder with a per-batch cache: ``preload`` encodes a whole batch's texts in
-    one call, and the metrics' own ``encode`` calls are then answered from it."""
+    one call, and the metrics' own ``encode`` calls are then answered from it. The model is
+    loaded on the first text to encode, so a pass with nothing to embed loads nothing."""
 
-    def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
-        self.model_id = inner.model_id
-        self.dim = inner.dim
-        self.max_seq_length = inner.max_seq_length
+    def __init__(self, model: str) -> None:
+        self.model = model
+        self._inner: Embedder | None = None
         self._cache: dict[str, Any] = {}
+
+    @property
+    def inner(self) -> Embedder:
+        """Return the embedding model (loaded on first use)."""
+        if self._inner is None:
+            from llmops.embeddings import get_embedder
+
+            self._inner = get_embedder(self.model)
+        return self._inner
+
+    @property
+    def model_id(self) -> str:
+        """Return the model id."""
+        return self.inner.model_id
+
+    @property
+    def dim(self) -> int:
+        """Return the vector size."""
+        return self.inner.dim
+
+    @property
+    def max_seq_length(self) -> int:
+        """Return the model's input limit."""
+        return self.inner.max_seq_length
 
     def preload(self, texts: list[str]) -> None:
         """Encode every text not cached yet, in one batch."""
@@ -101,9 +124,7 @@ class MonitorServices:
     def embedder(self) -> Embedder:
         """Return the local embedding model (behind a per-batch cache)."""
         if self._embedder is None:
-            from llmops.embeddings import get_embedder
-
-            self._embedder = BatchEmbedder(get_embedder(self.settings.embedding.model))
+            self._embedder = BatchEmbedder(self.settings.embedding.model)
         return self._embedder  # type: ignore[return-value]
 
     @property
@@ -214,7 +235,9 @@ class Scorer:
         rows = [r for r in rows if r[3] < self.sampler.embed_rate(r[1] or "")]
         if not rows:
             return 0
-        embedder = MonitorServices(self.settings, None).embedder()
+        from llmops.embeddings import get_embedder
+
+        embedder = get_embedder(self.settings.embedding.model)
         vectors = embedder.encode([str(r[4]) for r in rows], batch_size=64)
         model = self.settings.embedding.model
         values = [
