@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from llmops.monitor.quality import hallucination, query_drift
-from llmops.monitor.queries import RollupTotals, Window, rollup_totals, source_counts
+from llmops.monitor.queries import RollupTotals, Window, merge_totals
 from llmops.monitor.release import release
 from llmops.monitor.signals import SignalValue
 from llmops.monitor.stats import (
@@ -37,6 +37,7 @@ __all__ = [
     "query_drift",
     "rate_signal",
     "rate_tests",
+    "rows",
     "release",
     "retrieval",
     "source_mix_signal",
@@ -46,15 +47,15 @@ __all__ = [
 ]
 
 
+def rows(ev: Evaluator, route: str, window: Window) -> list[RollupTotals]:
+    """Return the route's rollups per (arm, prompt) over ``window``."""
+    return ev.rollups(route, window)
+
+
 def totals(ev: Evaluator, route: str, window: Window) -> RollupTotals | None:
     """Return the route's rollup totals over ``window`` (None without traffic)."""
-    key = ("_totals", route, window)
-    memo = ev._memo  # noqa: SLF001 - the evaluator's own memo, shared by the groups
-    if key not in memo:
-        found = rollup_totals(ev.store, window, route=route, group_by=())
-        memo[key] = found[0] if found and found[0]["n"] > 0 else None
-    result: RollupTotals | None = memo[key]
-    return result
+    found = merge_totals(rows(ev, route, window), ("route",))
+    return found[0] if found and found[0]["n"] > 0 else None
 
 
 def rate_signal(name: str, route: str, k: float, n: float, what: str) -> SignalValue:
@@ -160,7 +161,7 @@ def operational(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
         "latency_p99": _latency("latency_p99", route, tot, 0.99),
     }
     versions = []
-    for row in rollup_totals(ev.store, window, route=route, group_by=("prompt", "arm")):
+    for row in rows(ev, route, window):
         if row["n"] == 0:
             continue
         p50 = hist_quantile(BINS["latency"].edges, row.bins["latency"], 0.5)
@@ -250,10 +251,8 @@ def _low_share(tot: RollupTotals, threshold: float) -> tuple[float, float]:
 
 
 def _source_mix(ev: Evaluator, route: str, window: Window) -> tuple[SignalValue, list[Any]]:
-    cur = source_counts(ev.store, window, route)
-    ref = source_counts(ev.store, ev.reference_window(window), route)
     return source_mix_signal(
-        ev, route, {s: v[1] for s, v in cur.items()}, {s: v[1] for s, v in ref.items()}
+        ev, route, ev.sources(route, window), ev.sources(route, ev.reference_window(window))
     )
 
 
@@ -394,12 +393,16 @@ def staleness(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
 
 def _changed(ev: Evaluator, pipeline: str, version: str) -> dict[str, Any]:
     from llmops.errors import LLMOpsError
+
+    path = ev.settings.state_path / "rag" / pipeline / "manifests" / f"{version}.json"
+    if not path.is_file():  # checked before importing the RAG package (a report stays fast)
+        return {"error": f"no manifest for {pipeline}@{version} under the state root"}
     from llmops.rag import Pipeline
     from llmops.rag.manifest import ManifestStore
 
     manifest = ManifestStore(ev.settings.state_path, pipeline).read(version)
     if manifest is None:
-        return {"error": f"no manifest for {pipeline}@{version} under the state root"}
+        return {"error": f"the manifest of {pipeline}@{version} is unreadable"}
     try:
         pipe = Pipeline.from_name(pipeline, ev.settings)
         found = pipe.changed_files(manifest)

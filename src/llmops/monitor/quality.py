@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops.monitor.drift import query_drift as run_query_drift
-from llmops.monitor.queries import Window, scored_sums, window_vectors
+from llmops.monitor.queries import Window, merge_scored, window_vectors
 from llmops.monitor.signals import SignalValue
 from llmops.monitor.stats import Rate, ht_rate, rogan_gladen, wilson
 
@@ -111,7 +111,7 @@ _STATUS_MESSAGES = {
 
 def hallucination(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
     """Unsupported-answer rate (groundedness) and the judge's unfaithful rate, per version."""
-    groups = scored_sums(ev.store, window, route=route, group_by=("prompt_name", "prompt_version"))
+    groups = merge_scored(ev.scored(route, window), ("prompt_name", "prompt_version"))
     sampled = sum(g.sampled for g in groups)
     scored = sum(g.scored for g in groups)
     judged = sum(g.judged for g in groups)

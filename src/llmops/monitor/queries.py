@@ -8,12 +8,13 @@ trace of a window into Python.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmops.traces.rollup import BINS, BUCKET_S, COUNTERS, SOURCE_BUCKET_S
+from llmops.traces.rollup import BINS, BUCKET_S, COUNTERS, HOUR_S, SOURCE_BUCKET_S
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,7 +27,10 @@ __all__ = [
     "RollupTotals",
     "ScoredSums",
     "Window",
+    "all_source_counts",
     "list_traces",
+    "merge_totals",
+    "merge_scored",
     "rollup_totals",
     "routes_in",
     "scored_sums",
@@ -85,6 +89,53 @@ def _bucket_range(window: Window, width: int) -> tuple[int, int]:
     )
 
 
+def _parts(store: TraceStore, window: Window) -> list[tuple[Any, int, int]]:
+    """Return (table, first bucket, end bucket): hour rows inside, minute rows at the edges."""
+    start, end = _bucket_range(window, BUCKET_S)
+    h_start = -(-start // HOUR_S) * HOUR_S
+    h_end = end // HOUR_S * HOUR_S
+    minute, hourly = store.tables.rollup, store.tables.rollup_hourly
+    if h_start >= h_end:
+        return [(minute, start, end)]
+    parts = [(hourly, h_start, h_end)]
+    if start < h_start:
+        parts.append((minute, start, h_start))
+    if h_end < end:
+        parts.append((minute, h_end, end))
+    return parts
+
+
+def _add(into: RollupTotals, other: RollupTotals) -> None:
+    for name, value in other.counts.items():
+        into.counts[name] = into.counts.get(name, 0.0) + value
+    for name, values in other.bins.items():
+        into.bins[name] = [a + b for a, b in zip(into.bins[name], values, strict=True)]
+
+
+def merge_totals(rows: list[RollupTotals], by: Sequence[str]) -> list[RollupTotals]:
+    """Return ``rows`` summed per distinct value of the keys ``by``."""
+    out: dict[tuple[str, ...], RollupTotals] = {}
+    for row in rows:
+        key = tuple(row.keys[k] for k in by)
+        found = out.get(key)
+        if found is None:
+            out[key] = RollupTotals(dict(zip(by, key, strict=True)), dict(row.counts),
+                                    {k: list(v) for k, v in row.bins.items()})  # fmt: skip
+        else:
+            _add(found, row)
+    return list(out.values())
+
+
+@functools.lru_cache(maxsize=32)
+def _rollup_sql(table: str, group_by: tuple[str, ...], by_route: bool) -> str:
+    """Return the SUM query of one rollup table (built once: 90 columns of SQL)."""
+    value_cols = [*COUNTERS, *(c for b in BINS.values() for c in b.columns)]
+    select = ", ".join([*group_by, *(f"SUM({c}) AS {c}" for c in value_cols)])
+    where = "bucket >= :start AND bucket < :end" + (" AND route = :route" if by_route else "")
+    group = f" GROUP BY {', '.join(group_by)}" if group_by else ""
+    return f"SELECT {select} FROM {table} WHERE {where}{group}"
+
+
 def rollup_totals(
     store: TraceStore,
     window: Window,
@@ -92,29 +143,29 @@ def rollup_totals(
     route: str | None = None,
     group_by: Sequence[str] = ("route",),
 ) -> list[RollupTotals]:
-    """Return summed rollups per group (``route``, ``arm``, ``prompt``, ...) in ``window``."""
+    """Return summed rollups per group (``route``, ``arm``, ``prompt``, ...) in ``window``.
+
+    Whole hours are read from the hourly rows, the partial hours at the edges from the minute
+    rows (windows align to whole minutes).
+    """
     import sqlalchemy as sa
 
-    t = store.tables.rollup
-    start, end = _bucket_range(window, BUCKET_S)
-    value_cols = [*COUNTERS, *(c for b in BINS.values() for c in b.columns)]
-    stmt = sa.select(
-        *(t.c[g] for g in group_by), *(sa.func.sum(t.c[c]).label(c) for c in value_cols)
-    ).where(t.c.bucket >= start, t.c.bucket < end)
-    if route is not None:
-        stmt = stmt.where(t.c.route == route)
-    if group_by:
-        stmt = stmt.group_by(*(t.c[g] for g in group_by))
-    out = []
+    keys = tuple(group_by)
+    found: list[RollupTotals] = []
     with store.engine.connect() as conn:
-        for row in conn.execute(stmt):
-            m = row._mapping
-            if m["n"] is None:
-                continue
-            counts = {c: float(m[c] or 0) for c in COUNTERS}
-            bins = {name: [float(m[c] or 0) for c in b.columns] for name, b in BINS.items()}
-            out.append(RollupTotals({g: str(m[g]) for g in group_by}, counts, bins))
-    return out
+        for t, start, end in _parts(store, window):
+            sql = sa.text(_rollup_sql(t.name, keys, route is not None))
+            params: dict[str, Any] = {"start": start, "end": end}
+            if route is not None:
+                params["route"] = route
+            for row in conn.execute(sql, params):
+                m = row._mapping
+                if m["n"] is None:
+                    continue
+                counts = {c: float(m[c] or 0) for c in COUNTERS}
+                bins = {name: [float(m[c] or 0) for c in b.columns] for name, b in BINS.items()}
+                found.append(RollupTotals({g: str(m[g]) for g in keys}, counts, bins))
+    return merge_totals(found, keys)
 
 
 def routes_in(store: TraceStore, window: Window) -> list[str]:
@@ -126,19 +177,33 @@ def source_counts(
     store: TraceStore, window: Window, route: str | None
 ) -> dict[str, tuple[float, float]]:
     """Return source -> (retrieved chunks, times ranked first) in ``window`` (whole hours)."""
+    by_route = all_source_counts(store, window)
+    out: dict[str, tuple[float, float]] = {}
+    for (r, source), (n, top) in by_route.items():
+        if route is None or r == route:
+            n0, t0 = out.get(source, (0.0, 0.0))
+            out[source] = (n0 + n, t0 + top)
+    return out
+
+
+def all_source_counts(
+    store: TraceStore, window: Window
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """Return (route, source) -> (retrieved chunks, times ranked first), one query."""
     import sqlalchemy as sa
 
     t = store.tables.sources
     start, end = _bucket_range(window, SOURCE_BUCKET_S)
     stmt = (
-        sa.select(t.c.source, sa.func.sum(t.c.n), sa.func.sum(t.c.top1))
+        sa.select(t.c.route, t.c.source, sa.func.sum(t.c.n), sa.func.sum(t.c.top1))
         .where(t.c.bucket >= start, t.c.bucket < end)
-        .group_by(t.c.source)
+        .group_by(t.c.route, t.c.source)
     )
-    if route is not None:
-        stmt = stmt.where(t.c.route == route)
     with store.engine.connect() as conn:
-        return {str(s): (float(n or 0), float(top or 0)) for s, n, top in conn.execute(stmt)}
+        return {
+            (str(r), str(s)): (float(n or 0), float(top or 0))
+            for r, s, n, top in conn.execute(stmt)
+        }
 
 
 @dataclass
@@ -169,6 +234,26 @@ def _ht_terms(sa: Any, flag: Any, known: Any, pi: Any) -> list[Any]:
 
 
 _TERMS = ("sum_w", "sum_wy", "sum_a", "sum_ay", "sum_w2", "n", "n_yes")
+
+
+def merge_scored(groups: list[ScoredSums], by: Sequence[str]) -> list[ScoredSums]:
+    """Return ``groups`` summed per distinct value of the keys ``by``."""
+    out: dict[tuple[str, ...], ScoredSums] = {}
+    for g in groups:
+        key = tuple(g.keys[k] for k in by)
+        into = out.get(key)
+        if into is None:
+            into = out[key] = ScoredSums(dict(zip(by, key, strict=True)))
+            into.sums = {o: dict.fromkeys(_TERMS, 0.0) for o in g.sums}
+        into.sampled += g.sampled
+        into.scored += g.scored
+        into.errors += g.errors
+        into.judged += g.judged
+        into.last_error = into.last_error or g.last_error
+        for outcome, terms in g.sums.items():
+            for name, value in terms.items():
+                into.sums[outcome][name] += value
+    return list(out.values())
 
 
 def scored_sums(

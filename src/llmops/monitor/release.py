@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from llmops.monitor.queries import Window, rollup_totals, scored_sums
+from llmops.monitor.queries import Window, merge_scored, merge_totals
 from llmops.monitor.signals import SignalValue
 from llmops.monitor.stats import Z95, binned_test, hist_quantile, ht_rate, rate_diff_stat, wilson
 from llmops.traces.rollup import BINS
@@ -86,7 +86,9 @@ def _compare(ev: Evaluator, base: dict[str, Any], cand: dict[str, Any]) -> dict[
 def release(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
     """Compare the route's arms; the signal is -1 rollback, 0 hold, 1 promote."""
     arms: dict[str, dict[str, Any]] = {}
-    for row in rollup_totals(ev.store, window, route=route, group_by=("arm",)):
+    from llmops.monitor.groups import rows
+
+    for row in merge_totals(rows(ev, route, window), ("arm",)):
         name = row.keys["arm"]
         if not name or row["n"] == 0:
             continue
@@ -100,7 +102,7 @@ def release(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
     if len(arms) < 2:
         signal = SignalValue("release", route, "no_data", message="no release arms to compare")
         return {"signals": {"release": signal}, "details": {"arms": arms}}
-    for group in scored_sums(ev.store, window, route=route, group_by=("arm",)):
+    for group in merge_scored(ev.scored(route, window), ("arm",)):
         arm = arms.get(group.keys["arm"])
         if arm is not None:
             s = group.sums["unsupported"]

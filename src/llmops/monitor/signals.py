@@ -13,7 +13,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmops.monitor.queries import Window
+from llmops.monitor.queries import (
+    RollupTotals,
+    ScoredSums,
+    Window,
+    all_source_counts,
+    rollup_totals,
+    scored_sums,
+)
 from llmops.monitor.settings import SIGNALS
 
 if TYPE_CHECKING:
@@ -104,6 +111,31 @@ class Evaluator:
             fn = getattr(groups, group)
             self._memo[key] = fn(self, route, window)
         return self._memo[key]
+
+    def _once(self, name: str, window: Window, compute: Callable[[], Any]) -> Any:
+        key = (name, "", window)
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def rollups(self, route: str, window: Window) -> list[RollupTotals]:
+        """Return the route's rollups per (arm, prompt); one query set per window, all routes."""
+        found = self._once(
+            "_rollups", window,
+            lambda: rollup_totals(self.store, window, group_by=("route", "arm", "prompt")),
+        )  # fmt: skip
+        return [r for r in found if r.keys["route"] == route]
+
+    def scored(self, route: str, window: Window) -> list[ScoredSums]:
+        """Return the route's scored-sample sums per (prompt version, arm); one query."""
+        by = ("route", "prompt_name", "prompt_version", "arm")
+        found = self._once("_scored", window, lambda: scored_sums(self.store, window, group_by=by))
+        return [g for g in found if g.keys["route"] == route]
+
+    def sources(self, route: str, window: Window) -> dict[str, float]:
+        """Return the route's top-1 source counts; one query per window, all routes."""
+        found = self._once("_sources", window, lambda: all_source_counts(self.store, window))
+        return {src: top for (r, src), (_n, top) in found.items() if r == route}
 
     def signal(self, name: str, route: str, window: Window) -> SignalValue:
         """Return one signal for ``route`` over ``window``."""

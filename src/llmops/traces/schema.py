@@ -1,7 +1,7 @@
 """The trace store's tables and their migrations.
 
 Schema 1 (before the monitors) had only ``llmops_traces`` with the request columns. Schema 2 adds
-the lineage, derived, sampling and scoring columns, the rollup tables, the query vectors the
+the lineage, derived, sampling and scoring columns, the rollup tables (per minute and per hour), the query vectors the
 drift test reads, the latest signal values ``/metrics`` exports and the monitor's alert/action
 log. ``migrate`` brings any older store up to date in place: missing tables and columns are
 created, old rows get their derived columns and rollups in bounded batches, and the version is
@@ -30,6 +30,7 @@ log = logging.getLogger("llmops.traces")
 SCHEMA_VERSION = 2
 TRACES = "llmops_traces"
 ROLLUP = "llmops_rollup"
+ROLLUP_HOURLY = "llmops_rollup_hourly"
 ROLLUP_SOURCES = "llmops_rollup_sources"
 VECTORS = "llmops_trace_vectors"
 SIGNALS = "llmops_monitor_signals"
@@ -67,23 +68,37 @@ class Tables:
             sa.Index("ix_llmops_traces_route_ts", "route", "ts"),
             sa.Index("ix_llmops_traces_request_id", "request_id"),
             sa.Index("ix_llmops_traces_ts", "ts"),
-            sa.Index("ix_llmops_traces_sampled", "sampled", "route", "ts"),
+            sa.Index("ix_llmops_traces_sampled", "sampled", "ts"),
         )
-        key_cols = [
-            sa.Column(k, sa.BigInteger if k == "bucket" else sa.String(255), nullable=False)
-            for k in KEYS
-        ]
-        value_cols = [
-            sa.Column(c, sa.Float if c == "latency_ms" else sa.BigInteger, nullable=False)
-            for c in ROLLUP_COLUMNS
-        ]
+        skewed = self.traces.c.ts_client.is_not(None)
+        sa.Index(
+            "ix_llmops_traces_skew", self.traces.c.ts,
+            sqlite_where=skewed, postgresql_where=skewed,
+        )  # fmt: skip
+
+        def rollup_columns() -> list[sa.Column[Any]]:
+            keys = [
+                sa.Column(k, sa.BigInteger if k == "bucket" else sa.String(255), nullable=False)
+                for k in KEYS
+            ]
+            return keys + [
+                sa.Column(c, sa.Float if c == "latency_ms" else sa.BigInteger, nullable=False)
+                for c in ROLLUP_COLUMNS
+            ]
+
         self.rollup = sa.Table(
             ROLLUP,
             meta,
-            *key_cols,
-            *value_cols,
+            *rollup_columns(),
             sa.PrimaryKeyConstraint(*KEYS, name="pk_llmops_rollup"),
             sa.Index("ix_llmops_rollup_route_bucket", "route", "bucket"),
+        )
+        self.rollup_hourly = sa.Table(
+            ROLLUP_HOURLY,
+            meta,
+            *rollup_columns(),
+            sa.PrimaryKeyConstraint(*KEYS, name="pk_llmops_rollup_hourly"),
+            sa.Index("ix_llmops_rollup_hourly_route_bucket", "route", "bucket"),
         )
         self.sources = sa.Table(
             ROLLUP_SOURCES,

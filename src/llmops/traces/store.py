@@ -15,7 +15,7 @@ from typing import Any
 from llmops.traces.derive import derive
 from llmops.traces.record import COLUMNS, JSON_FIELDS, TraceRecord
 from llmops.traces.rollup import KEYS, ROLLUP_COLUMNS, RollupBatch
-from llmops.traces.schema import ROLLUP, ROLLUP_SOURCES, TRACES, Tables, migrate
+from llmops.traces.schema import ROLLUP, ROLLUP_HOURLY, ROLLUP_SOURCES, TRACES, Tables, migrate
 
 __all__ = ["SCORE_FIELDS", "TraceStore", "normalise_url", "upsert_rollups"]
 
@@ -38,38 +38,41 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def _upsert_sql(mark: Callable[[int], str]) -> tuple[str, str]:
-    """Return the rollup and source upserts with placeholders ``mark(0)``, ``mark(1)``, ..."""
+def _upsert_sql(mark: Callable[[int], str]) -> tuple[str, str, str]:
+    """Return the minute, hour and source upserts with placeholders ``mark(0)``, ``mark(1)``..."""
     cols = (*KEYS, *ROLLUP_COLUMNS)
-    sets = ", ".join(f"{c} = {ROLLUP}.{c} + excluded.{c}" for c in ROLLUP_COLUMNS)
-    rollup = (
-        f"INSERT INTO {ROLLUP} ({', '.join(cols)}) "
-        f"VALUES ({', '.join(mark(i) for i in range(len(cols)))}) "
-        f"ON CONFLICT ({', '.join(KEYS)}) DO UPDATE SET {sets}"
-    )
+    marks = ", ".join(mark(i) for i in range(len(cols)))
+
+    def rollup(table: str) -> str:
+        sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in ROLLUP_COLUMNS)
+        return (
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) "
+            f"ON CONFLICT ({', '.join(KEYS)}) DO UPDATE SET {sets}"
+        )
+
     sources = (
         f"INSERT INTO {ROLLUP_SOURCES} (bucket, route, source, n, top1) "
         f"VALUES ({', '.join(mark(i) for i in range(5))}) ON CONFLICT (bucket, route, source) "
         f"DO UPDATE SET n = {ROLLUP_SOURCES}.n + excluded.n, "
         f"top1 = {ROLLUP_SOURCES}.top1 + excluded.top1"
     )
-    return rollup, sources
+    return rollup(ROLLUP), rollup(ROLLUP_HOURLY), sources
+
+
+def _named(params: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [{f"p{i}": v for i, v in enumerate(p)} for p in params]
 
 
 def upsert_rollups(conn: Any, batch: RollupBatch) -> None:
     """Add ``batch`` to the rollup tables through a SQLAlchemy connection."""
     import sqlalchemy as sa
 
-    rollup, sources = _upsert_sql(lambda i: f":p{i}")
+    minute, hour, sources = _upsert_sql(lambda i: f":p{i}")
     if batch.rows:
-        conn.execute(
-            sa.text(rollup), [{f"p{i}": v for i, v in enumerate(p)} for p in batch.params()]
-        )
+        conn.execute(sa.text(minute), _named(batch.params()))
+        conn.execute(sa.text(hour), _named(batch.hour_params()))
     if batch.sources:
-        conn.execute(
-            sa.text(sources),
-            [{f"p{i}": v for i, v in enumerate(p)} for p in batch.source_params()],
-        )
+        conn.execute(sa.text(sources), _named(batch.source_params()))
 
 
 class TraceStore:
@@ -107,7 +110,7 @@ class TraceStore:
         style = self.engine.dialect.paramstyle
         mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
         self._insert_sql: str | None = None
-        self._rollup_sql: tuple[str, str] | None = None
+        self._rollup_sql: tuple[str, str, str] | None = None
         if mark is not None:
             quote = self.engine.dialect.identifier_preparer.quote  # "user" is reserved in PG
             self._insert_sql = (
@@ -126,11 +129,13 @@ class TraceStore:
         batch = [derive(r) for r in records]
         if not batch:
             return 0
-        rows = [r.row(record_text) for r in batch]
+        rows = [r.values(record_text) for r in batch]
         roll = RollupBatch.of(batch) if self.rollups else None
         if self._insert_sql is None or self._rollup_sql is None:
             with self.engine.begin() as conn:
-                conn.execute(self.table.insert(), rows)
+                conn.execute(
+                    self.table.insert(), [dict(zip(COLUMNS, r, strict=True)) for r in rows]
+                )
                 if roll is not None:
                     upsert_rollups(conn, roll)
             return len(rows)
@@ -138,12 +143,13 @@ class TraceStore:
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
-            cur.executemany(self._insert_sql, [tuple(r[c] for c in COLUMNS) for r in rows])
+            cur.executemany(self._insert_sql, rows)
             if roll is not None:
                 if roll.rows:
                     cur.executemany(self._rollup_sql[0], roll.params())
+                    cur.executemany(self._rollup_sql[1], roll.hour_params())
                 if roll.sources:
-                    cur.executemany(self._rollup_sql[1], roll.source_params())
+                    cur.executemany(self._rollup_sql[2], roll.source_params())
             cur.close()
             raw.commit()
         except BaseException:
