@@ -3,7 +3,8 @@
 Every action passes three gates before it runs, in this order, and the journal records the
 outcome with the evidence that fired it (also when a gate stops it):
 
-1. cool-down: no second run of the same action for the same route within ``cooldown``;
+1. cool-down: no second run of the same action for the same route within ``cooldown`` (for
+   notifications, log and webhook, per rule too);
 2. budget: at most ``budget`` runs per ``budget_window``;
 3. dry run: record what would run, run nothing.
 
@@ -63,6 +64,7 @@ class ActionOutcome:
 
 
 Runner = Callable[["ActionSpec", ActionContext], dict[str, Any]]
+_PER_RULE = ("log", "webhook")
 _RUNNERS: dict[str, Runner] = {}
 
 
@@ -74,7 +76,10 @@ def register_action(kind: str, runner: Runner) -> None:
 def _gate(name: str, spec: ActionSpec, ctx: ActionContext, journal: Journal) -> str | None:
     now = ctx.clock()
     cooldown = parse_duration(spec.cooldown)
-    last = journal.last(name, ctx.route, ("done", "failed", "dry_run"))
+    # Notifications cool down per rule (two rules firing are two messages); a training trigger
+    # per route, whichever rule fired it (one re-index, not one per rule).
+    rule = ctx.rule if spec.type in _PER_RULE else None
+    last = journal.last(name, ctx.route, ("done", "failed", "dry_run"), rule=rule)
     if last is not None and now - last.ts < cooldown:
         until = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(last.ts + cooldown))
         return (
@@ -95,7 +100,7 @@ def run_action(name: str, spec: ActionSpec, ctx: ActionContext) -> ActionOutcome
     blocked = _gate(name, spec, ctx, journal)
     if blocked is not None:
         outcome = ActionOutcome(name, spec.type, "skipped", blocked)
-        previous = journal.last(name, ctx.route, ("skipped",))
+        previous = journal.last(name, ctx.route, ("skipped",), rule=ctx.rule)
         repeat = previous is not None and previous.reason == blocked
         if not repeat:  # one row per distinct reason, not one per evaluation
             _journal(journal, outcome, ctx)

@@ -82,13 +82,15 @@ def one_blas_thread() -> Any:
     124 ms on two (OpenBLAS threads spin against other processes); 2,000 vs 2,000 took
     0.24-0.45 s against 0.40-0.82 s.
     """
-    import contextlib
+    return _controller().limit(limits=1, user_api="blas")
 
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:  # pragma: no cover - a scikit-learn dependency, always installed
-        return contextlib.nullcontext()
-    return threadpool_limits(1, user_api="blas")
+
+@functools.lru_cache(maxsize=1)
+def _controller() -> Any:
+    """Return the process's thread-pool controller (inspecting the loaded libraries once)."""
+    from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+    return ThreadpoolController()
 
 
 @functools.lru_cache(maxsize=8)

@@ -62,8 +62,15 @@ class Journal:
             key = conn.execute(self.table.insert().values(**row)).inserted_primary_key
         return int(key[0]) if key else 0
 
-    def last(self, action: str, route: str | None, statuses: Sequence[str]) -> Entry | None:
-        """Return the newest action row of ``action`` (for ``route``) with one of ``statuses``."""
+    def last(
+        self,
+        action: str,
+        route: str | None,
+        statuses: Sequence[str],
+        *,
+        rule: str | None = None,
+    ) -> Entry | None:
+        """Return the newest row of ``action`` (for ``route``, ``rule``) with one of ``statuses``."""
         import sqlalchemy as sa
 
         t = self.table
@@ -71,6 +78,8 @@ class Journal:
         stmt = stmt.where(t.c.status.in_(list(statuses)))
         if route is not None:
             stmt = stmt.where(t.c.route == route)
+        if rule is not None:
+            stmt = stmt.where(t.c.rule == rule)
         stmt = stmt.order_by(t.c.ts.desc(), t.c.id.desc()).limit(1)
         with self.store.engine.connect() as conn:
             row = conn.execute(stmt).first()
