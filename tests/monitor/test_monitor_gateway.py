@@ -192,6 +192,20 @@ def _project(root: Path, repo_root: Path, hook: str) -> None:
     (root / "tiny.jsonl").write_text(
         "".join(json.dumps({"id": f"t{i}", "input": q}) + "\n" for i, q in enumerate(ON_TOPIC[:8]))
     )
+    (root / "evals").mkdir()
+    (root / "evals" / "slice.yaml").write_text(
+        textwrap.dedent(
+            """\
+            name: slice
+            dataset: golden.jsonl
+            target: {type: inprocess, prompt: rag-answer@production, pipeline: docs,
+                     provider: extractive, k: 2}
+            metrics:
+              - type: groundedness
+            concurrency: 2
+            """
+        )
+    )
     (root / "llmops.yaml").write_text(
         textwrap.dedent(
             f"""\
@@ -213,7 +227,14 @@ def _project(root: Path, repo_root: Path, hook: str) -> None:
                   window: 1h
                   above: 0
                   actions: [reindex-docs]
+                - name: new-topics
+                  signal: query_drift
+                  route: shift
+                  window: 1h
+                  significance: 0.01
+                  actions: [rerun-evals]
               actions:
+                rerun-evals: {{type: eval, suite: evals/slice.yaml, slice_size: 5, cooldown: 1h}}
                 ops: {{type: webhook, url: "{hook}", retries: 3, backoff: 0.5, cooldown: 10m}}
                 reindex-docs: {{type: reindex, pipeline: docs, cooldown: 1h}}
             """
@@ -456,3 +477,21 @@ def test_a_trigger_reindexes_changed_sources_once_per_cooldown(env: Env) -> None
     kinds = [(e.kind, e.action, e.status) for e in Journal(env.store).entries(limit=10)]
     assert ("action", "reindex-docs", "done") in kinds
     assert ("action", "reindex-docs", "skipped") in kinds
+
+
+def test_query_drift_reruns_the_eval_suite_on_the_drifted_slice(env: Env) -> None:
+    settings = load_settings(env.root)
+    (outcome,) = evaluate_rules(env.store, settings, only="new-topics")
+    assert outcome.fired
+    (action,) = outcome.actions
+    assert action.status == "done", action.reason
+    result = action.result
+    assert len(result["records"]) == 5 and result["queries_matched"] >= 30
+    golden = {
+        json.loads(line)["id"]: json.loads(line)["input"]
+        for line in (env.root / "golden.jsonl").read_text().splitlines()
+    }
+    assert set(result["records"]) <= set(golden)  # the slice is golden records...
+    sliced = Path(result["slice_file"]).read_text().splitlines()
+    assert [json.loads(line)["id"] for line in sliced] == result["records"]
+    assert result["metrics"]["groundedness"] is not None  # ...run through the suite's target
