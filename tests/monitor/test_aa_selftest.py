@@ -20,6 +20,7 @@ import pytest
 from llmops.config import Settings
 from llmops.monitor.drift import query_drift
 from llmops.monitor.groups import drift_signal, hist_tests, rate_tests, source_mix_signal
+from llmops.monitor.settings import DriftSettings
 from llmops.monitor.signals import Evaluator
 from llmops.monitor.stats import psi_stat
 from llmops.traces.rollup import BINS
@@ -68,7 +69,7 @@ def test_query_drift_false_alarms_at_every_window_size(pool: np.ndarray) -> None
             rng = np.random.default_rng(10_000 * n + seed)
             ref = pool[rng.integers(0, len(pool), n)]
             cur = pool[rng.integers(0, len(pool), n)]
-            result = query_drift(ref, cur, alpha=0.01, min_window=50)
+            result = query_drift(ref, cur, settings=DriftSettings(alpha=0.01, min_window=50))
             assert result.status in ("drift", "no_drift")
             count += result.drifted
         alarms[n] = count
@@ -120,10 +121,10 @@ def test_rollup_detectors_false_alarms_at_every_window_size() -> None:
 
 
 def test_below_the_minimum_window_it_says_too_few(pool: np.ndarray) -> None:
-    result = query_drift(pool[:49], pool[:200], min_window=50)
+    result = query_drift(pool[:49], pool[:200], settings=DriftSettings(min_window=50))
     assert result.status == "too_few"
     assert "reference set has 49" in result.message and "at least 50" in result.message
-    empty = query_drift(pool[:100], pool[:0], min_window=50)
+    empty = query_drift(pool[:100], pool[:0], settings=DriftSettings(min_window=50))
     assert empty.status == "no_data" and "not zero drift" in empty.message
     ev = _evaluator()
     tiny = drift_signal(ev, "top1_drift", "r", hist_tests(ev, [1.0] * 22, [40.0] * 22))

@@ -81,7 +81,7 @@ def watch(
     import threading
 
     from llmops.monitor.render import print_tick
-    from llmops.monitor.watch import Tick
+    from llmops.monitor.watch import Tick, WatchOptions
     from llmops.monitor.watch import watch as run_watch
 
     every = _duration(interval, "--interval") if interval else None
@@ -108,10 +108,8 @@ def watch(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, interrupt)
     try:
-        ticks = run_watch(
-            store, settings, stop=stop, on_tick=on_tick, interval=every,
-            max_ticks=1 if once else None,
-        )  # fmt: skip
+        options = WatchOptions(interval=every, max_ticks=1 if once else None)
+        ticks = run_watch(store, settings, stop=stop, on_tick=on_tick, options=options)
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, previous)

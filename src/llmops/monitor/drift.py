@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from llmops.monitor.settings import DriftSettings
+
 __all__ = ["DriftResult", "TopicShift", "mmd_test", "one_blas_thread", "query_drift"]
 
 Status = Literal["drift", "no_drift", "too_few", "no_data", "no_reference"]
@@ -193,14 +195,14 @@ def _kmeans(x: npt.NDArray[np.float32], k: int, seed: int) -> npt.NDArray[np.int
 def _topics(
     ref: npt.NDArray[np.float32],
     cur: npt.NDArray[np.float32],
-    ref_texts: list[str],
-    cur_texts: list[str],
+    texts: tuple[list[str], list[str]],
     alpha: float,
     min_change: float,
 ) -> list[TopicShift]:
     import numpy as np
     from scipy.stats import fisher_exact
 
+    ref_texts, cur_texts = texts
     pooled = np.concatenate([ref, cur])
     k = int(max(2, min(12, len(pooled) // 15)))
     labels = _kmeans(pooled, k, seed=0)
@@ -243,14 +245,18 @@ def query_drift(
     ref: npt.NDArray[np.float32] | None,
     cur: npt.NDArray[np.float32],
     *,
-    ref_texts: list[str] | None = None,
-    cur_texts: list[str] | None = None,
-    alpha: float = 0.01,
-    min_window: int = 50,
-    permutations: int = 500,
-    min_change: float = 0.05,
+    texts: tuple[list[str], list[str]] | None = None,
+    settings: DriftSettings | None = None,
 ) -> DriftResult:
-    """Test ``cur`` against ``ref``; say plainly when there is too little to decide."""
+    """Test ``cur`` against ``ref``; say plainly when there is too little to decide.
+
+    ``texts`` (reference texts, current texts) lets a drifted result name the topics that
+    moved; ``settings`` gives alpha, the minimum window, permutations and the smallest change.
+    """
+    from llmops.monitor.settings import DriftSettings
+
+    cfg = settings or DriftSettings()
+    alpha, min_window = cfg.alpha, cfg.min_window
     n_cur = 0 if cur is None else len(cur)
     if ref is None:
         return DriftResult(
@@ -273,7 +279,7 @@ def query_drift(
             n_cur=n_cur,
             alpha=alpha,
         )
-    stat, p, z, runs = mmd_test(ref, cur, permutations=permutations)
+    stat, p, z, runs = mmd_test(ref, cur, permutations=cfg.permutations)
     drifted = p < alpha
     result = DriftResult(
         "drift" if drifted else "no_drift",
@@ -290,7 +296,7 @@ def query_drift(
         permutations=runs,
         alpha=alpha,
     )
-    if drifted and ref_texts is not None and cur_texts is not None:
+    if drifted and texts is not None:
         with one_blas_thread():
-            result.topics = _topics(ref, cur, ref_texts, cur_texts, alpha, min_change)
+            result.topics = _topics(ref, cur, texts, alpha, cfg.min_rate_change)
     return result

@@ -206,11 +206,8 @@ def query_drift(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
     import numpy as np
 
     current = np.zeros((0, 1), dtype=np.float32) if cur is None else cur
-    result = run_query_drift(
-        ref, current, ref_texts=ref_texts, cur_texts=cur_texts, alpha=cfg.alpha,
-        min_window=cfg.min_window, permutations=cfg.permutations,
-        min_change=cfg.min_rate_change,
-    )  # fmt: skip
+    texts = (ref_texts, cur_texts) if ref is not None else None
+    result = run_query_drift(ref, current, texts=texts, settings=cfg)
     status = {"no_reference": "no_data"}.get(result.status, result.status)
     signal = SignalValue(
         "query_drift", route, status, value=result.statistic, p_value=result.p_value,

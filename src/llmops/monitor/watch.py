@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from llmops.config import Settings
     from llmops.traces.store import TraceStore
 
-__all__ = ["Tick", "run_once", "watch"]
+__all__ = ["Tick", "WatchOptions", "run_once", "watch"]
 
 
 @dataclass
@@ -60,23 +60,33 @@ def run_once(
     return Tick(now, scoring, outcomes, signals, time.perf_counter() - started)
 
 
+@dataclass
+class WatchOptions:
+    """How the loop runs: its clock, the time between ticks, an optional tick limit."""
+
+    clock: Callable[[], float] = time.time
+    interval: float | None = None  # default: monitor.interval
+    max_ticks: int | None = None
+
+
 def watch(
     store: TraceStore,
     settings: Settings,
     *,
     stop: threading.Event,
     on_tick: Callable[[Tick], None],
-    clock: Callable[[], float] = time.time,
-    interval: float | None = None,
-    max_ticks: int | None = None,
+    options: WatchOptions | None = None,
 ) -> int:
     """Run ticks until ``stop`` is set (or ``max_ticks``); return how many ran."""
-    every = interval if interval is not None else parse_duration(settings.monitor.interval)
+    opts = options or WatchOptions()
+    every = (
+        opts.interval if opts.interval is not None else parse_duration(settings.monitor.interval)
+    )
     ticks = 0
     while not stop.is_set():
-        on_tick(run_once(store, settings, clock=clock))
+        on_tick(run_once(store, settings, clock=opts.clock))
         ticks += 1
-        if max_ticks is not None and ticks >= max_ticks:
+        if opts.max_ticks is not None and ticks >= opts.max_ticks:
             break
         stop.wait(every)
     return ticks
