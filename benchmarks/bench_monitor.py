@@ -122,7 +122,9 @@ def fill(url: str, n: int, now: float) -> dict[str, Any]:
     rate = min(1.0, 12_500 / n)
     with store.engine.connect() as conn:
         rows = conn.execute(
-            sa.select(t.c.id, t.c.route, t.c.ts, t.c.sample_u).where(t.c.sample_u < rate)
+            sa.select(t.c.id, t.c.route, t.c.ts, t.c.sample_u, t.c.question).where(
+                t.c.sample_u < rate
+            )
         ).fetchall()
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(len(rows), 384)).astype(np.float32)
@@ -133,7 +135,7 @@ def fill(url: str, n: int, now: float) -> dict[str, Any]:
                 v.insert(),
                 [
                     {"trace_id": r[0], "route": r[1], "ts": r[2], "sample_u": r[3],
-                     "model": "all-MiniLM-L6-v2", "vec": vec.tobytes()}
+                     "model": "all-MiniLM-L6-v2", "question": r[4], "vec": vec.tobytes()}
                     for r, vec in zip(rows[start : start + 5000], vectors[start : start + 5000], strict=True)
                 ],
             )  # fmt: skip

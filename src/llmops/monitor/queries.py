@@ -313,10 +313,9 @@ def window_vectors(
     import numpy as np
     import sqlalchemy as sa
 
-    v, t = store.tables.vectors, store.table
+    v = store.tables.vectors
     stmt = (
-        sa.select(v.c.vec, t.c.question)
-        .join(t, t.c.id == v.c.trace_id)
+        sa.select(v.c.vec, v.c.question)
         .where(v.c.ts >= window.start, v.c.ts < window.end)
         .order_by(v.c.sample_u)
         .limit(limit)

@@ -243,7 +243,8 @@ class Scorer:
         values = [
             {
                 "trace_id": r[0], "route": r[1] or "", "ts": r[2], "sample_u": r[3],
-                "model": model, "vec": np.asarray(vec, dtype=np.float32).tobytes(),
+                "model": model, "question": str(r[4]),
+                "vec": np.asarray(vec, dtype=np.float32).tobytes(),
             }
             for r, vec in zip(rows, vectors, strict=True)
         ]  # fmt: skip

@@ -118,8 +118,11 @@ class Tables:
             sa.Column("ts", sa.Float, nullable=False),
             sa.Column("sample_u", sa.Float, nullable=False),
             sa.Column("model", sa.String(255), nullable=False),
+            sa.Column("question", sa.Text, nullable=True),
             sa.Column("vec", sa.LargeBinary, nullable=False),
-            sa.Index("ix_llmops_trace_vectors_route_ts", "route", "ts"),
+            # The drift test reads the lowest sample_u of a window: walking this index in u
+            # order stops after max_window rows, however many vectors the window holds.
+            sa.Index("ix_llmops_trace_vectors_route_u", "route", "sample_u", "ts"),
         )
         self.signals = sa.Table(
             SIGNALS,
