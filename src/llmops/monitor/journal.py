@@ -146,7 +146,8 @@ def publish_signals(
             )
             if not done.rowcount:
                 conn.execute(t.insert().values(**row))
-    del sa
+        # A route without traffic any more (or a removed rule) stops being exported.
+        conn.execute(sa.delete(t).where(t.c.ts < ts))
     return len(rows)
 
 

@@ -210,6 +210,10 @@ class Scorer:
         import sqlalchemy as sa
 
         t, v = self.store.table, self.store.tables.vectors
+        if not self._embed_cursor:  # ids grow with inserts: everything below was considered
+            with self.store.engine.connect() as conn:
+                newest = conn.execute(sa.select(sa.func.max(v.c.trace_id))).scalar()
+            self._embed_cursor = int(newest or 0)
         top_rate = max(
             [self.settings.monitor.sampler.embed_rate]
             + [r.embed_rate for r in self.settings.monitor.sampler.routes.values() if r.embed_rate]

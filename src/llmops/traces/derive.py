@@ -8,9 +8,11 @@ trace abstains exactly when the ``hallucination`` eval metric would call it a de
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from llmops.traces.record import TraceRecord
@@ -24,7 +26,6 @@ REFUSAL_PATTERNS = (
     r"\bagainst (?:my|the) (?:guidelines|policy|policies)\b",
 )
 _REFUSAL = re.compile("|".join(REFUSAL_PATTERNS), re.IGNORECASE)
-_decline: Any = None
 
 
 def is_refusal(answer: str) -> bool:
@@ -38,13 +39,15 @@ def sample_u(key: str) -> float:
     return int.from_bytes(digest, "big") / 2.0**64
 
 
-def _is_decline(answer: str) -> bool:
-    global _decline
-    if _decline is None:
-        from llmops.evals.metrics.behaviour import is_decline
+@functools.cache
+def _decline_check() -> Callable[[str], bool]:
+    from llmops.evals.metrics.behaviour import is_decline
 
-        _decline = is_decline
-    return bool(_decline(answer))
+    return is_decline
+
+
+def _is_decline(answer: str) -> bool:
+    return bool(_decline_check()(answer))
 
 
 def derive(rec: TraceRecord) -> TraceRecord:

@@ -70,6 +70,11 @@ class Tables:
             sa.Index("ix_llmops_traces_ts", "ts"),
             sa.Index("ix_llmops_traces_sampled", "sampled", "ts"),
         )
+        unscored = sa.and_(self.traces.c.sampled == sa.true(), self.traces.c.scored_at.is_(None))
+        sa.Index(
+            "ix_llmops_traces_unscored", self.traces.c.id,
+            sqlite_where=unscored, postgresql_where=unscored,
+        )  # fmt: skip
         skewed = self.traces.c.ts_client.is_not(None)
         sa.Index(
             "ix_llmops_traces_skew", self.traces.c.ts,
