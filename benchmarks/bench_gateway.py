@@ -9,9 +9,14 @@ the load generator on both, with ``taskset``). Prints ONE JSON document.
     python benchmarks/bench_gateway.py                 # full figures, 10-minute soak
     python benchmarks/bench_gateway.py --quick         # smaller sizes, 20 s soak
     python benchmarks/bench_gateway.py --litellm-python /path/to/venv/bin/python
+    python benchmarks/bench_gateway.py --quick --baseline-src /tmp/main/src   # before/after
 
 LiteLLM's proxy needs its ``[proxy]`` extras, which llmops does not depend on: give a Python
 that has them (``--litellm-python``); without one its column says why it is missing.
+``--baseline-src`` starts a second gateway from another source tree (e.g. ``git archive main
+src``) on the same upstream and measures it in the same alternation: a before/after comparison
+in the same conditions. The retry-policy rows time ``RetryPolicy.run`` around an attempt that
+succeeds (the gateway's common case) against a bare call and against tenacity's own loop.
 """
 
 from __future__ import annotations
@@ -231,14 +236,17 @@ def start_upstream(latency: float, cpus: str | None) -> tuple[subprocess.Popen[s
 
 
 def start_gateway(
-    upstream: str, work: Path, cpus: str | None
+    upstream: str, work: Path, cpus: str | None, src: str | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``llmops serve`` (from ``src`` when given, else the installed package)."""
+    work.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     config = work / "gateway.yaml"
     config.write_text(
         json.dumps(
             {
-                "server": {"port": port},
+                # The completion path only: no embedding model loaded at start (it adds ~500 MB).
+                "server": {"port": port, "embedding_models": []},
                 "upstreams": {
                     "up": {
                         "kind": "openai",
@@ -252,6 +260,8 @@ def start_gateway(
         )
     )
     env = {**os.environ, "LLMOPS_HOME": str(work / "state")}
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     cmd = [
         sys.executable,
         "-m",
@@ -349,20 +359,39 @@ KINDS = {
 }
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure_interleaved(
-    targets: dict[str, str], sizes: dict[str, Any], rounds: int, cpus: str | None
+    targets: dict[str, str],
+    sizes: dict[str, Any],
+    rounds: int,
+    cpus: str | None,
+    pids: dict[str, int] | None = None,
 ) -> dict[str, dict[str, list[dict[str, Any]]]]:
     """Measure every target in alternation, ``rounds`` times, so that load from other work on
-    the machine hits all of them alike; returns per-round figures per target and kind."""
+    the machine hits all of them alike; returns per-round figures per target and kind.
+
+    For targets in ``pids`` the c=64 figures also carry the process's CPU time per request
+    (warm-up included): what the proxy costs, nearly independent of other load on the machine.
+    """
     out: dict[str, dict[str, list[dict[str, Any]]]] = {t: {k: [] for k in KINDS} for t in targets}
+    pids = pids or {}
     for _ in range(rounds):
         for kind, spec in KINDS.items():
             for name, base in targets.items():
                 url = base + "/chat/completions"
                 if kind == "c64":
+                    cpu0 = _cpu_seconds(pids[name]) if name in pids else None
                     fig = run_load(
                         url, concurrency=64, duration=sizes["c64_seconds"], warmup=64, cpus=cpus
                     )
+                    if cpu0 is not None:
+                        spent = _cpu_seconds(pids[name]) - cpu0
+                        fig["cpu_us_per_request"] = spent / (fig["requests"] + 64) * 1e6
                 else:
                     fig = run_load(
                         url,
@@ -418,6 +447,84 @@ def trace_write_cost(n: int) -> dict[str, float]:
         }
 
 
+async def _client_cost(url: str, n: int, concurrency: int) -> float:
+    """CPU microseconds per request of the gateway's upstream client (pool + transport + retry
+    policy), in this process, best of 5 runs of ``n`` requests at ``concurrency``."""
+    from llmops.gateway.config import PoolConfig
+    from llmops.gateway.upstream import Pool
+
+    body = json.dumps(BODY).encode()
+    pool = Pool(
+        "up",
+        PoolConfig.model_validate({"replicas": [{"base_url": url}], "health": {"enabled": False}}),
+    )
+    await pool.start()
+
+    async def worker(k: int) -> None:
+        for i in range(k):
+            up = await pool.post("/chat/completions", body, request_id=f"r{i}")
+            await up.response.read()
+            up.release()
+
+    await worker(200)
+    best = float("inf")
+    for _ in range(5):
+        start = time.process_time()
+        await asyncio.gather(*[worker(n // concurrency) for _ in range(concurrency)])
+        best = min(best, (time.process_time() - start) / n * 1e6)
+    await pool.close()
+    return best
+
+
+def client_cost(url: str, src: str | None, n: int) -> float:
+    """Run ``_client_cost`` in a fresh process (from source tree ``src`` when given)."""
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    cmd = [sys.executable, str(HERE), "--client-cost", url, "--requests", str(n)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def retry_policy_cost(n: int) -> dict[str, float]:
+    """Microseconds per successful call: bare await, ``RetryPolicy.run``, tenacity's loop."""
+    import uvloop
+    from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt
+
+    from llmops.errors import UpstreamError
+    from llmops.transport.retry import RetryPolicy
+
+    policy = RetryPolicy(attempts=3)
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(3), retry=retry_if_exception_type(UpstreamError), reraise=True
+    )
+
+    async def attempt() -> int:
+        return 1
+
+    async def bare() -> None:
+        for _ in range(n):
+            await attempt()
+
+    async def ours() -> None:
+        for _ in range(n):
+            await policy.run(attempt)
+
+    async def tenacity_loop() -> None:
+        for _ in range(n):
+            await retrying(attempt)
+
+    out: dict[str, float] = {}
+    for name, fn in (("bare", bare), ("policy", ours), ("tenacity", tenacity_loop)):
+        best = float("inf")
+        for _ in range(5):  # best of 5: the machine is shared
+            start = time.perf_counter()
+            uvloop.run(fn())
+            best = min(best, (time.perf_counter() - start) / n * 1e6)
+        out[name] = best
+    return out
+
+
 def soak(
     base: str, pid: int, seconds: float, cpus: str | None, concurrency: int = 16
 ) -> dict[str, Any]:
@@ -470,6 +577,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--loadgen", help=argparse.SUPPRESS)
+    parser.add_argument("--client-cost", help=argparse.SUPPRESS)
     parser.add_argument("--concurrency", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--requests", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--duration", type=float, default=0.0, help=argparse.SUPPRESS)
@@ -486,6 +594,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=None, help="alternating rounds (5; quick 3)")
     parser.add_argument("--pin", action="store_true", help="taskset: upstream CPU 0, gateway CPU 1")
     parser.add_argument(
+        "--baseline-src",
+        default=None,
+        help="a source tree (its src/ folder) to run as a second gateway for before/after",
+    )
+    parser.add_argument(
         "--litellm-python",
         default=os.environ.get("LLMOPS_BENCH_LITELLM_PYTHON"),
         help="a Python with litellm[proxy] installed",
@@ -493,6 +606,11 @@ def main() -> int:
     args = parser.parse_args()
     if args.loadgen:
         loadgen_main(args)
+        return 0
+    if args.client_cost:
+        import uvloop
+
+        print(uvloop.run(_client_cost(args.client_cost, args.requests or 4000, 16)))
         return 0
 
     if args.soak_only:
@@ -511,6 +629,12 @@ def main() -> int:
             gateway, gw_url = start_gateway(up_url, work, gw_cpus)
             procs.append(gateway)
             targets = {"direct": up_url, "gateway": gw_url + "/v1"}
+            if args.baseline_src:
+                baseline, bl_url = start_gateway(
+                    up_url, work / "baseline", gw_cpus, str(Path(args.baseline_src).resolve())
+                )
+                procs.append(baseline)
+                targets["baseline"] = bl_url + "/v1"
             if args.litellm_python and Path(args.litellm_python).exists():
                 try:
                     litellm, ll_url = start_litellm(args.litellm_python, up_url, work, gw_cpus)
@@ -523,10 +647,25 @@ def main() -> int:
                     "not measured: LiteLLM's proxy needs litellm[proxy] extras (backoff, "
                     "apscheduler, ...) that llmops does not install; pass --litellm-python"
                 )
-            results = measure_interleaved(targets, sizes, rounds, lg_cpus)
+            pids = {"gateway": gateway.pid}
+            if args.baseline_src:
+                pids["baseline"] = baseline.pid
+            results = measure_interleaved(targets, sizes, rounds, lg_cpus, pids)
             if "litellm" in targets:
                 _stop(procs.pop())
+            if "baseline" in targets:
+                _stop(procs.pop())
             trace = trace_write_cost(2000 if args.quick else 20000)
+            policy = retry_policy_cost(20000 if args.quick else 200000)
+            # The upstream client's own CPU, this tree vs the baseline tree, alternating.
+            n_client = 4000 if args.quick else 20000
+            client: dict[str, list[float]] = {"gateway": [], "baseline": []}
+            for _ in range(3 if args.baseline_src else 1):
+                client["gateway"].append(client_cost(up_url, None, n_client))
+                if args.baseline_src:
+                    client["baseline"].append(
+                        client_cost(up_url, str(Path(args.baseline_src).resolve()), n_client)
+                    )
             soaked = soak(gw_url + "/v1", gateway.pid, soak_seconds, lg_cpus, args.soak_concurrency)
         finally:
             for proc in reversed(procs):
@@ -554,17 +693,19 @@ def main() -> int:
             ]
         )
 
+    columns = ("direct", "gateway", "baseline", "litellm")
+
     def col(kind: str, key: str) -> dict[str, Any]:
-        return {n: med(n, kind, key) for n in ("direct", "gateway", "litellm") if n in names}
+        return {n: med(n, kind, key) for n in columns if n in names}
 
     def proxies(fn: Any, *a: Any) -> dict[str, Any]:
-        return {n: fn(n, *a) for n in ("gateway", "litellm") if n in names}
+        return {n: fn(n, *a) for n in columns[1:] if n in names}
 
     g_added = added("gateway", "c1", "p50_ms")
     g_ratio = ratio("gateway")
     g_ttft = added("gateway", "stream", "ttft_p50_ms")
     errors = {n: sum(r["errors"] for r in results[n]["c64"]) for n in names}
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"figure": "p50 latency, c=1 (ms)", **col("c1", "p50_ms")},
         {"figure": "p99 latency, c=1 (ms)", **col("c1", "p99_ms")},
         {
@@ -578,8 +719,16 @@ def main() -> int:
         {
             "figure": "requests/s ratio to direct, c=64",
             **proxies(lambda n: ratio(n)),
-            "target": ">= 0.75",
-            "met": g_ratio is not None and g_ratio >= 0.75,
+            "target": ">= 0.9",
+            "met": g_ratio is not None and g_ratio >= 0.9,
+        },
+        {
+            "figure": "proxy CPU per request, c=64 (us)",
+            **{
+                n: med(n, "c64", "cpu_us_per_request")
+                for n in ("gateway", "baseline")
+                if n in names
+            },
         },
         {
             "figure": "errors, c=64 (all rounds)",
@@ -593,6 +742,15 @@ def main() -> int:
             **proxies(added, "stream", "ttft_p50_ms"),
             "target": "<= 1.0",
             "met": g_ttft is not None and g_ttft <= 1.0,
+        },
+        {
+            "figure": "upstream client CPU per request: pool + transport + policy (us, c=16)",
+            **{n: _round(min(v)) for n, v in client.items() if v},
+        },
+        {
+            "figure": "retry policy around a call that succeeds (us/call, best of 5)",
+            "gateway": _round(policy["policy"] - policy["bare"]),
+            "tenacity AsyncRetrying": _round(policy["tenacity"] - policy["bare"]),
         },
         {
             "figure": "trace enqueue on the request path (us/request)",
@@ -611,6 +769,29 @@ def main() -> int:
             "gateway": f"{soaked['requests']}/{soaked['errors']}/{soaked['rps']:.0f}",
         },
     ]
+    if "baseline" in names:
+        # Paired per round: this tree's gateway against the baseline tree's, same conditions.
+        rows.append(
+            {
+                "figure": "this gateway minus baseline: p50 c=1 (ms) / rps ratio c=64",
+                "gateway": _median(
+                    [
+                        _minus(a["p50_ms"], b["p50_ms"])
+                        for a, b in zip(
+                            results["gateway"]["c1"], results["baseline"]["c1"], strict=True
+                        )
+                    ]
+                ),
+                "ratio": _median(
+                    [
+                        _ratio(a["rps"], b["rps"])
+                        for a, b in zip(
+                            results["gateway"]["c64"], results["baseline"]["c64"], strict=True
+                        )
+                    ]
+                ),
+            }
+        )
     print(
         json.dumps(
             {
@@ -629,6 +810,9 @@ def main() -> int:
                     "method": "targets measured in alternation each round; figures are medians over rounds, "
                     "added latency and ratios are paired per round",
                     "litellm": litellm_note or "litellm proxy 1 worker, same upstream",
+                    "baseline": f"llmops serve from {args.baseline_src}, same upstream"
+                    if args.baseline_src
+                    else "not measured (--baseline-src)",
                 },
                 "rows": rows,
                 "per_round": results,

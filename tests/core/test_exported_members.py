@@ -16,10 +16,12 @@ PACKAGES = [
     "llmops.gateway",
     "llmops.guards",
     "llmops.evals",
+    "llmops.dashboard",
     "llmops.mlmodels",
     "llmops.monitor",
     "llmops.traces",
     "llmops.testing",
+    "llmops.transport",
     "llmops.vllm",
 ]
 

@@ -110,3 +110,12 @@ def _has_user(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A loopback URL where nothing listens (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"

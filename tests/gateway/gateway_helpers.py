@@ -28,7 +28,11 @@ def http_pool(*base_urls: str, **extra: Any) -> dict[str, Any]:
 
 @contextmanager
 def running_gateway(
-    config: dict[str, Any], root: Path | None = None, config_path: Path | None = None
+    config: dict[str, Any],
+    root: Path | None = None,
+    config_path: Path | None = None,
+    *,
+    wait_models: bool = True,
 ) -> Iterator[GatewayServer]:
     """Start a gateway for ``config`` (a gateway.yaml as a dict) under uvicorn; stop it after.
 
@@ -44,7 +48,7 @@ def running_gateway(
             GatewayConfig.model_validate(config), settings, config_path=config_path
         )
         server = GatewayServer(runtime)
-        server.start()
+        server.start(wait_models=wait_models)
         try:
             yield server
         finally:

@@ -150,3 +150,50 @@ def test_reload_applies_a_good_file_and_refuses_a_bad_one(
                 json={"model": "two", "messages": [{"role": "user", "content": "still"}]},
             )
             assert ok.status_code == 200  # the old config keeps serving
+
+
+CHECKED = """\
+upstreams:
+  up: {kind: extractive}
+routes:
+  ok: {upstream: up}
+  answer:
+    upstream: up
+    prompt: {prompt}
+    pipeline: {pipeline}
+"""
+
+
+@pytest.mark.parametrize(
+    ("prompt", "pipeline", "key", "message"),
+    [
+        ("rag-answer@no-such-label", "python-docs", "routes.answer.prompt", "no-such-label"),
+        ("no-such-prompt@production", "python-docs", "routes.answer.prompt", "no-such-prompt"),
+        ("rag-answer@production", "no-such-pipeline", "routes.answer.pipeline", "no-such-pipeline"),
+    ],
+)
+def test_serve_check_refuses_what_serve_refuses(
+    cli: Any, tmp_path: Path, repo_root: Path, prompt: str, pipeline: str, key: str, message: str
+) -> None:
+    """One validation path: a prompt label or pipeline the project lacks fails --check too."""
+    import shutil
+
+    from llmops.config import load_settings
+    from llmops.gateway import GatewayRuntime
+
+    (tmp_path / "llmops.yaml").write_text("project: checked\n")
+    shutil.copytree(repo_root / "prompts", tmp_path / "prompts")
+    shutil.copytree(repo_root / "rag_pipelines", tmp_path / "rag_pipelines")
+    path = tmp_path / "serving" / "gateway.yaml"
+    path.parent.mkdir()
+    path.write_text(CHECKED.replace("{prompt}", prompt).replace("{pipeline}", pipeline))
+    checked = cli("serve", "--check", cwd=tmp_path)
+    assert checked.exit_code == 2, checked.stdout
+    assert message in checked.stderr and f"{path}:" in checked.stderr, checked.stderr
+    with pytest.raises(ConfigError) as served:
+        GatewayRuntime.from_file(path, load_settings(tmp_path))
+    assert served.value.key == key and served.value.line is not None
+    assert message in served.value.message
+    good = CHECKED.replace("{prompt}", "rag-answer@production").replace("{pipeline}", "python-docs")
+    path.write_text(good)
+    assert cli("serve", "--check", cwd=tmp_path).exit_code == 0

@@ -15,6 +15,7 @@ import pytest
 from gateway_helpers import http_pool, running_gateway
 from openai import OpenAI
 
+from llmops.gateway import GatewayServer
 from llmops.testing import Reply, ScriptedLLMServer
 
 MSG = [{"role": "user", "content": "hi"}]
@@ -35,8 +36,8 @@ def slow_upstream() -> Iterator[ScriptedLLMServer]:
         yield srv
 
 
-def _client(base_url: str) -> OpenAI:
-    return OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=20)
+def _client(base_url: str, timeout: float = 20) -> OpenAI:
+    return OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=timeout)
 
 
 def test_5xx_is_retried_then_succeeds(fresh_upstream: ScriptedLLMServer) -> None:
@@ -245,10 +246,11 @@ def test_fallback_to_the_offline_model_when_vllm_is_down(dead_url: str) -> None:
         "routes": {"chat": {"upstream": "vllm"}},
     }
     with running_gateway(config) as gw:
-        raw = _client(gw.base_url).chat.completions.with_raw_response.create(
+        # The first answer loads the embedding model: on a busy machine that takes > 20 s.
+        raw = _client(gw.base_url, timeout=120).chat.completions.with_raw_response.create(
             model="chat", messages=MSG
         )
-        stream = _client(gw.base_url).chat.completions.create(
+        stream = _client(gw.base_url, timeout=120).chat.completions.create(
             model="chat", messages=MSG, stream=True
         )
         streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
@@ -296,3 +298,86 @@ def test_a_launched_vllm_server_joins_its_pool_when_announced(
         unregister_upstream(state, "qwen")
         time.sleep(0.4)
         assert httpx.post(url, json=body).status_code == 503
+
+
+# -- what the upstream says about itself reaches the client as the gateway's upstream trouble --
+
+
+@pytest.fixture(scope="module")
+def strict_gateway(upstream: ScriptedLLMServer) -> Iterator[GatewayServer]:
+    """Passthrough and managed routes over one pool (Retry-After honoured up to 10 s)."""
+    pool = http_pool(
+        upstream.base_url,
+        retries={"attempts": 3, "backoff": 0.01, "max_backoff": 0.05, "max_retry_after": 10},
+    )
+    config = {
+        "upstreams": {"up": pool},
+        "routes": {"chat": {"upstream": "up"}, "managed": {"upstream": "up", "guards": {}}},
+    }
+    with running_gateway(config) as gw:
+        yield gw
+
+
+ROUTES = [("chat", False), ("chat", True), ("managed", False), ("managed", True)]
+
+
+@pytest.mark.parametrize("status", [429, 503])
+@pytest.mark.parametrize(("route", "stream"), ROUTES)
+def test_a_retry_after_beyond_the_limit_fails_at_once_with_the_upstreams_value(
+    fresh_upstream: ScriptedLLMServer,
+    strict_gateway: GatewayServer,
+    status: int,
+    route: str,
+    stream: bool,
+) -> None:
+    fresh_upstream.set_responder(lambda _body: Reply(status=status, retry_after=120))
+    start = time.perf_counter()
+    with pytest.raises(openai.APIStatusError) as info:
+        _client(strict_gateway.base_url).chat.completions.create(
+            model=route, messages=MSG, stream=stream
+        )
+    elapsed = time.perf_counter() - start
+    assert info.value.status_code == status
+    assert info.value.response.headers["retry-after"] == "120"
+    # not slept for max_retry_after (10 s) first, and not asked again
+    assert elapsed < 5.0
+    assert len(fresh_upstream.requests) == 1
+
+
+def test_a_retry_after_within_the_limit_is_still_waited_and_retried(
+    fresh_upstream: ScriptedLLMServer, strict_gateway: GatewayServer
+) -> None:
+    fresh_upstream.enqueue(Reply(status=503, retry_after=0.3), Reply(content="back"))
+    start = time.perf_counter()
+    out = _client(strict_gateway.base_url).chat.completions.create(model="chat", messages=MSG)
+    assert out.choices[0].message.content == "back"
+    assert time.perf_counter() - start >= 0.28 and len(fresh_upstream.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(401, "upstream_auth_failed"), (403, "upstream_auth_failed"), (404, "upstream_not_found")],
+)
+@pytest.mark.parametrize(("route", "stream"), ROUTES)
+def test_an_upstream_401_or_404_is_a_gateway_side_502_naming_the_upstream(
+    fresh_upstream: ScriptedLLMServer,
+    strict_gateway: GatewayServer,
+    status: int,
+    code: str,
+    route: str,
+    stream: bool,
+) -> None:
+    upstream_error = {"message": "Incorrect API key or model", "type": "x", "code": "invalid"}
+    fresh_upstream.set_responder(lambda _body: Reply(status=status, error=upstream_error))
+    client = _client(strict_gateway.base_url)
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model=route, messages=MSG, stream=stream)
+    # not an AuthenticationError / NotFoundError: the client's own key and model are fine
+    assert type(info.value) is openai.InternalServerError
+    assert info.value.status_code == 502 and info.value.code == code
+    message = str(info.value.message)
+    assert "upstream up/r0" in message and "gateway" in message
+    assert "Incorrect API key or model" in message
+    assert len(fresh_upstream.requests) == 1  # not retried
+    # the replica answered: its breaker stays closed
+    assert strict_gateway.runtime.pools["up"].replicas[0].breaker.state == "closed"

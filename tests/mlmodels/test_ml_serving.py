@@ -237,3 +237,75 @@ def test_predictions_join_the_gateways_batched_trace_writer(cli, project: Path) 
         assert trace["extra"]["inputs"] == _rows(project, 2)
         metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
     assert 'route="model:bc"' in metrics and 'endpoint="predict"' in metrics
+
+
+def test_predict_returns_top_contributions_on_request(served, project: Path) -> None:  # type: ignore[no-untyped-def]
+    import math
+
+    url, settings = served
+    rows = _rows(project, 2)
+    r = httpx.post(f"{url}/v1/models/bc/predict", json={"inputs": rows, "explain": 3}, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert len(body["explanations"]) == 2
+    for explained, prediction, proba in zip(
+        body["explanations"], body["predictions"], body["probabilities"], strict=True
+    ):
+        assert explained["prediction"] == prediction
+        assert explained["explained"] == "log-odds(malignant)"
+        assert len(explained["contributions"]) == 3
+        sizes = [abs(c["contribution"]) for c in explained["contributions"]]
+        assert sizes == sorted(sizes, reverse=True)
+        # base + shown + rest = the log-odds of the probability the route returned
+        total = explained["base_value"] + sum(c["contribution"] for c in explained["contributions"])
+        assert total + explained["rest"] == pytest.approx(explained["output"])
+        # (the route rounds probabilities to 6 digits: compare on the probability scale)
+        sigmoid = 1 / (1 + math.exp(-explained["output"]))
+        assert sigmoid == pytest.approx(proba["malignant"], abs=1e-5)
+    assert (
+        "explanations"
+        not in httpx.post(f"{url}/v1/models/bc/predict", json={"inputs": rows}, timeout=30).json()
+    )
+    default = httpx.post(
+        f"{url}/v1/models/bc/predict", json={"inputs": rows[:1], "explain": True}, timeout=30
+    ).json()
+    assert len(default["explanations"][0]["contributions"]) == 5
+    for explain, code, message in [
+        (0, "invalid_input", "'explain' must be true or a number of contributions from 1 to 50, got 0"),
+        ("yes", "invalid_input", "'explain' must be true or a number of contributions from 1 to 50, got \"yes\""),
+    ]:  # fmt: skip
+        bad = httpx.post(
+            f"{url}/v1/models/bc/predict", json={"inputs": rows, "explain": explain}, timeout=30
+        )
+        assert bad.status_code == 422
+        assert bad.json()["error"] == {
+            "message": message, "type": "invalid_request_error", "param": "explain", "code": code,
+        }  # fmt: skip
+    many = _rows(project, 101)
+    bad = httpx.post(f"{url}/v1/models/bc/predict", json={"inputs": many, "explain": 1}, timeout=30)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "too_many_rows"
+    assert (
+        "at most 100 rows per request can be explained, got 101" in bad.json()["error"]["message"]
+    )
+
+
+def test_predict_explain_is_refused_for_a_model_without_an_exact_explainer(  # type: ignore[no-untyped-def]
+    cli, project: Path, write_spec: Any
+) -> None:
+    svc = FAST_SPEC.replace("name: LogisticRegression", "name: SVC").replace(
+        "{max_iter: 3000}", "{probability: true, random_state: 0}"
+    )
+    write_spec("bc", svc)
+    assert cli("model", "train", "bc", cwd=project).exit_code == 0
+    assert cli("model", "promote", "bc", cwd=project).exit_code == 0
+    runtime = GatewayRuntime(GatewayConfig.model_validate({}), load_settings(project))
+    with GatewayServer(runtime) as server:
+        r = httpx.post(
+            f"{server.url}/v1/models/bc/predict",
+            json={"inputs": _rows(project, 1), "explain": True},
+            timeout=60,
+        )
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["code"] == "explain_unsupported" and error["param"] == "explain"
+    assert error["message"].startswith("model 'bc' v1 cannot explain predictions: SVC has no exact")

@@ -51,6 +51,8 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
     mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
+    log_path = tmp_path / "server.log"
+    log = log_path.open("wb")
     proc = subprocess.Popen(
         [
             mlflow_bin, "server", "--host", "127.0.0.1", "--port", str(port),
@@ -59,7 +61,9 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         ],
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        # A file, not a pipe: the server logs every request to stderr, and a pipe nobody reads
+        # fills up (64 KiB) and blocks the server mid-test.
+        stderr=log,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -71,7 +75,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                err = proc.stderr.read().decode() if proc.stderr else ""
+                err = log_path.read_text(errors="replace")
                 raise RuntimeError(f"mlflow server did not start: {err[-2000:]}")
             time.sleep(0.3)
         yield url
@@ -82,8 +86,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
+        log.close()
 
 
 @pytest.mark.slow

@@ -90,8 +90,19 @@ def test_retrain_trigger_retrains_on_drifted_logged_inputs(cli: Any, tmp_path: P
             for i in range(0, len(rows), 10)
         ]
     )  # fmt: skip
-    outcome = run_action("retrain-bc", ActionSpec(type="retrain", model="bc"),
-                         _ctx(store, settings, NOW))  # fmt: skip
+    action = ActionSpec(type="retrain", model="bc")
+    # The dataset file is what v1 was trained on: the trigger fires but makes no new version.
+    unchanged = run_action("retrain-bc", action, _ctx(store, settings, NOW))
+    assert unchanged.status == "done", unchanged.reason
+    assert unchanged.result["drift"]["fired"]
+    assert unchanged.result["retrained"] is None
+    assert any("unchanged since v1" in note for note in unchanged.result["notes"])
+    # Refreshed with the labelled drifted rows, the trigger retrains and registers v2 (another
+    # action name: the first one is in its cool-down).
+    dataset = root / "models" / "data" / "breast_cancer.csv"
+    refreshed = pd.concat([pd.read_csv(dataset), drifted], ignore_index=True)
+    refreshed.to_csv(dataset, index=False)
+    outcome = run_action("retrain-bc-refreshed", action, _ctx(store, settings, NOW))
     assert outcome.status == "done", outcome.reason
     assert outcome.result["drift"]["fired"]
     assert outcome.result["retrained"]["version"] == "2"

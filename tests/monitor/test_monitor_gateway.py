@@ -343,7 +343,7 @@ def test_planted_unsupported_answers_fire_the_alert_and_the_webhook(
     assert by_name["log"].status == "done"
     hook = by_name["ops"]
     assert hook.status == "done" and hook.result == {"status": 200, "attempts": 2}
-    assert waits == [pytest.approx(0.5)]  # backoff went through the injected sleep
+    assert len(waits) == 1 and 0 <= waits[0] <= 0.5  # full-jitter backoff, injected sleep
     assert len(receiver.bodies) == 2
     body = receiver.bodies[-1]
     assert body["rule"] == "hallucinations" and body["route"] == "qa"

@@ -221,3 +221,90 @@ def test_bad_options_raise_config_error(options: dict[str, object], needle: str)
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:
     assert split_sentences(text) == expected
+
+
+# -- sampling parameters: max_tokens, stop, n (non-streamed and streamed) --------------------
+
+QUESTION = "Does sort() return a new list?"
+
+
+def _request(**params: object) -> ChatRequest:
+    return ChatRequest(
+        model="extractive",
+        messages=[{"role": "user", "content": QUESTION}],
+        contexts=CONTEXTS,
+        **params,  # type: ignore[arg-type]
+    )
+
+
+def _streamed(provider: ExtractiveProvider, request: ChatRequest) -> list[ChatDelta]:
+    async def collect() -> list[ChatDelta]:
+        return [d async for d in provider.stream(request)]
+
+    return asyncio.run(collect())
+
+
+@pytest.mark.parametrize("budget", [1, 3, 7, 12])
+def test_max_tokens_cuts_the_answer_by_the_tokenizer(
+    provider: ExtractiveProvider, budget: int
+) -> None:
+    full = asyncio.run(provider.complete(_request())).content
+    count = provider.embedder().count_tokens
+    assert count(full) > 12  # the cases below really cut
+    out = asyncio.run(provider.complete(_request(max_tokens=budget)))
+    assert out.finish_reason == "length"
+    assert full.startswith(out.content)
+    assert count(out.content) <= budget and out.usage.completion_tokens == count(out.content)
+    # the longest word prefix within the budget: one more word would not fit
+    words = out.content.split(" ") if out.content else []
+    longer = " ".join(full.split(" ")[: len(words) + 1])
+    assert count(longer) > budget
+    # the cited context ids are the ones still in the cut answer
+    assert all(f"[{c}]" in out.content for c in out.citations)
+
+
+def test_a_budget_the_answer_fits_in_changes_nothing(provider: ExtractiveProvider) -> None:
+    full = asyncio.run(provider.complete(_request()))
+    roomy = asyncio.run(provider.complete(_request(max_tokens=10_000)))
+    assert (roomy.content, roomy.finish_reason) == (full.content, "stop")
+    # the newer parameter name is honoured too
+    cut = asyncio.run(provider.complete(_request(extra={"max_completion_tokens": 3})))
+    assert cut.finish_reason == "length" and provider.embedder().count_tokens(cut.content) <= 3
+
+
+def test_stop_ends_the_answer_before_the_first_stop_sequence(provider: ExtractiveProvider) -> None:
+    full = asyncio.run(provider.complete(_request())).content
+    assert "[lists]" in full and "place" in full
+    out = asyncio.run(provider.complete(_request(stop=["[", "place"])))
+    first = min(full.index("["), full.index("place"))
+    assert out.content == full[:first] and out.finish_reason == "stop"
+    assert out.citations == []
+    # a single string in the forwarded parameters (as a gateway passes a client's body)
+    single = asyncio.run(provider.complete(_request(extra={"stop": "["})))
+    assert single.content == full[: full.index("[")]
+
+
+def test_n_returns_n_choices_and_counts_all_of_them(provider: ExtractiveProvider) -> None:
+    one = asyncio.run(provider.complete(_request(max_tokens=6)))
+    three = asyncio.run(provider.complete(_request(n=3, max_tokens=6)))
+    assert [c.index for c in three.choices] == [0, 1, 2]
+    assert {(c.content, c.finish_reason) for c in three.choices} == {(one.content, "length")}
+    assert three.usage.completion_tokens == 3 * one.usage.completion_tokens
+    assert three.usage.prompt_tokens == one.usage.prompt_tokens
+    # n forwarded with a client's other parameters (the gateway's ChatRequest.extra) counts too
+    assert len(asyncio.run(provider.complete(_request(extra={"n": 2}))).choices) == 2
+
+
+def test_streamed_answers_honour_max_tokens_stop_and_n(provider: ExtractiveProvider) -> None:
+    request = _request(n=2, max_tokens=9, stop=["sorts"])
+    whole = asyncio.run(provider.complete(request))
+    assert len(whole.all_choices()) == 2 and whole.content == "The sort() method "
+    deltas = _streamed(provider, request)
+    assert {d.index for d in deltas} == {0, 1}
+    for choice in whole.all_choices():
+        text = "".join(d.content for d in deltas if d.index == choice.index)
+        assert text == choice.content
+        finishes = [d.finish_reason for d in deltas if d.index == choice.index and d.finish_reason]
+        assert finishes == [choice.finish_reason]
+    assert deltas[-1].usage == whole.usage
+    assert all(d.usage is None for d in deltas[:-1])

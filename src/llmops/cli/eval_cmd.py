@@ -74,7 +74,8 @@ def _print_summary(run: RunResult, report: str | None) -> None:
     for name, c in run.calibration.items():
         out.print(
             f"  calibration {name}: n={c.get('n')} accuracy={c.get('accuracy')} kappa={c.get('kappa')} "
-            f"TPR={c.get('tpr')} TNR={c.get('tnr')}",
+            f"TPR={c.get('tpr')} TNR={c.get('tnr')}"
+            + (f"  FAILED: {c['reason']}" if c.get("reason") else ""),
             markup=False,
         )
     calls = run.calls

@@ -21,9 +21,10 @@ PipelineArg = Annotated[
 
 
 def _pipeline(ctx: typer.Context, ref: str) -> Pipeline:
-    from llmops.rag.pipeline import Pipeline
+    from llmops.gateway.admin_client import pipeline_for
 
-    return Pipeline.resolve(ref, state(ctx).settings())
+    # Through the running gateway's admin API when one owns the embedded store.
+    return pipeline_for(ref, state(ctx).settings())  # type: ignore[no-any-return]
 
 
 def _age(seconds: float | None) -> str:

@@ -77,35 +77,70 @@ def train(
     register: Annotated[
         bool, typer.Option("--register/--no-register", help="Register as challenger if it passes.")
     ] = True,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Train even when a version has the same data and spec."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Validate the data, train, evaluate and track the run in MLflow."""
+    """Validate the data, train, evaluate, check fairness, explain, and track the run in MLflow."""
     from llmops.errors import CheckFailedError
+    from llmops.mlmodels.training import TrainOptions
     from llmops.mlmodels.training import train as run_training
 
     settings, spec = _spec(ctx, spec_ref)
-    result = run_training(spec, settings, register=register)
+    result = run_training(spec, settings, options=TrainOptions(register=register, force=force))
     if json_out:
-        print_json({
-            "model": spec.name, "run_id": result.run_id, "version": result.version,
-            "metrics": result.metrics, "params": result.params, "rows": result.rows,
-            "dataset_hash": result.dataset_hash, "trials": result.trials,
-            "threshold_failures": result.threshold_failures,
-        })  # fmt: skip
+        print_json({"model": spec.name, **result.to_dict()})
+    elif result.unchanged_since is not None:
+        console().print(
+            f"unchanged: {spec.name} v{result.unchanged_since} was trained on the same data "
+            f"(dataset {result.dataset_hash[:12]}) with the same spec; no new version "
+            "(--force to train anyway)"
+        )
     else:
-        out = console()
-        out.print(f"run {result.run_id}: {result.rows} rows, dataset {result.dataset_hash[:12]}")
-        if result.trials:
-            out.print(f"search: {len(result.trials)} trials (nested runs); best {result.params}")
-        for name, value in result.metrics.items():
-            out.print(f"  {name:<10} {value:.4f}")
-        if result.version:
-            out.print(f"registered {spec.name} v{result.version} as challenger")
+        _print_training(spec.name, result)
     if result.threshold_failures:
         raise CheckFailedError(
             f"{spec.name} missed its thresholds; the run is recorded but not registered",
             problems=result.threshold_failures,
         )
+
+
+def _print_training(name: str, result: Any) -> None:
+    out = console()
+    out.print(
+        f"run {result.run_id}: {result.rows} rows, dataset {result.dataset_hash[:12]}, "
+        f"held-out rows {(result.holdout_hash or '')[:12]}"
+    )
+    if result.trials:
+        out.print(f"search: {len(result.trials)} trials (nested runs); best {result.params}")
+    for metric, value in result.metrics.items():
+        out.print(f"  {metric:<10} {value:.4f}")
+    if result.fairness is not None:
+        for attribute in result.fairness.attributes:
+            groups = ", ".join(
+                f"{g.group} n={g.rows} sel={g.selection_rate:.2f}" for g in attribute.groups
+            )
+            out.print(f"fairness {attribute.attribute}: {groups}")
+            for m in attribute.measures:
+                mark = "BROKEN" if m.broken else "ok" if m.bound is not None else ""
+                out.print(f"  {m.describe()} {mark}".rstrip(), markup=False)
+            if attribute.note:
+                out.print(f"  {attribute.note}")
+        if not result.fairness.passed:
+            out.print("fairness: a bound is broken; the promotion gate will refuse this version")
+    if result.explanation is not None:
+        report = result.explanation
+        top = ", ".join(f"{f.feature} {f.mean:.3f}" for f in report.permutation[:3])
+        out.print(f"explanation: permutation importance ({report.metric}) {top}")
+        if report.shap is not None:
+            shap = ", ".join(f"{f.feature} {f.mean:.3f}" for f in report.shap[:3])
+            out.print(f"  mean |SHAP| ({report.shap_output}) {shap}", markup=False)
+        else:
+            out.print(f"  SHAP not computed: {report.shap_note}", markup=False)
+    if result.version:
+        out.print(f"registered {name} v{result.version} as challenger")
 
 
 @app.command("validate")
@@ -190,7 +225,9 @@ def promote(
             hint="the comparison is recorded on the version (llmops.gate.* tags)",
         )
     if not json_out:
-        console().print(f"{spec.name} v{result.challenger} is champion ({result.reason})")
+        console().print(
+            f"{spec.name} v{result.challenger} is champion ({result.reason})", markup=False
+        )
 
 
 @app.command("rollback")
@@ -324,3 +361,101 @@ def drift(
             out.print(f"note: {note}")
     if report.fired:
         raise typer.Exit(1)
+
+
+ModelRef = Annotated[
+    str,
+    typer.Argument(
+        help="NAME, NAME@alias (champion, challenger) or NAME@VERSION; default @champion."
+    ),
+]
+
+
+@app.command("explain")
+@_mlflow_errors
+def explain(
+    ctx: typer.Context,
+    model_ref: ModelRef,
+    row: Annotated[
+        str,
+        typer.Option(
+            "--row",
+            help="A JSON object (column -> value), or N: the version's N-th held-out row.",
+        ),
+    ],
+    top: Annotated[int, typer.Option("--top", min=1, max=50, help="Contributions shown.")] = 8,
+    json_out: JsonOpt = False,
+) -> None:
+    """Explain one prediction: base value plus each column's SHAP contribution."""
+    import json
+
+    from llmops.errors import NotFoundError, UsageError
+    from llmops.mlmodels.explain import RowExplanation
+    from llmops.mlmodels.registry import get_alias, load_holdout
+    from llmops.mlmodels.serving import InputError, PredictService
+
+    name, _, alias = model_ref.partition("@")
+    settings, spec = _spec(ctx, name)
+    service = PredictService(settings)
+    alias = alias or "champion"
+    if alias.isdigit():
+        version = alias
+        try:
+            service.client.get_model_version(spec.name, version)
+        except Exception:  # noqa: BLE001 - MLflow raises several types for unknown versions
+            raise NotFoundError(
+                f"model '{spec.name}' has no version {version}",
+                hint=f"list versions with: llmops model show {spec.name}",
+            ) from None
+    else:
+        found = get_alias(service.client, spec.name, alias)
+        if found is None:
+            raise NotFoundError(
+                f"model '{spec.name}' has no version with the alias '{alias}'",
+                hint=f"list versions with: llmops model show {spec.name}",
+            )
+        version = str(found.version)
+    _, profile = service.model(spec.name, version)
+    features = [c.name for c in profile.features]
+    if row.strip().lstrip("-").isdigit():
+        mv = service.client.get_model_version(spec.name, version)
+        holdout = load_holdout(service.client, mv.run_id)
+        index = int(row)
+        if not 0 <= index < len(holdout):
+            raise UsageError(
+                f"--row {index} is out of range: v{version} has {len(holdout)} held-out rows "
+                f"(0-{len(holdout) - 1})"
+            )
+        record = {k: _plain(v) for k, v in holdout.iloc[index][features].items()}
+        actual = _plain(holdout.iloc[index][spec.target])
+    else:
+        try:
+            record = json.loads(row)
+        except ValueError as exc:
+            raise UsageError(f"--row is neither a row number nor JSON: {exc}") from None
+        if not isinstance(record, dict):
+            raise UsageError("--row must be a JSON object (column -> value) or a row number")
+        actual = None
+    try:
+        [explained] = service.explain(spec.name, version, [record], top)
+    except InputError as exc:
+        raise UsageError(exc.message.replace("inputs[0]", "--row")) from None
+    if json_out:
+        print_json({"model": spec.name, "version": version, "input": record,
+                    "actual": actual, **explained})  # fmt: skip
+        return
+    from llmops.mlmodels.explain import describe_row
+
+    result = RowExplanation.model_validate(explained)
+    out = console()
+    label = f" (actual {actual})" if actual is not None else ""
+    out.print(f"{spec.name} v{version} (@{alias}){label}", markup=False)
+    for line in describe_row(result):
+        out.print(line, markup=False)
+
+
+def _plain(value: Any) -> Any:
+    import math
+
+    value = value.item() if hasattr(value, "item") else value
+    return None if isinstance(value, float) and not math.isfinite(value) else value

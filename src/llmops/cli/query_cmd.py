@@ -27,9 +27,11 @@ def query(
     json_: JsonOpt = False,
 ) -> None:
     """Retrieve ranked chunks from a served RAG index."""
-    from llmops.rag.retriever import Retriever, parse_filters
+    from llmops.gateway.admin_client import retriever_for
+    from llmops.rag.retriever import parse_filters
 
-    retriever = Retriever.from_pipeline(pipeline, state(ctx).settings())
+    # Through the running gateway's admin API when one owns the embedded store.
+    retriever = retriever_for(pipeline, state(ctx).settings())
     result = retriever.retrieve(
         question, k=k, filters=parse_filters(filter_ or []), hybrid=hybrid, mmr=mmr
     )

@@ -42,7 +42,8 @@ def serve(
     if check:
         from llmops.gateway.config import load_gateway_config
 
-        cfg = load_gateway_config(path)
+        # The same checks the gateway runs at start: pools, prompt refs and pipelines exist.
+        cfg = load_gateway_config(path, settings)
         print_json(
             {
                 "config": str(path),

@@ -2,20 +2,22 @@
 
 It bounds concurrency, answers from the cache, collapses identical in-flight calls into one
 (so the four aspects of a combined judge verdict cost one call even with ``--no-cache``),
-retries retryable upstream errors with exponential backoff (honouring Retry-After), applies a
-per-call timeout and counts calls, hits, retries and tokens.
+retries retryable upstream errors by the one ``transport.RetryPolicy`` (the providers inside a
+call then make one attempt each: nested policies do not multiply), applies a per-call timeout
+and counts calls, hits, retries and tokens. Calls that make several HTTP requests of their own
+(ragas) pass ``retry=False`` and retry each request in the transport instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from llmops.errors import UpstreamError
 from llmops.evals.cache import ModelCache, cache_key
 from llmops.evals.records import CallStats
+from llmops.transport.retry import RetryPolicy
 
 __all__ = ["CallOutcome", "ModelCaller"]
 
@@ -42,19 +44,22 @@ class ModelCaller:
         concurrency: int = 8,
         retries: int = 3,
         timeout: float = 60.0,
-        backoff: float = 0.5,
-        max_backoff: float = 20.0,
         stats: CallStats | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.cache = cache
-        self.retries = retries
         self.timeout = timeout
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        # Batch runs can afford to wait out a long Retry-After; a gateway request cannot.
+        self.retry = retry or RetryPolicy(
+            attempts=retries + 1, backoff=0.5, max_backoff=20.0, max_retry_after=60.0
+        )
         self.stats = stats or CallStats()
         self._semaphore = asyncio.Semaphore(concurrency)
         self._inflight: dict[str, asyncio.Future[CallOutcome]] = {}
-        self._rng = random.Random(0)
+
+    def count_retry(self, error: UpstreamError, delay: float, attempt: int) -> None:
+        """Count a retry (a ``RetryHook``: retries in the transport count here too)."""
+        self.stats.retries += 1
 
     async def call(
         self,
@@ -63,10 +68,12 @@ class ModelCaller:
         fn: Callable[[], Awaitable[dict[str, Any]]],
         *,
         validate: Callable[[dict[str, Any]], None] | None = None,
+        retry: bool = True,
     ) -> CallOutcome:
         """Return the answer for ``material``, calling ``fn`` only on a cache miss.
 
-        ``validate`` may raise to reject a cached value (it is then recomputed).
+        ``validate`` may raise to reject a cached value (it is then recomputed); ``retry=False``
+        makes one attempt (for calls whose requests retry on their own).
         """
         key = cache_key(material)
         pending = self._inflight.get(key)
@@ -86,7 +93,7 @@ class ModelCaller:
         future: asyncio.Future[CallOutcome] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            value = await self._call_with_retries(kind, fn)
+            value = await self._call_with_retries(kind, fn, retry)
             if validate is not None:
                 validate(value)
             self.cache.put(key, value)
@@ -102,11 +109,11 @@ class ModelCaller:
             self._inflight.pop(key, None)
 
     async def _call_with_retries(
-        self, kind: Kind, fn: Callable[[], Awaitable[dict[str, Any]]]
+        self, kind: Kind, fn: Callable[[], Awaitable[dict[str, Any]]], retry: bool
     ) -> dict[str, Any]:
-        attempt = 0
-        while True:
-            self.stats.cache_misses += 1 if attempt == 0 else 0
+        self.stats.cache_misses += 1
+
+        async def attempt() -> dict[str, Any]:
             try:
                 async with self._semaphore:
                     if kind == "target":
@@ -115,20 +122,14 @@ class ModelCaller:
                         self.stats.judge_calls += 1
                     value = await asyncio.wait_for(fn(), timeout=self.timeout)
             except TimeoutError:
-                error = UpstreamError(f"model call timed out after {self.timeout:g} s", status=408)
-            except UpstreamError as exc:
-                error = exc
-            else:
-                usage = value.get("usage") or {}
-                self.stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
-                self.stats.completion_tokens += int(usage.get("completion_tokens") or 0)
-                return value
-            if attempt >= self.retries or not error.is_retryable():
-                raise error
-            delay = error.retry_after
-            if delay is None:
-                delay = min(self.max_backoff, self.backoff * 2**attempt)
-                delay *= 0.5 + self._rng.random()  # jitter keeps parallel retries apart
-            attempt += 1
-            self.stats.retries += 1
-            await asyncio.sleep(min(delay, self.max_backoff))
+                raise UpstreamError(
+                    f"model call timed out after {self.timeout:g} s", status=408
+                ) from None
+            usage = value.get("usage") or {}
+            self.stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+            self.stats.completion_tokens += int(usage.get("completion_tokens") or 0)
+            return value
+
+        if not retry:
+            return await attempt()
+        return await self.retry.run(attempt, on_retry=self.count_retry)

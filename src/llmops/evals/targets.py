@@ -120,9 +120,10 @@ class InProcessTarget:
             self.prompt = load_registry(settings).get(spec.prompt)
         self.retriever = None
         if spec.pipeline:
-            from llmops.rag import Retriever
+            from llmops.gateway.admin_client import retriever_for
 
-            self.retriever = Retriever.from_pipeline(spec.pipeline, settings)
+            # Through the running gateway's admin API when one owns the embedded store.
+            self.retriever = retriever_for(spec.pipeline, settings)
         self.provider = create_provider(spec.provider, **spec.provider_options)
         self.model = spec.model or spec.provider
         self._lock = (
@@ -367,8 +368,18 @@ class HttpTarget:
         await self.endpoint.aclose()
 
 
+def _recorded(spec: TargetSpec, settings: Settings) -> Target:
+    from llmops.evals.recorded import RecordedTarget  # stored answers, for judging the judge
+
+    return RecordedTarget(spec, settings)
+
+
 TargetFactory = Callable[["TargetSpec", "Settings"], Target]
-_REGISTRY: dict[str, TargetFactory] = {"inprocess": InProcessTarget, "http": HttpTarget}
+_REGISTRY: dict[str, TargetFactory] = {
+    "inprocess": InProcessTarget,
+    "http": HttpTarget,
+    "recorded": _recorded,
+}
 
 
 def register_target(kind: str, factory: TargetFactory) -> None:

@@ -24,10 +24,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from llmops.errors import ConfigError
 from llmops.files import load_yaml_model
 from llmops.gateway.config import AuthConfig, KeyRateLimit
+from llmops.gateway.responses import ApiError
 
-__all__ = ["ADMIN_SCOPE", "ApiKey", "KeyEntry", "KeyStore", "KeysFile", "hash_key"]
+__all__ = [
+    "ADMIN_SCOPE",
+    "LOCAL_ADMIN_ID",
+    "ApiKey",
+    "KeyEntry",
+    "KeyStore",
+    "KeysFile",
+    "hash_key",
+]
 
 ADMIN_SCOPE = "admin"
+#: The key id of the local admin credential the gateway writes for the CLI on this machine.
+LOCAL_ADMIN_ID = "local-admin"
 
 
 def hash_key(key: str) -> str:
@@ -107,6 +118,12 @@ class KeyStore:
             for e in entries
         }
         self.anonymous = ApiKey(ANONYMOUS_ID, frozenset({"*"}), self._default_limit)
+        self._local_admin: tuple[str, ApiKey] | None = None
+
+    def set_local_admin(self, token: str) -> None:
+        """Accept ``token`` as the local admin credential (admin scope, also with auth off)."""
+        key = ApiKey(LOCAL_ADMIN_ID, frozenset({ADMIN_SCOPE, "*"}), KeyRateLimit())
+        self._local_admin = (hash_key(token), key)
 
     @staticmethod
     def _from_env(name: str) -> list[KeyEntry]:
@@ -122,6 +139,8 @@ class KeyStore:
         """Return the key with this id (the anonymous caller included)."""
         if key_id == ANONYMOUS_ID:
             return self.anonymous
+        if self._local_admin is not None and key_id == LOCAL_ADMIN_ID:
+            return self._local_admin[1]
         return next((k for k in self._by_hash.values() if k.id == key_id), None)
 
     def __len__(self) -> int:
@@ -135,4 +154,41 @@ class KeyStore:
         if scheme.lower() != "bearer" or not token.strip():
             return None
         # Lookup by digest: timing reveals nothing usable about a stored key's plaintext.
-        return self._by_hash.get(hash_key(token.strip()))
+        digest = hash_key(token.strip())
+        if self._local_admin is not None and digest == self._local_admin[0]:
+            return self._local_admin[1]
+        return self._by_hash.get(digest)
+
+    def caller(self, authorization: bytes | str | None) -> ApiKey:
+        """Return who sent a request (anonymous with auth off); a 401 ApiError otherwise.
+
+        The one authentication step of the gateway: the front door calls it for every route
+        that is not public.
+        """
+        if isinstance(authorization, bytes):
+            authorization = authorization.decode("latin-1")
+        if not self.enabled:
+            if authorization and self._local_admin is not None:
+                return self.authenticate(authorization) or self.anonymous
+            return self.anonymous
+        key = self.authenticate(authorization)
+        if key is None:
+            raise ApiError(
+                401,
+                "missing or invalid API key: send 'Authorization: Bearer <key>'",
+                code="invalid_api_key",
+            )
+        return key
+
+    def require_admin(self, key: ApiKey) -> None:
+        """Raise a 403 ApiError unless ``key`` may use the admin endpoints."""
+        if key.is_admin:
+            return
+        if not self.enabled:
+            raise ApiError(
+                403,
+                "admin endpoints need auth: set auth.enabled and give a key the 'admin' scope "
+                "(the CLI on this machine uses the gateway's local admin credential)",
+                code="admin_disabled",
+            )
+        raise ApiError(403, f"key '{key.id}' lacks the 'admin' scope", code="insufficient_scope")

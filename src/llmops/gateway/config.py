@@ -59,7 +59,13 @@ class ServerConfig(_Model):
     )
     embedding_models: list[str] = Field(
         default_factory=lambda: ["all-MiniLM-L6-v2"],
-        description="model names served by /v1/embeddings with the local model",
+        description="model names served by /v1/embeddings with the local model; "
+        "empty = no embeddings (and no model loaded at start)",
+    )
+    local_admin: bool = Field(
+        True,
+        description="write a local admin credential under the state root (owner-only file) "
+        "so the CLI on this machine reaches this gateway's admin API",
     )
 
 
@@ -302,16 +308,72 @@ class GatewayConfig(_Model):
                     )
         return problems
 
-    def check_references(self) -> None:
-        """Raise ConfigError when a route or fallback names an unknown pool."""
+    def project_problems(self, settings: Settings) -> list[tuple[tuple[str, ...], ConfigError]]:
+        """Return (key path, error) for every prompt ref or pipeline the project lacks.
+
+        ``llmops serve --check`` and the gateway's start-up both run this: a config that
+        passes the check is one the gateway accepts.
+        """
+        from llmops.errors import LLMOpsError
+
+        problems: list[tuple[tuple[str, ...], ConfigError]] = []
+        registry: Any = None
+        for name, route in self.routes.items():
+            for loc, ref in _prompt_refs(name, route):
+                try:
+                    if registry is None:
+                        from llmops.prompts import load_registry
+
+                        registry = load_registry(settings)
+                    registry.get(ref)
+                except LLMOpsError as exc:
+                    message = f"route '{name}' uses prompt '{ref}': {exc.message}"
+                    problems.append((loc, ConfigError(message, hint=exc.hint)))
+            if route.pipeline:
+                try:
+                    from llmops.rag.pipeline import Pipeline
+
+                    Pipeline.resolve(route.pipeline, settings)
+                except LLMOpsError as exc:
+                    message = f"route '{name}' uses pipeline '{route.pipeline}': {exc}"
+                    problems.append(
+                        (("routes", name, "pipeline"), ConfigError(message, hint=exc.hint))
+                    )
+        return problems
+
+    def check_references(self, settings: Settings | None = None) -> None:
+        """Raise ConfigError when a route names an unknown pool, prompt or pipeline."""
         problems = self.reference_problems()
         if problems:
             loc, message = problems[0]
             raise ConfigError(message, key=".".join(loc))
+        if settings is not None:
+            for loc, exc in self.project_problems(settings):
+                raise ConfigError(exc.message, key=".".join(loc), hint=exc.hint)
 
 
-def load_gateway_config(path: str | Path) -> GatewayConfig:
-    """Load and validate a gateway.yaml; errors name the file, line and key."""
+def _prompt_refs(name: str, route: RouteConfig) -> list[tuple[tuple[str, ...], str]]:
+    refs: list[tuple[tuple[str, ...], str]] = []
+    if route.prompt:
+        refs.append((("routes", name, "prompt"), route.prompt))
+    if route.release:
+        refs += [
+            (("routes", name, "release", "arms", str(i), "prompt"), a.prompt)
+            for i, a in enumerate(route.release.arms)
+            if a.prompt
+        ]
+        if route.release.shadow and route.release.shadow.prompt:
+            refs.append(
+                (("routes", name, "release", "shadow", "prompt"), route.release.shadow.prompt)
+            )
+    return refs
+
+
+def load_gateway_config(path: str | Path, settings: Settings | None = None) -> GatewayConfig:
+    """Load and validate a gateway.yaml; errors name the file, line and key.
+
+    With ``settings``, the prompts and pipelines the routes name must exist in the project.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(
@@ -323,9 +385,15 @@ def load_gateway_config(path: str | Path) -> GatewayConfig:
         raise ConfigError("expected a mapping at the top level", file=path, line=1)
     config = validate_model(GatewayConfig, doc)
     for loc, message in config.reference_problems():
-        where: list[str | int] = [int(p) if p.isdigit() else p for p in loc]
-        raise ConfigError(message, file=path, line=doc.line_of(where), key=".".join(loc))
+        raise ConfigError(message, file=path, line=doc.line_of(_where(loc)), key=".".join(loc))
+    for loc, exc in config.project_problems(settings) if settings is not None else []:
+        line = doc.line_of(_where(loc))
+        raise ConfigError(exc.message, file=path, line=line, key=".".join(loc), hint=exc.hint)
     return config
+
+
+def _where(loc: tuple[str, ...]) -> list[str | int]:
+    return [int(p) if p.isdigit() else p for p in loc]
 
 
 def project_trace_url(settings: Settings) -> str:

@@ -7,42 +7,41 @@ a stream) -> trace. A route without guards pays nothing: ``RouteGuards`` is None
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from llmops.guards.config import GuardsConfig
 
-__all__ = ["GuardOutcome", "RouteGuards", "StreamChecker", "build_route_guards", "system_text"]
+__all__ = [
+    "TOOL_ARGUMENT_GUARDS",
+    "GuardOutcome",
+    "RouteGuards",
+    "StreamChecker",
+    "build_route_guards",
+    "system_text",
+]
+
+#: Output guards that also check tool-call arguments (a plugin guard opts in with the tag
+#: ``tool_arguments``). The others (groundedness, JSON schema...) judge the answer's text only.
+TOOL_ARGUMENT_GUARDS = frozenset({"pii", "system_prompt_leak"})
 
 
+@dataclass(slots=True)
 class GuardOutcome:
     """What a guard stage decided: pass, block (with a code), fix (with new text) or flag."""
 
-    __slots__ = ("action", "code", "dropped", "message", "messages", "reask", "results", "text")
-
-    def __init__(
-        self,
-        action: str,
-        *,
-        text: str | None = None,
-        code: str | None = None,
-        message: str | None = None,
-        results: list[dict[str, Any]] | None = None,
-        messages: list[dict[str, Any]] | None = None,
-        dropped: list[int] | None = None,
-        reask: str | None = None,
-    ) -> None:
-        self.action = action
-        #: Output blocks a re-ask can repair: the one follow-up message to send upstream.
-        self.reask = reask
-        #: Input fixes: the request's messages with every fix applied (not only the last turn).
-        self.messages = messages
-        #: Context fixes: indices of retrieved contexts to drop before rendering.
-        self.dropped = dropped or []
-        self.text = text
-        self.code = code
-        self.message = message
-        self.results = results or []
+    action: str
+    text: str | None = None
+    code: str | None = None
+    message: str | None = None
+    results: list[dict[str, Any]] = field(default_factory=list)
+    #: Input fixes: the request's messages with every fix applied (not only the last turn).
+    messages: list[dict[str, Any]] | None = None
+    #: Context fixes: indices of retrieved contexts to drop before rendering.
+    dropped: list[int] = field(default_factory=list)
+    #: Output blocks a re-ask can repair: the one follow-up message to send upstream.
+    reask: str | None = None
 
     @property
     def blocked(self) -> bool:
@@ -91,9 +90,20 @@ class RouteGuards(Protocol):
         """Return a checker for a streamed answer, or None when no output guard runs."""
         ...
 
+    def check_tool_arguments(
+        self, arguments: str, system_prompt: str | None = None
+    ) -> GuardOutcome:
+        """Check a tool call's arguments (PII, system-prompt leaks)."""
+        ...
+
     @property
     def has_output(self) -> bool:
         """Return True when output guards are configured."""
+        ...
+
+    @property
+    def has_tool_arguments(self) -> bool:
+        """Return True when some output guard also checks tool-call arguments."""
         ...
 
 
@@ -135,18 +145,46 @@ class _PipelineGuards:
 
     def __init__(self, config: GuardsConfig, system_prompt: str | None) -> None:
         from llmops.guards import GuardPipeline
+        from llmops.guards.config import GuardsConfig
+        from llmops.guards.registry import get_guard_info
 
         self.config = config
         self.pipeline = GuardPipeline.from_config(config, system_prompt=system_prompt)
         self.pipeline.warm()  # load the model at start-up, not on the first request
+        on_arguments = [
+            spec
+            for spec in config.output
+            if spec.name in TOOL_ARGUMENT_GUARDS
+            or "tool_arguments" in get_guard_info(spec.name).tags
+        ]
+        self.tool_pipeline = (
+            GuardPipeline.from_config(
+                GuardsConfig(output=on_arguments), system_prompt=system_prompt
+            )
+            if on_arguments
+            else None
+        )
 
     @property
     def has_output(self) -> bool:
         return bool(self.config.output)
 
+    @property
+    def has_tool_arguments(self) -> bool:
+        return self.tool_pipeline is not None
+
     def warm(self) -> None:
         """Load models now rather than on the first request."""
         self.pipeline.warm()
+        if self.tool_pipeline is not None:
+            self.tool_pipeline.warm()
+
+    def check_tool_arguments(
+        self, arguments: str, system_prompt: str | None = None
+    ) -> GuardOutcome:
+        if self.tool_pipeline is None:
+            return GuardOutcome("pass")
+        return _outcome(self.tool_pipeline.check_output(arguments, system_prompt=system_prompt))
 
     def check_input(self, messages: list[dict[str, Any]]) -> GuardOutcome:
         return _outcome(self.pipeline.check_input(messages))

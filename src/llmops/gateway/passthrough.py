@@ -7,20 +7,20 @@ the trace off the request path by the trace writer.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 
+from llmops.errors import UpstreamError
 from llmops.gateway.formats import DONE
-from llmops.gateway.responses import ApiError, Send, send_json
-from llmops.traces import TraceRecord
+from llmops.gateway.responses import ApiError, send_json
 
 if TYPE_CHECKING:
-    from llmops.gateway.upstream import UpstreamCall
+    from llmops.gateway.context import RequestContext
+    from llmops.gateway.upstream import Pool, UpstreamCall
 
-__all__ = ["forward_body", "forward_stream"]
+__all__ = ["forward", "forward_body", "forward_stream"]
 
 _SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
 
@@ -34,9 +34,41 @@ def _bad(what: str) -> ApiError:
     )
 
 
-async def forward_body(
-    up: UpstreamCall, send: Send, headers: list[tuple[bytes, bytes]], rec: TraceRecord
-) -> None:
+async def forward(ctx: RequestContext, pool: Pool, model: str | None) -> Pool | None:
+    """Forward the raw body down the fallback chain; return a provider pool to answer instead.
+
+    The body is re-encoded only when the upstream model differs from the client's.
+    """
+    data, body = ctx.data, ctx.body
+    path = "/chat/completions" if ctx.shape == "chat" else "/completions"
+    hops = 0
+    while True:
+        if model and data["model"] != model:
+            data["model"] = model
+            body = orjson.dumps(data)
+        ctx.served_by(pool.name, model or data["model"])
+        t_up = time.perf_counter()
+        try:
+            up = await pool.post(path, body, request_id=ctx.request_id)
+            break
+        except UpstreamError:
+            nxt = ctx.rt.fallback(pool, hops)
+            if nxt is None:
+                raise
+            pool, hops = nxt, hops + 1
+            model = pool.model
+            if not pool.is_http:
+                return pool
+    ctx.replica(up.replica.name)
+    if ctx.stream:
+        await forward_stream(up, ctx)
+    else:
+        await forward_body(up, ctx)
+    ctx.upstream_took(t_up)
+    return None
+
+
+async def forward_body(up: UpstreamCall, ctx: RequestContext) -> None:
     """Send a non-streamed upstream answer (or its client error) to the client."""
     try:
         raw = await up.response.read()
@@ -49,32 +81,28 @@ async def forward_body(
     if not raw.startswith(b"{"):
         raise _bad(raw[:120].decode("utf-8", "replace") or "empty body")
     if status < 400:
-        rec.raw_body = raw
+        ctx.raw_answer(body=raw)
     else:
-        rec.status = status
-        rec.error_code = "upstream_rejected"
-    await send_json(send, status, raw, headers)
+        ctx.fail(_rejected(status))
+    await send_json(ctx.send, status, raw, ctx.out_headers())
 
 
-async def forward_stream(
-    up: UpstreamCall,
-    send: Send,
-    headers: list[tuple[bytes, bytes]],
-    rec: TraceRecord,
-    t0: float,
-    gone: asyncio.Future[Any] | None = None,
-) -> None:
+def _rejected(status: int) -> ApiError:
+    return ApiError(status, "the upstream rejected the request", code="upstream_rejected")
+
+
+async def forward_stream(up: UpstreamCall, ctx: RequestContext) -> None:
     """Relay an SSE answer chunk by chunk; a broken stream ends with an error event."""
     response = up.response
+    send = ctx.send
     try:
         if response.status >= 400 or "text/event-stream" not in response.headers.get(
             "content-type", ""
         ):
             raw = await response.read()
             if response.status >= 400 and raw.startswith(b"{"):
-                rec.status = response.status
-                rec.error_code = "upstream_rejected"
-                await send_json(send, response.status, raw, headers)
+                ctx.fail(_rejected(response.status))
+                await send_json(send, response.status, raw, ctx.out_headers())
                 return
             raise _bad(f"expected an event stream: {raw[:120].decode('utf-8', 'replace')}")
         stream = response.iter_chunks()
@@ -87,23 +115,27 @@ async def forward_stream(
             raise _bad(f"stream broke off ({type(exc).__name__})") from None
         if not first.lstrip().startswith((b"data:", b":", b"event:", b"id:", b"retry:")):
             raise _bad(f"not an event stream: {first[:120].decode('utf-8', 'replace')}")
-        rec.first_token_ms = (time.perf_counter() - t0) * 1000
+        ctx.first_token()
         await send(
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-type", b"text/event-stream"), *_SSE_HEADERS, *headers],
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    *_SSE_HEADERS,
+                    *ctx.out_headers(),
+                ],
             }
         )
         chunks: list[bytes] = [first]
-        rec.raw_chunks = chunks
+        ctx.raw_answer(chunks=chunks)
         tail = first[-16:]
         try:
             await send({"type": "http.response.body", "body": first, "more_body": True})
             async for piece in stream:
-                if gone is not None and gone.done():
+                if ctx.client_gone():
                     # Releasing an unfinished response closes the upstream connection.
-                    rec.status, rec.error_code = 499, "client_disconnected"
+                    ctx.fail(ApiError(499, "the client went away", code="client_disconnected"))
                     return
                 chunks.append(piece)
                 tail = (tail + piece)[-16:]
@@ -112,9 +144,7 @@ async def forward_stream(
                 raise ConnectionError("the upstream closed the stream before [DONE]")
         except Exception as exc:  # report mid-stream failures in-band, as OpenAI does
             err = _bad(f"stream broke off ({type(exc).__name__}: {exc})")
-            rec.status = err.status
-            rec.error_code = err.code
-            rec.error_message = err.message
+            ctx.fail(err)
             payload = b"\n\ndata: " + orjson.dumps({"error": err.payload()}) + b"\n\n" + DONE
             await send({"type": "http.response.body", "body": payload, "more_body": False})
             return

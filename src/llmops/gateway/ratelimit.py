@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from llmops.gateway.config import KeyRateLimit
+from llmops.gateway.responses import ApiError
 
 __all__ = ["RateLimiter", "TokenBucket"]
 
@@ -65,6 +66,18 @@ class RateLimiter:
             bucket = TokenBucket(rate=per_minute / 60.0, capacity=burst or per_minute)
             store[key] = bucket
         return bucket
+
+    def enforce(self, key: str, limit: KeyRateLimit) -> None:
+        """Raise a 429 ApiError (with Retry-After) when ``key`` is over ``limit``."""
+        wait = self.check(key, limit)
+        if wait > 0:
+            seconds = max(1, int(wait + 0.999))
+            raise ApiError(
+                429,
+                f"rate limit exceeded for key '{key}'; retry in {seconds} s",
+                code="rate_limit_exceeded",
+                headers={"retry-after": str(seconds)},
+            )
 
     def check(self, key: str, limit: KeyRateLimit) -> float:
         """Return 0 when the request may go ahead, else the Retry-After in seconds."""

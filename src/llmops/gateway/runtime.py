@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import logging
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = ["GatewayRuntime", "RouteRuntime"]
 
 log = logging.getLogger("llmops.gateway")
+
+_MAX_FALLBACKS = 3
 
 
 @dataclass
@@ -72,6 +75,12 @@ class GatewayRuntime:
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="llmops-gw")
         self.started = False
         self.shadow_tasks: set[asyncio.Task[None]] = set()
+        #: Where this gateway listens (set by the server before start): the local admin
+        #: credential written at start tells the CLI on this machine how to reach it.
+        self.listen_url: str | None = None
+        self.credential: Path | None = None
+        self._admin_token = secrets.token_urlsafe(32)
+        self._embedder: asyncio.Future[Any] | None = None
         self._retrievers: dict[str, Any] = {}
         self._id_prefix = secrets.token_hex(8)
         self._ids = itertools.count(1)
@@ -100,13 +109,14 @@ class GatewayRuntime:
     def from_file(cls, path: str | Path, settings: Settings) -> GatewayRuntime:
         """Load gateway.yaml and build the runtime (refuses bad config with file:line)."""
         path = Path(path).resolve()
-        return cls(load_gateway_config(path), settings, config_path=path)
+        return cls(load_gateway_config(path, settings), settings, config_path=path)
 
     # -- building ----------------------------------------------------------------------------
 
     def _apply(self, config: GatewayConfig) -> None:
-        config.check_references()
+        config.check_references(self.settings)  # what `llmops serve --check` checks
         keys = KeyStore(config.auth, self.settings.root)
+        keys.set_local_admin(self._admin_token)
         pools = {
             name: Pool(
                 name,
@@ -162,17 +172,77 @@ class GatewayRuntime:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open upstream clients and start health checks."""
+        """Open upstream clients, start health checks, load guards and the embedding model."""
         for pool in self.pools.values():
             await pool.start()
         for route in self.routes.values():
             warm = getattr(route.guards, "warm", None)
             if warm is not None:
                 await self.in_thread(warm)
+        if self._embedder is None and self.config.server.embedding_models:
+            # In the background: /healthz answers at once, /readyz waits for the model.
+            self._embedder = asyncio.ensure_future(self.in_thread(self._load_embedder))
+        if self.listen_url and self.config.server.local_admin and self.credential is None:
+            from llmops.gateway.credential import write_credential
+
+            self.credential = write_credential(
+                self.settings.state_path, self.listen_url, self._admin_token
+            )
         self.started = True
+
+    def _load_embedder(self) -> Any:
+        from llmops.embeddings import get_embedder
+
+        return get_embedder(self.settings.embedding.model)
+
+    def embedder_loaded(self) -> bool:
+        """Return True once the embedding model finished loading (or none is served)."""
+        return not self.config.server.embedding_models or (
+            self._embedder is not None and self._embedder.done()
+        )
+
+    async def embedder(self) -> Any:
+        """Return the embedding model of /v1/embeddings (loaded at start, awaited if needed)."""
+        if self._embedder is None:
+            self._embedder = asyncio.ensure_future(self.in_thread(self._load_embedder))
+        return await asyncio.shield(self._embedder)
+
+    def readiness(self) -> list[str]:
+        """Return why the gateway cannot serve yet (empty when ready)."""
+        problems = [] if self.started else ["starting"]
+        now = time.monotonic()
+        for name, route in self.routes.items():
+            chain = [self.pools[route.config.upstream]]
+            while chain[-1].config.fallback and len(chain) <= _MAX_FALLBACKS:
+                chain.append(self.pools[chain[-1].config.fallback])
+            if any(not p.is_http or any(r.available(now) for r in p.replicas) for p in chain):
+                continue
+            up = [r for p in chain for r in p.replicas if r.healthy and not r.drained]
+            reason = "breaker open on every healthy replica" if up else "no healthy replica"
+            problems.append(f"route {name}: {reason} in pool {chain[0].name}")
+        loading = self._embedder
+        if self.config.server.embedding_models:
+            if loading is None or not loading.done():
+                problems.append("embedding model loading")
+            elif loading.exception() is not None:
+                problems.append(f"embedding model failed to load: {loading.exception()}")
+        return problems
+
+    def fallback(self, pool: Pool, hops: int) -> Pool | None:
+        """Return the pool to try after ``pool`` failed, or None at the end of its chain."""
+        name = pool.config.fallback
+        if name is None or hops >= _MAX_FALLBACKS:
+            return None
+        log.warning("upstream pool %s failed; falling back to %s", pool.name, name)
+        return self.pools[name]
 
     async def close(self) -> None:
         """Close upstream clients, wait for shadow calls briefly, flush traces."""
+        if self.credential is not None:
+            from llmops.gateway.credential import remove_credential
+
+            remove_credential(self.credential, self._admin_token)
+            self.credential = None
         if self.shadow_tasks:
             await asyncio.wait(list(self.shadow_tasks), timeout=5)
         for pool in self.pools.values():
@@ -190,7 +260,7 @@ class GatewayRuntime:
             from llmops.errors import UsageError
 
             raise UsageError("this gateway was not started from a file; nothing to reload")
-        config = load_gateway_config(self.config_path)
+        config = load_gateway_config(self.config_path, self.settings)
         old_pools = self.pools
         self._apply(config)
         await self.start()

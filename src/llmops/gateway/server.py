@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
     from llmops.config import Settings
 
-__all__ = ["GatewayServer", "run"]
+__all__ = ["GatewayServer", "local_url", "run"]
 
 
 def _uvicorn_config(app: Any, host: str, port: int, log_level: str, **extra: Any) -> uvicorn.Config:
@@ -52,13 +53,20 @@ def run(
 
     runtime = GatewayRuntime.from_file(config_path, settings)
     server_cfg = runtime.config.server
-    config = _uvicorn_config(
-        create_app(runtime),
-        host or server_cfg.host,
-        server_cfg.port if port is None else port,
-        log_level,
-    )
+    host = host or server_cfg.host
+    port = server_cfg.port if port is None else port
+    runtime.listen_url = local_url(host, port) if port else None  # port 0: unknown until bound
+    config = _uvicorn_config(create_app(runtime), host, port, log_level)
     uvicorn.Server(config).run()
+
+
+def local_url(host: str, port: int) -> str:
+    """Return the URL a client on this machine uses for a server bound to ``host:port``."""
+    if host in ("0.0.0.0", ""):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class GatewayServer:
@@ -90,10 +98,11 @@ class GatewayServer:
         """Return the OpenAI API root (``.../v1``)."""
         return self.url + "/v1"
 
-    def start(self, timeout: float = 30.0) -> GatewayServer:
-        """Start serving and wait until the lifespan startup finished."""
+    def start(self, timeout: float = 60.0, *, wait_models: bool = True) -> GatewayServer:
+        """Start serving; return once started (and, with ``wait_models``, models loaded)."""
         import uvicorn
 
+        self.runtime.listen_url = local_url(self.host, self.port)
         config = _uvicorn_config(create_app(self.runtime), self.host, self.port, "warning")
         self._server = server = uvicorn.Server(config)
         sock = self._sock
@@ -107,12 +116,22 @@ class GatewayServer:
 
         self._thread = threading.Thread(target=target, name="llmops-gateway", daemon=True)
         self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise StateError("the gateway did not start", hint="see the log above")
-            time.sleep(0.01)
+        self._wait(lambda: server.started, timeout, "the gateway did not start")
+        if wait_models:
+            self.wait_ready(max(timeout, 300.0))  # a cold import of torch can take minutes
         return self
+
+    def wait_ready(self, timeout: float = 300.0) -> None:
+        """Wait until the embedding model (loaded in the background at start) is ready."""
+        self._wait(self.runtime.embedder_loaded, timeout, "the embedding model did not load")
+
+    def _wait(self, done: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            alive = self._thread is not None and self._thread.is_alive()
+            if not alive or time.monotonic() > deadline:
+                raise StateError(what, hint="see the log above")
+            time.sleep(0.01)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Shut down (flushes traces) and join the thread."""

@@ -1,8 +1,9 @@
-"""Upstream pools: replicas behind one keep-alive client, least-outstanding balancing, health
-checks, a circuit breaker per replica and retries with jittered backoff.
+"""Upstream pools: replicas behind the keep-alive transport, least-outstanding balancing,
+health checks, a circuit breaker per replica and retries by the one ``RetryPolicy``.
 
-The HTTP path forwards raw bytes (``http_client``, keep-alive per replica) so the gateway adds as little
-as possible to each request; pools of other kinds (``extractive``, plugins) wrap a ``Provider``.
+An HTTP pool is a ``transport.Sender`` over several replicas: the passthrough forwards its raw
+bytes (so the gateway adds as little as possible to each request), managed routes parse them.
+Pools of other kinds (``extractive``, plugins) wrap a ``Provider``.
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops.errors import LLMOpsError, UpstreamError
 from llmops.gateway.breaker import CircuitBreaker
 from llmops.gateway.config import PoolConfig, ReplicaConfig
-from llmops.gateway.http_client import HttpEndpoint, HttpResponse, UpstreamClosedError
+from llmops.transport.exchange import error_message, status_error, transport_error
+from llmops.transport.http import HttpEndpoint, HttpResponse, UpstreamClosedError
+from llmops.transport.retry import GiveUp, RetryPolicy
 
 if TYPE_CHECKING:
     from llmops.providers.base import Provider
@@ -31,6 +33,17 @@ log = logging.getLogger("llmops.gateway")
 
 #: Called as (pool, replica, kind) on every failed attempt: kind is "connect", "timeout" or a status.
 FailureHook = Callable[[str, str, str], None]
+
+#: Upstream answers that are about the gateway, not the client: never passed on as they are
+#: (the client would read them as its own key or model being wrong), never retried.
+_FINAL = {
+    401: "{who} rejected the gateway's own credentials (HTTP {status}: {text}); "
+    "check {env} of pool '{pool}'",
+    403: "{who} rejected the gateway's own credentials (HTTP {status}: {text}); "
+    "check {env} of pool '{pool}'",
+    404: "{who} does not serve what the gateway asked for (HTTP {status}: {text}); "
+    "check the model and base_url of pool '{pool}'",
+}
 
 
 class Replica:
@@ -91,7 +104,8 @@ class Replica:
 
 
 class UpstreamCall:
-    """An upstream response being read; ``release()`` returns the replica's slot."""
+    """An upstream response being read (a ``transport.Exchange``); ``release()`` returns the
+    replica's slot and the connection."""
 
     __slots__ = ("_released", "replica", "response")
 
@@ -99,6 +113,29 @@ class UpstreamCall:
         self.replica = replica
         self.response = response
         self._released = False
+
+    @property
+    def status(self) -> int:
+        """The upstream's HTTP status."""
+        return self.response.status
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The upstream's response headers (names lower-cased)."""
+        return self.response.headers
+
+    @property
+    def served_by(self) -> str:
+        """The replica that answered."""
+        return self.replica.name
+
+    async def read(self) -> bytes:
+        """Return the whole body."""
+        return await self.response.read()
+
+    def iter_chunks(self) -> AsyncIterator[bytes]:
+        """Yield body pieces as they arrive."""
+        return self.response.iter_chunks()
 
     def release(self) -> None:
         """Release the connection and the outstanding slot (idempotent)."""
@@ -135,6 +172,14 @@ class Pool:
             if key:
                 self._headers["Authorization"] = f"Bearer {key}"
         self._rr = 0
+        r = config.retries
+        self.retry = RetryPolicy(
+            attempts=r.attempts,
+            backoff=r.backoff,
+            max_backoff=r.max_backoff,
+            honour_retry_after=r.honour_retry_after,
+            max_retry_after=r.max_retry_after,
+        )
 
     @property
     def is_http(self) -> bool:
@@ -195,81 +240,97 @@ class Pool:
 
     # -- sending -----------------------------------------------------------------------------
 
-    async def post(self, path: str, body: bytes, *, request_id: str) -> UpstreamCall:
+    async def post(self, path: str, body: bytes, *, request_id: str | None = None) -> UpstreamCall:
         """POST ``body`` to ``path`` on a replica, retrying; return a call whose body is unread.
 
-        Raises ``UpstreamError`` when every attempt failed (the caller may fall back).
-        Client errors (4xx other than 408/429) are returned as they are: retrying cannot help.
+        Raises ``UpstreamError`` when every attempt failed (the caller may fall back), and at
+        once when the upstream refuses the gateway itself (401/403: its key; 404: the model
+        or path configured here) or asks, with Retry-After, for longer than
+        ``retries.max_retry_after``. Other client errors (4xx but 408/429) are returned as
+        they are: they are about the client's request, and retrying cannot help.
         """
         if not self._started:
             raise RuntimeError(f"pool {self.name} is not started")
-        retries = self.config.retries
-        headers = {"X-Request-Id": request_id}
-        last: UpstreamError | None = None
-        replica: Replica | None = None
-        for attempt in range(retries.attempts):
-            replica = self.pick(exclude=replica)
+        headers = {"X-Request-Id": request_id} if request_id else None
+        tried: list[Replica] = []
+        errors: list[UpstreamError] = []
+
+        async def attempt() -> UpstreamCall:
+            replica = self.pick(exclude=tried[-1] if tried else None)
             if replica is None:
-                break
-            replica.breaker.acquire()
-            replica.outstanding += 1
-            endpoint = replica.endpoint or replica.open(self._headers, self.config)
+                # Nothing left to try (drained, unhealthy, tripped): the last failure says why.
+                raise GiveUp(errors[-1] if errors else self._no_replica())
+            tried.append(replica)
             try:
-                response = await endpoint.request("POST", path, body, headers=headers)
-            except (OSError, TimeoutError, UpstreamClosedError) as exc:
-                replica.outstanding -= 1
-                replica.breaker.failure()
-                # A read timeout (a connect timeout arrives as ConnectionError) is a 504.
-                timeout = isinstance(exc, TimeoutError)
-                self._failed(replica, "timeout" if timeout else "connect")
-                last = UpstreamError(
-                    f"upstream {self.name}/{replica.name} {'timed out' if timeout else 'unreachable'}: "
-                    f"{type(exc).__name__}: {exc}".rstrip(": "),
-                    provider=self.name,
-                    status=504 if timeout else None,
-                    connect_error=not timeout,
-                )
-            else:
-                status = response.status
-                if status < 500 and status not in (408, 429):
-                    replica.breaker.success()
-                    return UpstreamCall(replica, response)
-                retry_after = _retry_after(response.headers.get("retry-after"))
-                text = await _read_error(response)
-                replica.outstanding -= 1
-                response.release()
-                # A 429 means "busy", not "broken": it must not trip the breaker.
-                if status == 429:
-                    replica.breaker.success()
-                else:
-                    replica.breaker.failure()
-                self._failed(replica, str(status))
-                last = UpstreamError(
-                    f"upstream {self.name}/{replica.name} returned {status}: {text}",
+                return await self._send(replica, path, body, headers)
+            except UpstreamError as exc:
+                errors.append(exc)
+                raise
+            except GiveUp as stop:
+                if isinstance(stop.error, UpstreamError):
+                    errors.append(stop.error)
+                raise
+
+        return await self.retry.run(attempt, on_retry=self._on_retry)
+
+    async def _send(
+        self, replica: Replica, path: str, body: bytes, headers: dict[str, str] | None
+    ) -> UpstreamCall:
+        """One attempt on one replica: breaker and outstanding bookkeeping around the request."""
+        replica.breaker.acquire()
+        replica.outstanding += 1
+        endpoint = replica.endpoint or replica.open(self._headers, self.config)
+        who = f"upstream {self.name}/{replica.name}"
+        try:
+            response = await endpoint.request("POST", path, body, headers=headers)
+        except (OSError, TimeoutError, UpstreamClosedError) as exc:
+            replica.outstanding -= 1
+            replica.breaker.failure()
+            self._failed(replica, "timeout" if isinstance(exc, TimeoutError) else "connect")
+            raise transport_error(who, exc, provider=self.name) from None
+        status = response.status
+        if status < 400 or (status < 500 and status not in _FINAL and status not in (408, 429)):
+            replica.breaker.success()
+            return UpstreamCall(replica, response)
+        raw = await _read_error(response)
+        replica.outstanding -= 1
+        response.release()
+        # A 429 means "busy", and 401/403/404 mean "misconfigured here", not "broken":
+        # neither trips the breaker.
+        if status < 500 and status != 408:
+            replica.breaker.success()
+        else:
+            replica.breaker.failure()
+        self._failed(replica, str(status))
+        if status in _FINAL:
+            raise GiveUp(
+                UpstreamError(
+                    _FINAL[status].format(
+                        who=who,
+                        status=status,
+                        text=error_message(raw),
+                        pool=self.name,
+                        env=self.config.api_key_env or "api_key_env",
+                    ),
                     provider=self.name,
                     status=status,
                     request_id=response.headers.get("x-request-id"),
-                    retry_after=retry_after,
                 )
-            if attempt + 1 < retries.attempts:
-                await asyncio.sleep(self._backoff(attempt, last))
-                if last.retry_after is not None and last.retry_after > retries.max_retry_after:
-                    break
-        if last is None:
-            last = UpstreamError(
-                f"no healthy replica in upstream pool '{self.name}'",
-                provider=self.name,
-                status=503,
-                hint="check GET /admin/upstreams; replicas may be drained, unhealthy or tripped",
             )
-        raise last
+        raise status_error(who, status, raw, response.headers, provider=self.name)
 
-    def _backoff(self, attempt: int, error: UpstreamError) -> float:
-        cfg = self.config.retries
-        if cfg.honour_retry_after and error.retry_after is not None:
-            return min(error.retry_after, cfg.max_retry_after)
-        ceiling = min(cfg.max_backoff, cfg.backoff * (2**attempt))
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto
+    def _no_replica(self) -> UpstreamError:
+        return UpstreamError(
+            f"no healthy replica in upstream pool '{self.name}'",
+            provider=self.name,
+            status=503,
+            hint="check GET /admin/upstreams; replicas may be drained, unhealthy or tripped",
+        )
+
+    def _on_retry(self, error: UpstreamError, delay: float, attempt: int) -> None:
+        log.debug(
+            "pool %s: attempt %d failed (%s); retrying in %.3f s", self.name, attempt, error, delay
+        )
 
     def _failed(self, replica: Replica, kind: str) -> None:
         if self._on_failure is not None:
@@ -362,27 +423,8 @@ class Pool:
         }
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
+async def _read_error(response: HttpResponse) -> bytes:
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
-
-
-async def _read_error(response: HttpResponse) -> str:
-    try:
-        raw = await response.read()
+        return await response.read()
     except Exception:  # the body of a failed response is only informative
-        return "(unreadable body)"
-    text = raw[:300].decode("utf-8", "replace")
-    try:
-        import orjson
-
-        data = orjson.loads(raw)
-        if isinstance(data, dict) and isinstance(data.get("error"), dict):
-            return str(data["error"].get("message", text))
-    except orjson.JSONDecodeError:
-        pass
-    return text
+        return b"(unreadable body)"

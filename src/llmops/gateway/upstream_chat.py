@@ -1,25 +1,36 @@
 """Managed upstream calls: one interface over HTTP pools and provider pools, with fallback.
 
 The passthrough hot path forwards raw bytes (``passthrough.py``); routes that render a prompt,
-retrieve, guard or shape the answer go through here and get ``ChatResult``/``ChatDelta``.
+retrieve, guard or shape the answer go through here and get ``ChatResult``/``ChatDelta``,
+parsed by the provider layer's OpenAI wire functions (``providers.openai_wire``), the same
+ones the ``openai`` provider uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from llmops.errors import UpstreamError
+from llmops.gateway.error_map import upstream_error
 from llmops.gateway.responses import ApiError
-from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Context, Usage
+from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Context
+from llmops.providers.openai_wire import WireError, parse_completion, sse_payloads
 
 if TYPE_CHECKING:
     from llmops.gateway.upstream import Pool, UpstreamCall
 
-__all__ = ["ManagedCall", "upstream_error", "complete", "stream"]
+__all__ = [
+    "ManagedCall",
+    "chunk_usage",
+    "client_params",
+    "complete",
+    "provider_chunk",
+    "stream",
+    "upstream_error",
+]
 
 #: Request fields the gateway sets itself on managed calls.
 _OWN_FIELDS = frozenset({"model", "messages", "prompt", "stream", "stream_options", "llmops"})
@@ -70,30 +81,6 @@ def client_params(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in _OWN_FIELDS}
 
 
-def upstream_error(exc: UpstreamError) -> ApiError:
-    """Map a final upstream failure to the status an OpenAI client expects."""
-    headers: dict[str, str] = {}
-    if exc.status == 429:
-        status, code = 429, "upstream_rate_limited"
-        if exc.retry_after is not None:
-            headers["retry-after"] = f"{max(1, round(exc.retry_after))}"
-    elif exc.status == 503:
-        status, code = 503, "upstream_unavailable"
-    elif exc.status in (504, 408):
-        status, code = 504, "upstream_timeout"
-    elif exc.connect_error:
-        status, code = 502, "upstream_unreachable"
-    else:
-        status, code = 502, "upstream_error"
-    return ApiError(
-        status,
-        exc.message,
-        code=code,
-        type_="api_error" if status != 429 else None,
-        headers=headers,
-    )
-
-
 async def _http_call(pool: Pool, call: ManagedCall, stream: bool) -> UpstreamCall:
     up = await pool.post("/chat/completions", call.body(stream), request_id=call.request_id)
     call.replica = up.replica.name
@@ -142,29 +129,22 @@ async def complete(pool: Pool, call: ManagedCall) -> ChatResult:
     finally:
         up.release()
     try:
-        data = orjson.loads(raw)
-        choice = data["choices"][0]
-        content = choice["message"]["content"] or ""
-    except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+        return parse_completion(raw, model=call.model)
+    except WireError:
         raise _bad_upstream(raw[:120].decode("utf-8", "replace")) from None
-    usage = data.get("usage") or {}
-    return ChatResult(
-        content=content,
-        model=str(data.get("model", call.model)),
-        finish_reason=choice.get("finish_reason") or "stop",
-        usage=Usage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        ),
-        raw=data,
-    )
 
 
-async def stream(pool: Pool, call: ManagedCall) -> AsyncIterator[ChatDelta]:
-    """Yield the answer from ``pool`` in pieces (the first upstream call happens on first next)."""
+async def stream(pool: Pool, call: ManagedCall) -> AsyncGenerator[dict[str, Any], None]:
+    """Yield the answer from ``pool`` as chat chunks (the first upstream call happens on next).
+
+    HTTP upstreams' chunks come through as sent (tool calls, logprobs, every choice); provider
+    pools' pieces are turned into the same shape.
+    """
     if pool.provider is not None:
+        started: set[int] = set()  # each choice's first chunk carries the role
         async for delta in pool.provider.stream(call.chat_request(True)):
-            yield delta
+            yield provider_chunk(delta, delta.index not in started)
+            started.add(delta.index)
         return
     up = await _http_call(pool, call, True)
     try:
@@ -176,21 +156,11 @@ async def stream(pool: Pool, call: ManagedCall) -> AsyncIterator[ChatDelta]:
                 f"{raw[:120].decode('utf-8', 'replace')}"
             )
         done = False
-        buffer = b""
-        async for piece in up.response.iter_chunks():
-            buffer += piece
-            while b"\n\n" in buffer:
-                event, buffer = buffer.split(b"\n\n", 1)
-                for line in event.split(b"\n"):
-                    if not line.startswith(b"data:"):
-                        continue
-                    payload = line[5:].strip()
-                    if payload == b"[DONE]":
-                        done = True
-                        continue
-                    parsed = _delta(payload)
-                    if parsed is not None:
-                        yield parsed
+        async for payload in sse_payloads(up.response.iter_chunks()):
+            if payload == b"[DONE]":
+                done = True
+                continue
+            yield _chunk(payload)
         if not done:
             raise _bad_upstream("the stream ended before [DONE]")
     except ApiError:
@@ -201,7 +171,39 @@ async def stream(pool: Pool, call: ManagedCall) -> AsyncIterator[ChatDelta]:
         up.release()
 
 
-def _delta(payload: bytes) -> ChatDelta | None:
+def provider_chunk(delta: ChatDelta, first: bool) -> dict[str, Any]:
+    """Return a provider's stream piece as an OpenAI chat chunk."""
+    body: dict[str, Any] = {"content": delta.content}
+    if first:
+        body["role"] = "assistant"
+    chunk: dict[str, Any] = {
+        "choices": [
+            {
+                "index": delta.index,
+                "delta": body,
+                "finish_reason": delta.finish_reason,
+                "logprobs": None,
+            }
+        ]
+    }
+    if delta.usage is not None:
+        chunk["usage"] = {
+            "prompt_tokens": delta.usage.prompt_tokens,
+            "completion_tokens": delta.usage.completion_tokens,
+            "total_tokens": delta.usage.prompt_tokens + delta.usage.completion_tokens,
+        }
+    return chunk
+
+
+def chunk_usage(chunk: dict[str, Any]) -> tuple[int, int] | None:
+    """Return (prompt, completion) tokens when ``chunk`` carries usage."""
+    usage = chunk.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    return int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+
+
+def _chunk(payload: bytes) -> dict[str, Any]:
     try:
         chunk = orjson.loads(payload)
     except orjson.JSONDecodeError:
@@ -215,20 +217,9 @@ def _delta(payload: bytes) -> ChatDelta | None:
             code="upstream_error",
             type_="api_error",
         )
-    usage = chunk.get("usage")
-    out = ChatDelta()
-    if isinstance(usage, dict):
-        out.usage = Usage(
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-        )
-    for choice in chunk.get("choices") or ():
-        if isinstance(choice, dict):
-            delta = choice.get("delta") or {}
-            if isinstance(delta.get("content"), str):
-                out.content += delta["content"]
-            if choice.get("finish_reason"):
-                out.finish_reason = choice["finish_reason"]
-    if not out.content and out.finish_reason is None and out.usage is None:
-        return None
-    return out
+    choices = chunk.get("choices")
+    if choices is not None and not (
+        isinstance(choices, list) and all(isinstance(c, dict) for c in choices)
+    ):
+        raise _bad_upstream("a chunk's choices are not a list of objects")
+    return chunk

@@ -6,18 +6,40 @@ everything else is forwarded untouched for the upstream to judge.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 import orjson
 
 from llmops.gateway.responses import ApiError
 
-__all__ = ["check_chat", "check_completion", "parse_json", "read_body"]
+__all__ = [
+    "MAX_DEPTH",
+    "check_chat",
+    "check_completion",
+    "check_depth",
+    "last_user_text",
+    "parse_json",
+    "precheck_json",
+    "read_body",
+    "validation_error",
+]
 
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 
 _ROLES = frozenset({"system", "user", "assistant", "tool", "function", "developer"})
+#: Deepest nesting of arrays and objects a request body may have (the body itself is level 1).
+#: orjson parses up to 1024 levels but encodes only 254; the gateway re-encodes bodies, so it
+#: refuses deep ones up front with a 400 instead of failing later with a 500.
+MAX_DEPTH = 128
+#: Content part types and the field each must carry, with that field's JSON type.
+_PARTS: dict[str, tuple[str, type]] = {
+    "text": ("text", str),
+    "image_url": ("image_url", dict),
+    "input_audio": ("input_audio", dict),
+    "file": ("file", dict),
+    "refusal": ("refusal", str),
+}
 
 
 async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
@@ -65,10 +87,59 @@ def parse_json(body: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):
+            raise _too_deep() from None
         raise ApiError(400, f"request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(data, dict):
         raise ApiError(400, "request body must be a JSON object", code="invalid_json")
+    # Only a body with more brackets than the limit can be nested deeper than it.
+    if body.count(b"[") + body.count(b"{") > MAX_DEPTH:
+        check_depth(data)
     return data
+
+
+def precheck_json(body: bytes) -> None:
+    """Refuse a too-deeply nested JSON body before a route parses it with the stdlib."""
+    if body.count(b"[") + body.count(b"{") <= MAX_DEPTH:
+        return
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc):
+            raise _too_deep() from None
+        return  # not JSON: the route says so in its own words
+    check_depth(data)
+
+
+def _too_deep() -> ApiError:
+    return ApiError(
+        400,
+        f"request body nests arrays and objects more than {MAX_DEPTH} levels deep",
+        code="invalid_json",
+    )
+
+
+def check_depth(data: Any) -> None:
+    """Raise a 400 when ``data`` nests arrays and objects more than MAX_DEPTH levels deep."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep()
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+
+
+def validation_error(errors: Sequence[Any]) -> ApiError:
+    """Return the 400 for pydantic/FastAPI validation errors (the first one, with its param)."""
+    first = errors[0] if errors else {"msg": "invalid request", "loc": ()}
+    param = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
+    message = str(first.get("msg", "invalid request"))
+    if first.get("type") == "json_invalid":
+        return ApiError(400, f"request body is not valid JSON: {message}", code="invalid_json")
+    return ApiError(
+        400, f"{param}: {message}" if param else message, param=param, code="invalid_request"
+    )
 
 
 def _common(data: dict[str, Any]) -> None:
@@ -142,11 +213,42 @@ def check_chat(data: dict[str, Any], max_messages: int) -> None:
                 code="invalid_value",
             )
         content = msg.get("content")
-        if content is not None and not isinstance(content, str | list):
+        if isinstance(content, list):
+            _check_parts(content, f"messages[{i}].content")
+        elif content is not None and not isinstance(content, str):
             raise ApiError(
                 400,
                 f"messages[{i}].content must be a string or an array of parts",
                 param=f"messages[{i}].content",
+                code="invalid_type",
+            )
+        elif content is None and role in ("user", "system", "developer"):
+            raise ApiError(
+                400,
+                f"messages[{i}].content is required for role '{role}'",
+                param=f"messages[{i}].content",
+                code="missing_required_parameter",
+            )
+
+
+def _check_parts(parts: list[Any], where: str) -> None:
+    for j, part in enumerate(parts):
+        param = f"{where}[{j}]"
+        if not isinstance(part, dict) or part.get("type") not in _PARTS:
+            raise ApiError(
+                400,
+                f"{param} must be an object with 'type' one of {', '.join(_PARTS)}",
+                param=f"{param}.type",
+                code="invalid_type",
+            )
+        kind = part["type"]
+        field, expected = _PARTS[kind]
+        if not isinstance(part.get(field), expected):
+            what = "a string" if expected is str else "an object"
+            raise ApiError(
+                400,
+                f"{param}.{field} must be {what} for a '{kind}' part",
+                param=f"{param}.{field}",
                 code="invalid_type",
             )
 

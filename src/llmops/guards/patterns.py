@@ -26,11 +26,16 @@ class Pattern:
     weight: float
     regex: re.Pattern[str]
     lang: str = "en"
+    #: Literals of which the text must hold at least one for the regex to possibly match: a
+    #: C-speed ``in`` test skips the regex on most texts (empty: always run the regex).
+    need: tuple[str, ...] = ()
 
 
-def _p(name: str, weight: float, source: str, lang: str = "en") -> Pattern:
+def _p(
+    name: str, weight: float, source: str, lang: str = "en", need: tuple[str, ...] = ()
+) -> Pattern:
     source = source.replace(" ~ ", _GAP).replace(" ", r"[\W_]*")
-    return Pattern(name, weight, re.compile(source, re.DOTALL), lang)
+    return Pattern(name, weight, re.compile(source, re.DOTALL), lang, need)
 
 
 _OVERRIDE_VERB = (
@@ -60,8 +65,37 @@ _NO_LIMITS = (
 
 PATTERNS: list[Pattern] = [
     # -- English -------------------------------------------------------------------------
-    _p("override_prior", 0.95, _OVERRIDE_VERB + " ~ " + _PRIOR_OBJ),
-    _p("reveal_secret", 0.9, _REVEAL_VERB + " ~ " + _SECRET_OBJ),
+    _p(
+        "override_prior",
+        0.95,
+        _OVERRIDE_VERB + " ~ " + _PRIOR_OBJ,
+        need=(
+            "instruction",
+            "rule",
+            "guideline",
+            "directive",
+            "constraint",
+            "programming",
+            "training",
+            "polic",
+            "restriction",
+            "guardrail",
+            "filter",
+            "system",
+            "prompt",
+            "everything",
+            "above",
+            "told",
+            "context",
+            "safety",
+        ),
+    ),
+    _p(
+        "reveal_secret",
+        0.9,
+        _REVEAL_VERB + " ~ " + _SECRET_OBJ,
+        need=("prompt", "instruction", "message", "rules", "config"),
+    ),
     _p(
         "verbatim_instructions",
         0.9,
@@ -102,6 +136,7 @@ PATTERNS: list[Pattern] = [
         "override_marker",
         0.7,
         r"(?:system|admin|administrator) override|begin (?:system|admin)|end of (?:user )?input|\[system\]|^system:",
+        need=("override", "begin", "input", "system"),
     ),
     _p(
         "persona",
@@ -123,6 +158,16 @@ PATTERNS: list[Pattern] = [
         "secrets",
         0.35,
         r"(?:(?:admin|administrator|root) (?:password|token|credentials|access)|api keys|credentials stored|exfiltrat\w{1,15}|leak\w{0,15} ~ (?:data|secrets|conversation)|confidential (?:data|documents|configuration|numbers))",
+        need=(
+            "password",
+            "token",
+            "credential",
+            "access",
+            "api",
+            "exfiltrat",
+            "leak",
+            "confidential",
+        ),
     ),
     _p(
         "harm",
@@ -138,6 +183,7 @@ PATTERNS: list[Pattern] = [
         "obey_all",
         0.6,
         r"(?:comply with|obey|follow|answer) (?:all|every|any) (?:requests?|commands?|orders?|questions?)|only (?:follow|obey) (?:my|these|the instructions)|obey only",
+        need=("comply", "obey", "follow", "answer"),
     ),
     _p(
         "do_not_follow",
@@ -155,6 +201,103 @@ PATTERNS: list[Pattern] = [
         r"(?:ignore|forget|disregard) (?:everything|all|anything) (?:above|before|earlier|previous|you (?:know|were told)|else)",
     ),
     _p("pwned", 0.7, r"(?:i have been pwned|access granted|jailbreak successful|rules removed)"),
+    # -- issue 15: instructions after a document's end, fake markers, encoded leaks, ... --------
+    _p(
+        "after_document",
+        0.6,
+        r"(?:end of (?:the )?(?:document|text|file|e-?mail|article|transcript|content|clause|input|report)"
+        r"|(?:document|text|file|article) ends(?: here)?|</(?:document|transcript|text|article|context)>"
+        r"|={3,} ?end)"
+        r" ~ (?:new |real |actual |updated )?(?:instruction|task|system|admin|note to|assistant|attention|message from)",
+        need=("end", "</"),
+    ),
+    _p(
+        "operator_instruction",
+        0.6,
+        r"(?:new |updated |urgent )?(?:instruction|message|notice|command|order)s? (?:from|by) "
+        r"(?:the |your )?(?:administrator|admin|system operator|operator|developer|system|platform)"
+        r"|as (?:the|your) (?:administrator|admin|operator|developer)s?,? (?:i|we) (?:instruct|order|command|authori[sz]e)",
+        need=("admin", "operator", "developer", "system", "platform"),
+    ),
+    _p(
+        "fake_marker",
+        0.6,
+        r"<\|im_start\|> ?system|<<sys>>|\[/?inst\]|#{2,} ?(?:system|developer|admin)\w{0,10} ?(?:override|mode|message)"
+        r"|\"role\" ?: ?\"system\"|(?:admin|developer|debug|privileged|maintenance|root|sudo) (?:mode|session|access) "
+        r"(?:enabled|granted|on|active|activated)|(?:moderation|safety \w{1,10}|content filter\w{0,2}|guardrails?) "
+        r"(?:is |are |has been |have been )?(?:disabled|off|bypassed|removed|suspended)|--no-safety",
+        need=(
+            "im_start",
+            "sys>>",
+            "inst]",
+            "#",
+            "role",
+            "mode",
+            "session",
+            "access",
+            "disabled",
+            "off",
+            "bypassed",
+            "removed",
+            "suspended",
+            "no-safety",
+        ),
+    ),
+    _p(
+        "encoded_leak",
+        0.7,
+        r"(?:encode|convert|translate|write|rewrite|spell|copy|type out|put|fill in|hide|replace \w{1,10} in)"
+        r" ~ (?:your|the) (?:\w{1,15} ){0,2}?(?:system prompt|initial instructions|hidden instructions"
+        r"|secret instructions|developer message|instructions you (?:were|received)|rules you were given"
+        r"|opening instructions|setup text|configuration)",
+        need=("prompt", "instruction", "developer", "rules", "setup", "configuration"),
+    ),
+    _p(
+        "text_above",
+        0.75,
+        r"(?:output|print|repeat|copy|paste|show|type out|recite|what is written) (?:me )?(?:all )?(?:of )?"
+        r"(?:the )?(?:text|words|lines?|content|everything|message|first \d{1,4} words)"
+        r" (?:above|before|preceding|you (?:received|were given))"
+        r"|(?:continue|complete|finish) (?:the |this )?sentence (?:that )?(?:starts|begins|opens) your"
+        r"|(?:your|my) system prompt begins|line above the first user message"
+        r"|(?:type out|print|recite|paste|show me) (?:your|the) (?:opening|initial|setup|starting|first|hidden) "
+        r"(?:instructions|text|message|words|prompt)",
+        need=(
+            "above",
+            "before",
+            "preceding",
+            "received",
+            "given",
+            "sentence",
+            "begins",
+            "opening",
+            "initial",
+            "setup",
+            "starting",
+            "first",
+            "hidden",
+        ),
+    ),
+    _p(
+        "context_override",
+        0.6,
+        r"(?:ignore|disregard|do not rely on|don'?t rely on|forget|override|replace) ~ (?:the |what the )?"
+        r"(?:retrieved |provided |search )?(?:context|documents?|sources|passages?|search results|knowledge base|retrieved articles?|handbook)"
+        r"|(?:whatever|regardless of what|no matter what) the (?:knowledge base|sources?|documents?|context|retrieved \w{1,12}) says?"
+        r"|(?:retrieved|search results|documents|sources|passages)\w{0,3} (?:you see )?(?:are|is) (?:wrong|outdated|void|incorrect)\w{0,3}"
+        r" ~ (?:instead|override|use|answer|tell|state|my claim)",
+        need=(
+            "context",
+            "document",
+            "source",
+            "passage",
+            "search",
+            "knowledge",
+            "retrieved",
+            "article",
+            "handbook",
+        ),
+    ),
     # -- French ---------------------------------------------------------------------------
     _p(
         "override_prior_fr",
@@ -282,6 +425,8 @@ def pattern_score(views: list[str]) -> tuple[float, list[str]]:
     hits: dict[str, float] = {}
     for pattern in PATTERNS:
         for view in views:
+            if pattern.need and not any(n in view for n in pattern.need):
+                continue
             if pattern.regex.search(view):
                 hits[pattern.name] = pattern.weight
                 break

@@ -1,7 +1,9 @@
 """PII detection and reversible redaction: e-mail, phone, payment card, IBAN, US SSN, IP.
 
 Every detector is a linear-time regex plus a validity check (Luhn for cards, ISO 13616 mod-97
-for IBANs, SSA ranges for SSNs, octet ranges for IPv4) and a look at the words just before the
+for IBANs, SSA ranges for SSNs, octet ranges for IPv4; phone numbers through ``phonenumbers``,
+libphonenumber's metadata, in international form and in the national formats of the configured
+``regions``) and a look at the words just before the
 match, which is how version strings ("version 1.2.3.4"), SSN-shaped error codes ("error
 123-45-6789") and order numbers are told apart from the real thing.
 Redaction replaces each span with ``[TYPE_n]``; the map back to the original text lives only in
@@ -16,8 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llmops.files import did_you_mean
 from llmops.guards.base import CheckContext, GuardResult, Span, clean_text
 from llmops.guards.registry import GuardInfo
 
@@ -25,6 +28,8 @@ __all__ = ["INFO", "PII_TYPES", "PiiGuard", "PiiOptions", "find_pii", "redact", 
 
 PiiType = Literal["email", "phone", "card", "iban", "ssn", "ip"]
 PII_TYPES: tuple[PiiType, ...] = ("email", "phone", "card", "iban", "ssn", "ip")
+#: National formats recognised without configuration: North America (the previous default).
+DEFAULT_REGIONS: tuple[str, ...] = ("US",)
 
 
 class PiiOptions(BaseModel):
@@ -34,19 +39,37 @@ class PiiOptions(BaseModel):
 
     types: list[PiiType] = Field(default_factory=lambda: list(PII_TYPES))
     allow: list[str] = Field(default_factory=list, description="Exact values never reported.")
+    regions: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REGIONS),
+        description="ISO 3166 regions whose national phone formats are recognised "
+        "(international +CC / 00CC numbers are recognised whatever the region).",
+    )
+
+    @field_validator("regions")
+    @classmethod
+    def _known_regions(cls, regions: list[str]) -> list[str]:
+        import phonenumbers
+
+        known = phonenumbers.SUPPORTED_REGIONS
+        out = []
+        for region in regions:
+            code = region.upper()
+            if code not in known:
+                guess = did_you_mean(code, sorted(known))
+                hint = f" (did you mean '{guess}'?)" if guess else ""
+                raise ValueError(
+                    f"unknown phone region '{region}'{hint}: use ISO 3166 codes like GB"
+                )
+            out.append(code)
+        return out
 
 
 _EMAIL = re.compile(
     r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+'-]{0,63})@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
 )
-_PHONE = re.compile(
-    r"(?<![\w+])(?:"
-    r"(?:\+|00)[1-9]\d{0,2}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]?\d{2,5}){1,4}"  # international
-    r"|\(\d{3}\)[ .-]?\d{3}[ .-]?\d{4}"  # (415) 555-0134
-    r"|\d{3}[.-]\d{3}[.-]\d{4}"  # 415.555.0134 / 415-555-0134
-    r"|0\d{1,4}(?:[ ]\d{2,4}){2,4}"  # national trunk prefix: 020 7946 0958, 06 12 34 56 78
-    r")(?![\w-])"
-)
+# A run of at least 7 digits with separators: only texts with one reach phonenumbers.
+_DIGIT_RUN = re.compile(r"\d(?:[\s().\-/]{0,3}\d){6,}")
+_IDD_00 = re.compile(r"(?<![\d+])00(?=[1-9]\d)")
 _CARD = re.compile(r"(?<![\w.-])(?:\d[ -]?){12,18}\d(?![\w-])")
 _IBAN = re.compile(
     r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])"
@@ -156,17 +179,32 @@ def _ips(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _phones(text: str) -> list[tuple[int, int]]:
+def _phones(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> list[tuple[int, int]]:
+    """Valid phone numbers per libphonenumber: +CC / 00CC anywhere, national formats of ``regions``."""
+    if not _DIGIT_RUN.search(text):
+        return []
+    from phonenumbers import Leniency, PhoneNumberMatcher
+
+    # "00" is the international prefix of most of the world; shown as " +" (same length, so
+    # offsets hold) it parses whatever the configured region.
+    view = _IDD_00.sub(" +", text)
+    found: set[tuple[int, int]] = set()
+    for region in regions or ("ZZ",):
+        for m in PhoneNumberMatcher(view, region, leniency=Leniency.VALID):
+            moved = view[m.start] == "+" and text[m.start] == "0"  # was "00": keep both zeros
+            found.add((m.start - 1 if moved else m.start, m.end))
     out = []
-    for m in _PHONE.finditer(text):
-        digits = re.sub(r"\D", "", m.group(0))
+    for start, end in sorted(found):
+        if any(s <= start and end <= e and (s, e) != (start, end) for s, e in found):
+            continue  # a shorter reading inside a longer one
+        digits = re.sub(r"\D", "", text[start:end])
         if not 7 <= len(digits) <= 15:
             continue
-        if _context_says_not_pii(text, m.start()):
+        if _context_says_not_pii(text, start):
             continue
-        if _CODE_GROUP_BEFORE.search(text[max(0, m.start() - 40) : m.start()]):
+        if _CODE_GROUP_BEFORE.search(text[max(0, start - 40) : start]):
             continue
-        out.append(m.span())
+        out.append((start, end))
     return out
 
 
@@ -184,14 +222,19 @@ _DETECTORS: dict[PiiType, Callable[[str], list[tuple[int, int]]]] = {
 }
 
 
-def find_pii(text: str, types: list[PiiType] | tuple[PiiType, ...] = PII_TYPES) -> list[Span]:
+def find_pii(
+    text: str,
+    types: list[PiiType] | tuple[PiiType, ...] = PII_TYPES,
+    regions: list[str] | tuple[str, ...] = DEFAULT_REGIONS,
+) -> list[Span]:
     """Return non-overlapping PII spans in ``text``, sorted by start. O(n) per type."""
     taken: list[tuple[int, int]] = []
     spans: list[Span] = []
     for kind, detect in _DETECTORS.items():
         if kind not in types:
             continue
-        for start, end in detect(text):
+        found = _phones(text, tuple(regions)) if kind == "phone" else detect(text)
+        for start, end in found:
             if any(start < e and s < end for s, e in taken):
                 continue
             taken.append((start, end))
@@ -245,7 +288,11 @@ class PiiGuard:
         start = time.perf_counter()
         text = clean_text(text)
         allow = set(self.options.allow)
-        spans = [s for s in find_pii(text, self.options.types) if s.text not in allow]
+        spans = [
+            s
+            for s in find_pii(text, self.options.types, self.options.regions)
+            if s.text not in allow
+        ]
         mapping: dict[str, Any] = ctx.scratch.setdefault("pii_map", {})
         fixed = redact(text, spans, mapping) if spans else None
         return GuardResult(
@@ -268,5 +315,5 @@ INFO = GuardInfo(
     stages=("input", "contexts", "output"),
     options_model=PiiOptions,
     factory=_factory,
-    summary="E-mail, phone, card (Luhn), IBAN (mod 97), US SSN, IP; redaction with a reversible map.",
+    summary="E-mail, phone (libphonenumber), card (Luhn), IBAN (mod 97), US SSN, IP; reversible redaction.",
 )

@@ -124,6 +124,9 @@ class GuardPipeline:
         by_name = {b.spec.name: b.spec for b in bound}
         for result in results:
             result.on_fail = by_name[result.name].on_fail
+        # guardrails may finish validators in any order: report them in the configured order.
+        order = {b.spec.name: i for i, b in enumerate(bound)}
+        results.sort(key=lambda r: order[r.name])
         return results
 
     def _composed_for(self, stage: str, bound: list[_Bound]) -> Any:
@@ -226,8 +229,11 @@ class GuardPipeline:
         for i, item in enumerate(contexts):
             context = context_text(item)
             found = self._run("contexts", clean_text(context), ctx)
+            chunk = item.get("id") if isinstance(item, dict) else None
             for r in found:
                 r.details["context"] = i
+                if chunk is not None:
+                    r.details["chunk_id"] = str(chunk)  # the trace names the retrieved chunk
             results.extend(found)
             if not any(not r.passed and r.on_fail == "fix" for r in found):
                 kept.append(context)

@@ -123,7 +123,7 @@ def run_drift_rule(
     from llmops.mlmodels import registry
     from llmops.mlmodels.drift import measure_drift
     from llmops.mlmodels.tracking import connect
-    from llmops.mlmodels.training import train
+    from llmops.mlmodels.training import TrainOptions, train
     from llmops.mlmodels.validation import check_frame
 
     client = connect(settings)
@@ -175,9 +175,17 @@ def run_drift_rule(
         settings,
         data=data,
         source=f"retrain on {spec.monitor.retrain.data} ({source})",
-        compare_stats=False,
-        tags={"llmops.trigger": "drift", "llmops.drift_reason": report.reason},
+        options=TrainOptions(
+            compare_stats=False,
+            tags={"llmops.trigger": "drift", "llmops.drift_reason": report.reason},
+        ),
     )
+    if trained.unchanged_since is not None:
+        result.notes.append(
+            f"the retraining data is unchanged since v{trained.unchanged_since} (dataset "
+            f"{trained.dataset_hash[:12]}): no new version; refresh the data to retrain"
+        )
+        return result
     result.retrained = trained
     if trained.version is None:
         result.notes.append("the retrained model missed the spec's thresholds; not registered")

@@ -19,6 +19,7 @@ __all__ = [
     "PromotionResult",
     "champion_profile",
     "get_alias",
+    "load_holdout",
     "load_model",
     "promote",
     "register",
@@ -46,6 +47,8 @@ class PromotionResult:
     reason: str
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     holdout_rows: int = 0
+    fairness: dict[str, Any] | None = None
+    fairness_breaches: list[str] = field(default_factory=list)
     at: float = field(default_factory=time.time)
 
 
@@ -140,7 +143,8 @@ def _set_champion(client: Any, name: str, version: str, history: list[str]) -> N
     client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
 
 
-def _holdout(client: Any, run_id: str) -> Any:
+def load_holdout(client: Any, run_id: str) -> Any:
+    """Return the held-out rows logged with a training run (features, target, sensitive)."""
     import tempfile
 
     import pandas as pd
@@ -186,15 +190,14 @@ def promote(client: Any, spec: ModelSpec, version: str | None = None) -> Promoti
         passed=False,
         reason="",
     )
-    if run.data.tags.get("llmops.thresholds") == "failed":
-        result.reason = "the challenger's training run did not meet the spec's thresholds"
-    elif champion is not None and str(champion.version) == str(challenger.version):
-        result.reason = f"version {challenger.version} is already the champion"
+    refusal = _refusal(client, spec, challenger, champion, result)
+    if refusal:
+        result.reason = refusal
     elif champion is None:
         result.passed = True
-        result.reason = "no champion yet"
+        result.reason = "no champion yet" + ("; fairness bounds hold" if result.fairness else "")
     else:
-        holdout = _holdout(client, challenger.run_id)
+        holdout = load_holdout(client, challenger.run_id)
         x, y = holdout.drop(columns=[spec.target]), holdout[spec.target]
         pos = run.data.params.get("positive_class")
         pos_label = next((c for c in y.unique() if str(c) == pos), None)
@@ -212,6 +215,7 @@ def promote(client: Any, spec: ModelSpec, version: str | None = None) -> Promoti
             f"challenger v{result.challenger} {metric.name}={new[metric.name]:.4f} {word} "
             f"champion v{result.champion} {metric.name}={old[metric.name]:.4f} by the margin "
             f"{spec.promotion.margin:g} on {len(holdout)} held-out rows"
+            + ("; fairness bounds hold" if result.fairness else "")
         )
     _record(client, challenger, result)
     if result.passed:
@@ -219,6 +223,48 @@ def promote(client: Any, spec: ModelSpec, version: str | None = None) -> Promoti
         _set_champion(client, name, result.challenger, [*history, result.challenger])
         client.delete_registered_model_alias(name, CHALLENGER)
     return result
+
+
+def _refusal(
+    client: Any, spec: ModelSpec, challenger: Any, champion: Any, result: PromotionResult
+) -> str:
+    """Return why the challenger cannot be promoted whatever the champion scores, or ''."""
+    run = client.get_run(challenger.run_id)
+    if run.data.tags.get("llmops.thresholds") == "failed":
+        return "the challenger's training run did not meet the spec's thresholds"
+    if champion is not None and str(champion.version) == str(challenger.version):
+        return f"version {challenger.version} is already the champion"
+    if spec.fairness is not None:
+        return _judge_fairness(client, spec, result, load_holdout(client, challenger.run_id))
+    return ""
+
+
+def _judge_fairness(client: Any, spec: ModelSpec, result: PromotionResult, holdout: Any) -> str:
+    """Check the challenger's fairness on its held-out rows; return the refusal, or ''."""
+    from llmops.mlmodels.fairness import assess_fairness
+
+    fairness = spec.fairness
+    if fairness is None:
+        return ""
+    missing = [a.column for a in fairness.attributes if a.column not in holdout.columns]
+    if missing:
+        return (
+            f"cannot check fairness: the challenger's held-out rows have no column "
+            f"'{missing[0]}' (it was trained before fairness.sensitive named it); retrain it"
+        )
+    run = client.get_run(client.get_model_version(result.model, result.challenger).run_id)
+    target = holdout[spec.target]
+    pos = run.data.params.get("positive_class")
+    positive = next((c for c in target.unique() if str(c) == pos), pos)
+    model = load_model(client, result.model, result.challenger)
+    report = assess_fairness(
+        target, model.predict(holdout.drop(columns=[spec.target])), holdout, fairness, positive
+    )
+    result.fairness = report.model_dump(mode="json")
+    result.fairness_breaches = report.breaches
+    if report.passed:
+        return ""
+    return f"fairness bound broken on {report.rows} held-out rows: " + "; ".join(report.breaches)
 
 
 def _record(client: Any, version: Any, result: PromotionResult) -> None:
@@ -231,6 +277,11 @@ def _record(client: Any, version: Any, result: PromotionResult) -> None:
         "llmops.gate.champion": str(result.champion),
         "llmops.gate.champion_value": str(result.champion_value),
         "llmops.gate.challenger_value": str(result.challenger_value),
+        **(
+            {"llmops.gate.fairness": "broken" if result.fairness_breaches else "held"}
+            if result.fairness is not None
+            else {}
+        ),
     }.items():
         client.set_model_version_tag(result.model, version.version, key, value)
 

@@ -6,7 +6,9 @@ checked against the champion's training profile: a missing, unknown or mistyped 
 with an OpenAI-style error body naming it. Every prediction (and every refused request) is one
 row in the gateway's trace store (``route = model:<name>``), which the drift monitor reads back.
 With shadow scoring on, the challenger scores the same rows after the response is sent and its
-answers are logged with ``shadow_of`` the request id; they never reach the caller.
+answers are logged with ``shadow_of`` the request id; they never reach the caller. With
+``"explain": true`` (or a number, the contributions to show) in the body, the response also
+carries each row's top SHAP contributions (tree ensembles and linear models; 422 otherwise).
 """
 
 from __future__ import annotations
@@ -26,12 +28,17 @@ from fastapi.responses import Response
 from llmops.errors import LLMOpsError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from llmops.config import Settings
     from llmops.mlmodels.data import DataProfile
 
 __all__ = ["PredictService", "make_predict_router", "prediction_route"]
 
 MAX_ROWS = 10_000
+MAX_EXPLAINED_ROWS = 100
+DEFAULT_TOP = 5
+MAX_TOP = 50
 # A registry lookup per request costs a few ms; a promotion or rollback shows within this delay.
 ALIAS_TTL = 2.0
 
@@ -69,6 +76,27 @@ def _records(body: Any) -> list[dict[str, Any]]:
             f"at most {MAX_ROWS} rows per request", param="inputs", code="too_many_rows"
         )
     return inputs
+
+
+def _explain_top(body: dict[str, Any], rows: int) -> int | None:
+    """Return how many contributions per row the body asks for (None: no explanation)."""
+    wanted = body.get("explain")
+    if wanted is None or wanted is False:
+        return None
+    top = DEFAULT_TOP if wanted is True else wanted
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= MAX_TOP:
+        raise InputError(
+            f"'explain' must be true or a number of contributions from 1 to {MAX_TOP}, "
+            f"got {json.dumps(wanted)}",
+            param="explain",
+        )
+    if rows > MAX_EXPLAINED_ROWS:
+        raise InputError(
+            f"at most {MAX_EXPLAINED_ROWS} rows per request can be explained, got {rows}",
+            param="explain",
+            code="too_many_rows",
+        )
+    return top
 
 
 def check_inputs(records: list[dict[str, Any]], profile: DataProfile) -> None:
@@ -127,13 +155,14 @@ class PredictService:
     ) -> None:
         self.settings = settings
         self._writer = trace_writer  # the gateway's batched TraceWriter, when there is one
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # explainer() loads the model under the same lock
         self._client: Any = None
         self._models: dict[tuple[str, str], tuple[Any, DataProfile]] = {}
         self._store: Any = trace_store
         self._owns_store = trace_store is None
         self._shadow: dict[str, bool] = {}
         self._aliases: dict[tuple[str, str], tuple[float, str | None]] = {}
+        self._explainers: dict[tuple[str, str], Any] = {}
 
     @property
     def client(self) -> Any:
@@ -171,16 +200,55 @@ class PredictService:
                 )
             return self._models[key]
 
-    def score(self, name: str, version: str, records: list[dict[str, Any]]) -> dict[str, Any]:
-        """Return predictions (and class probabilities when the model has them)."""
+    def frame(self, name: str, version: str, records: list[dict[str, Any]]) -> pd.DataFrame:
+        """Return ``records`` checked against the training schema, as the model's input frame."""
         import pandas as pd
 
-        model, profile = self.model(name, version)
+        _, profile = self.model(name, version)
         check_inputs(records, profile)
         frame = pd.DataFrame.from_records(records, columns=[c.name for c in profile.features])
         for column in profile.features:
             if column.kind == "numeric":
                 frame[column.name] = pd.to_numeric(frame[column.name], errors="coerce")
+        return frame
+
+    def explainer(self, name: str, version: str) -> Any:
+        """Return the version's SHAP explainer (background: its held-out rows), or why not."""
+        key = (name, version)
+        with self._lock:
+            if key not in self._explainers:
+                from llmops.mlmodels.explain import shap_explainer
+                from llmops.mlmodels.registry import load_holdout
+
+                model, profile = self.model(name, version)
+                mv = self.client.get_model_version(name, version)
+                holdout = load_holdout(self.client, mv.run_id)
+                positive = self.client.get_run(mv.run_id).data.params.get("positive_class")
+                target = holdout[profile.target]
+                positive = next((c for c in target.unique() if str(c) == positive), None)
+                features = [c.name for c in profile.features]
+                self._explainers[key] = shap_explainer(model, holdout[features], positive)
+            return self._explainers[key]
+
+    def explain(
+        self, name: str, version: str, records: list[dict[str, Any]], top: int
+    ) -> list[dict[str, Any]]:
+        """Return each row's prediction, base value and top ``top`` SHAP contributions."""
+        frame = self.frame(name, version, records)
+        explainer = self.explainer(name, version)
+        if isinstance(explainer, str):
+            raise InputError(
+                f"model '{name}' v{version} cannot explain predictions: {explainer}",
+                param="explain",
+                code="explain_unsupported",
+            )
+        rows = explainer.rows(frame, top, offset=None)
+        return [r.model_dump(mode="json", exclude={"row"}) for r in rows]
+
+    def score(self, name: str, version: str, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Return predictions (and class probabilities when the model has them)."""
+        model, profile = self.model(name, version)
+        frame = self.frame(name, version, records)
         out: dict[str, Any] = {"predictions": [_plain(v) for v in model.predict(frame)]}
         if profile.classes is not None and hasattr(model, "predict_proba"):
             try:
@@ -300,9 +368,13 @@ def make_predict_router(
             "arm": "champion",
             "upstream_model": f"{name}/{version}",
         }
+        explanations = None
         try:
             records = _records(body)
+            top = _explain_top(body, len(records))
             result = service.score(name, version, records)
+            if top is not None:
+                explanations = service.explain(name, version, records, top)
         except InputError as exc:
             service.log(
                 **trace,
@@ -335,6 +407,7 @@ def make_predict_router(
             "version": version,
             "alias": "champion",
             **result,
+            **({"explanations": explanations} if explanations is not None else {}),
         }
         response = Response(
             json.dumps(payload).encode(),

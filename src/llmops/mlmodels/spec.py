@@ -15,12 +15,16 @@ __all__ = [
     "DatasetSpec",
     "DriftRule",
     "EstimatorSpec",
+    "ExplainSpec",
+    "FairnessBounds",
+    "FairnessSpec",
     "FeatureSpec",
     "ModelSpec",
     "MonitorSpec",
     "PromotionSpec",
     "RetrainSpec",
     "SearchSpec",
+    "SensitiveAttribute",
     "ServingSpec",
     "SplitSpec",
     "ValidationSpec",
@@ -143,6 +147,76 @@ class ServingSpec(_Strict):
     )
 
 
+class SensitiveAttribute(_Strict):
+    """A column whose groups the fairness check compares (it need not be a model input)."""
+
+    column: str = Field(description="a column of the dataset, e.g. sex")
+    bins: list[float] | None = Field(
+        None,
+        min_length=1,
+        description="numeric column: cut points that make the groups, e.g. [25] -> '<25', '>=25'",
+    )
+
+    @model_validator(mode="after")
+    def _sorted_bins(self) -> SensitiveAttribute:
+        if self.bins is not None and sorted(set(self.bins)) != self.bins:
+            raise ValueError("'bins' must be strictly increasing cut points")
+        return self
+
+
+class FairnessBounds(_Strict):
+    """Limits on the fairness measures, checked per sensitive attribute on the held-out rows."""
+
+    demographic_parity_difference: float | None = Field(
+        None, ge=0, le=1, description="largest gap in selection rate between groups (a maximum)"
+    )
+    demographic_parity_ratio: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="smallest / largest selection rate (a minimum; 0.8 is the four-fifths rule)",
+    )
+    equalized_odds_difference: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="largest gap in true or false positive rate between groups (a maximum)",
+    )
+
+
+class FairnessSpec(_Strict):
+    """Subgroup metrics and fairness bounds (binary classification): the promotion gate checks them."""
+
+    sensitive: list[SensitiveAttribute | str] = Field(
+        min_length=1, description="columns to compare groups of: a name, or {column, bins}"
+    )
+    bounds: FairnessBounds = Field(default_factory=FairnessBounds)
+    min_group_size: int = Field(
+        30, ge=1, description="groups with fewer held-out rows are shown but not judged"
+    )
+    bootstrap: int = Field(
+        1000, ge=0, le=20000, description="resamples for the 95% intervals shown (0: none)"
+    )
+
+    @property
+    def attributes(self) -> list[SensitiveAttribute]:
+        """Return every sensitive attribute in its long form."""
+        return [SensitiveAttribute(column=a) if isinstance(a, str) else a for a in self.sensitive]
+
+
+class ExplainSpec(_Strict):
+    """The explanation report logged with every training run."""
+
+    permutation_repeats: int = Field(
+        5, ge=1, le=100, description="shuffles per feature for permutation importance"
+    )
+    shap: bool = Field(True, description="SHAP values for tree ensembles and linear models")
+    shap_rows: int = Field(200, ge=1, description="held-out rows the mean |SHAP| is taken over")
+    examples: int = Field(5, ge=0, le=50, description="held-out predictions explained one by one")
+    top: int = Field(5, ge=1, le=50, description="contributions shown per prediction")
+    seed: int = 0
+
+
 class CardSpec(_Strict):
     """Free text for the model card."""
 
@@ -175,6 +249,10 @@ class ModelSpec(_Strict):
     validation: ValidationSpec = Field(default_factory=ValidationSpec)
     monitor: MonitorSpec = Field(default_factory=MonitorSpec)
     serving: ServingSpec = Field(default_factory=ServingSpec)
+    fairness: FairnessSpec | None = Field(
+        None, description="sensitive attributes and the bounds the promotion gate enforces"
+    )
+    explain: ExplainSpec = Field(default_factory=ExplainSpec)
     card: CardSpec = Field(default_factory=CardSpec)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -232,6 +310,13 @@ def load_spec(path: str | Path) -> ModelSpec:
             raise ConfigError(
                 exc.message, hint=exc.hint, file=path, line=doc.line_of(loc) or 1
             ) from None
+    if spec.fairness is not None and spec.task != "classification":
+        raise ConfigError(
+            "fairness checks need a classification task (selection rates, error rates)",
+            hint="remove the 'fairness' section or set task: classification",
+            file=path,
+            line=doc.line_of(["fairness"]) or 1,
+        )
     return spec
 
 

@@ -8,8 +8,9 @@ outcome with the evidence that fired it (also when a gate stops it):
 2. budget: at most ``budget`` runs per ``budget_window``;
 3. dry run: record what would run, run nothing.
 
-Webhooks are JSON POSTs retried with exponential backoff (tenacity) on connection errors, 429
-and 5xx; waiting goes through an injectable ``sleep``. Runners are a small registry keyed by the
+Webhooks are JSON POSTs retried by the project's one retry policy (``llmops.transport.
+RetryPolicy``: full-jitter exponential backoff, ``Retry-After`` honoured) on connection errors,
+timeouts, 408, 429 and 5xx; waiting goes through an injectable ``sleep``. Runners are a small registry keyed by the
 action ``type``, so another kind of action registers like the built-ins.
 """
 
@@ -151,38 +152,50 @@ def _log(spec: ActionSpec, ctx: ActionContext) -> dict[str, Any]:
 
 
 def _webhook(spec: ActionSpec, ctx: ActionContext) -> dict[str, Any]:
-    import httpx
-    from tenacity import (
-        Retrying,
-        retry_if_exception,
-        stop_after_attempt,
-        wait_exponential,
-    )
+    """POST the alert as JSON through the project's retry policy (``llmops.transport``)."""
+    import asyncio
 
+    import httpx
+
+    from llmops.transport import RetryPolicy, status_error, transport_error
+
+    url = spec.url or ""
+    who = f"webhook {url}"
     payload = {
         "rule": ctx.rule, "signal": ctx.signal, "route": ctx.route, "fired_at": ctx.clock(),
         "window": ctx.window.as_dict(), "evidence": ctx.evidence,
     }  # fmt: skip
     attempts = 0
 
-    def retryable(exc: BaseException) -> bool:
-        if isinstance(exc, httpx.HTTPStatusError):
-            return exc.response.status_code == 429 or exc.response.status_code >= 500
-        return isinstance(exc, httpx.TransportError)
+    async def sleep(seconds: float) -> None:
+        ctx.sleep(seconds)  # injected: tests record the backoff instead of waiting
 
-    with httpx.Client(timeout=spec.timeout) as client:
-        for attempt in Retrying(
-            stop=stop_after_attempt(spec.retries + 1),
-            wait=wait_exponential(multiplier=spec.backoff, max=60),
-            retry=retry_if_exception(retryable),
-            sleep=ctx.sleep,
-            reraise=True,
-        ):
-            with attempt:
+    policy = RetryPolicy(
+        attempts=spec.retries + 1, backoff=spec.backoff, max_backoff=60.0, sleep=sleep
+    )
+
+    async def deliver() -> int:
+        async with httpx.AsyncClient(timeout=spec.timeout) as client:
+
+            async def attempt() -> int:
+                nonlocal attempts
                 attempts += 1
-                response = client.post(spec.url or "", json=payload, headers=spec.headers)
-                response.raise_for_status()
-    return {"status": response.status_code, "attempts": attempts}
+                try:
+                    response = await client.post(url, json=payload, headers=spec.headers)
+                except httpx.TimeoutException as exc:
+                    raise transport_error(who, TimeoutError(str(exc))) from exc
+                except httpx.TransportError as exc:
+                    raise transport_error(who, exc) from exc
+                if response.status_code >= 400:
+                    raise status_error(
+                        who, response.status_code, response.content, response.headers
+                    )
+                return response.status_code
+
+            return await policy.run(attempt)
+
+    status = asyncio.run(deliver())
+    return {"status": status, "attempts": attempts}
 
 
 def _reindex(spec: ActionSpec, ctx: ActionContext) -> dict[str, Any]:

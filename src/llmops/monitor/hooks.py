@@ -14,10 +14,11 @@ from llmops.traces.enrich import TraceEnricher
 from llmops.traces.sampling import Sampler
 
 if TYPE_CHECKING:
+    from llmops.traces.events import EventBatch
     from llmops.traces.record import TraceRecord
     from llmops.traces.store import TraceStore
 
-__all__ = ["GatewayMonitor", "install"]
+__all__ = ["EventsRejected", "GatewayMonitor", "install", "receive_events"]
 
 
 class GatewayMonitor:
@@ -67,39 +68,27 @@ def install(runtime: Any, store: TraceStore | None) -> GatewayMonitor:
     return GatewayMonitor(runtime, store)
 
 
-def _error(status: int, message: str, param: str | None, code: str) -> Any:
-    from fastapi.responses import JSONResponse
+class EventsRejected(Exception):  # noqa: N818 - a response, not a failure of the gateway
+    """The batch cannot be stored: the status, message and parameter of the error answer."""
 
-    body = {
-        "error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}
-    }
-    return JSONResponse(body, status_code=status)
+    def __init__(self, status: int, message: str, param: str | None, code: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
 
 
-async def receive_events(runtime: Any, body: bytes, key: Any) -> Any:
-    """Validate a batch of events whole, then store it; return the JSON response."""
-    from fastapi.responses import JSONResponse
-    from pydantic import ValidationError
-
-    from llmops.traces.events import EventBatch, FeedbackEvent, to_record
+async def receive_events(runtime: Any, batch: EventBatch, key: Any) -> dict[str, Any]:
+    """Store a validated batch whole; return the answer body or raise EventsRejected."""
+    from llmops.traces.events import FeedbackEvent, to_record
 
     if not key.allows_route(["monitor"]):
-        return _error(
+        raise EventsRejected(
             403, f"key '{key.id}' may not send monitor events (needs scope: monitor)", None,
             "insufficient_scope",
         )  # fmt: skip
     if runtime.store is None:
-        return _error(
+        raise EventsRejected(
             503, "traces are disabled (traces.enabled in gateway.yaml)", None, "traces_off"
         )
-    try:
-        batch = EventBatch.model_validate_json(body)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        loc = ".".join(str(p) for p in first["loc"] if not str(p).startswith("function-"))
-        more = len(exc.errors()) - 1
-        message = f"{loc}: {first['msg']}" + (f" (and {more} more problem(s))" if more else "")
-        return _error(422, f"{message}; nothing was stored", loc or None, "invalid_event")
     now = time.time()
     records, skews, feedback = [], [], []
     for i, event in enumerate(batch.events):
@@ -109,9 +98,9 @@ async def receive_events(runtime: Any, body: bytes, key: Any) -> Any:
         try:
             rec, skew = to_record(event, now)
         except ValueError as exc:
-            return _error(
+            raise EventsRejected(
                 422, f"events.{i}.{exc}; nothing was stored", f"events.{i}.ts", "invalid_event"
-            )
+            ) from None
         if skew is not None:
             skews.append({"index": i, "request_id": event.request_id, "ahead_s": round(skew, 1)})
         records.append(rec)
@@ -128,12 +117,10 @@ async def receive_events(runtime: Any, body: bytes, key: Any) -> Any:
         done = await runtime.in_thread(store.apply_feedback, fb.request_id, fb.score, resample)
         if done is None:
             unmatched.append(fb.request_id)
-    return JSONResponse(
-        {
-            "accepted": len(records),
-            "feedback": len(feedback) - len(unmatched),
-            "unmatched_feedback": unmatched,
-            "sampled": sum(1 for r in records if r.sampled),
-            "clock_skew": skews,
-        }
-    )
+    return {
+        "accepted": len(records),
+        "feedback": len(feedback) - len(unmatched),
+        "unmatched_feedback": unmatched,
+        "sampled": sum(1 for r in records if r.sampled),
+        "clock_skew": skews,
+    }

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmops.errors import ConfigError
 
@@ -19,6 +19,7 @@ __all__ = [
     "ChatDelta",
     "ChatRequest",
     "ChatResult",
+    "Choice",
     "Context",
     "Provider",
     "ProviderFactory",
@@ -52,12 +53,30 @@ class ChatRequest(BaseModel):
     top_p: float | None = None
     max_tokens: int | None = None
     stop: list[str] | None = None
+    n: int | None = Field(None, ge=1, description="choices to generate (1 when unset)")
     response_format: dict[str, Any] | None = None
     seed: int | None = None
     user: str | None = None
     stream: bool = False
     extra: dict[str, Any] = Field(default_factory=dict, description="passed through verbatim")
     contexts: list[Context] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_known_extras(cls, data: Any) -> Any:
+        # Callers that forward a client's parameters wholesale put them in ``extra``; the ones
+        # this model names (n, stop, max_tokens, ...) are lifted so providers read one place.
+        if not isinstance(data, dict) or not isinstance(data.get("extra"), dict):
+            return data
+        extra = dict(data["extra"])
+        lifted = dict(data)
+        for name in _LIFTED:
+            if name in extra:
+                value = extra.pop(name)
+                if lifted.get(name) is None:
+                    lifted[name] = [value] if name == "stop" and isinstance(value, str) else value
+        lifted["extra"] = extra
+        return lifted
 
 
 class Usage(BaseModel):
@@ -72,21 +91,42 @@ class Usage(BaseModel):
         return self.prompt_tokens + self.completion_tokens
 
 
+class Choice(BaseModel):
+    """One of several answers to a request with ``n > 1``."""
+
+    index: int = 0
+    content: str = ""
+    finish_reason: str = "stop"
+
+
 class ChatResult(BaseModel):
-    """A whole answer."""
+    """A whole answer: ``content``/``finish_reason`` are the first choice's; ``choices`` lists
+    every choice when there are several (``n > 1``), else it is empty."""
 
     content: str
     model: str
     finish_reason: str = "stop"
     usage: Usage = Field(default_factory=Usage)
     citations: list[str] = Field(default_factory=list, description="ids of cited contexts")
+    choices: list[Choice] = Field(default_factory=list, description="all choices when n > 1")
     raw: dict[str, Any] | None = Field(None, description="the upstream's JSON, when there is one")
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="the upstream's response headers (lower-cased)"
+    )
+
+    def all_choices(self) -> list[Choice]:
+        """Return every choice (the single answer as choice 0 when ``choices`` is empty)."""
+        return self.choices or [Choice(content=self.content, finish_reason=self.finish_reason)]
 
 
 class ChatDelta(BaseModel):
-    """One streamed piece of an answer; the last one carries finish_reason and usage."""
+    """One streamed piece of an answer; the last one carries finish_reason and usage.
+
+    ``index`` says which choice the piece belongs to (0 unless ``n > 1``); with several
+    choices each one ends with its own ``finish_reason``, and ``usage`` comes once, last."""
 
     content: str = ""
+    index: int = 0
     finish_reason: str | None = None
     usage: Usage | None = None
 
@@ -109,6 +149,8 @@ class Provider(Protocol):
         """Release connections."""
         ...
 
+
+_LIFTED = ("n", "stop", "max_tokens", "temperature", "top_p", "seed", "user", "response_format")
 
 ProviderFactory = Callable[..., Provider]
 _REGISTRY: dict[str, ProviderFactory] = {}

@@ -10,6 +10,12 @@ best support is below ``threshold`` it answers ``I don't know based on the provi
 The question is the last user message, unless ``request.extra["question"]`` is set — the gateway
 sets it when a prompt template wraps the question in a longer rendered message.
 
+Sampling parameters are honoured as an LLM server would: ``stop`` ends the answer before the
+first stop sequence (finish ``stop``); ``max_tokens`` (or ``max_completion_tokens``) cuts it to
+the longest word prefix of at most that many tokens of the embedding model's tokenizer, the one
+its usage counts with (finish ``length``); ``n`` returns n choices — identical, since the model
+is deterministic (as a temperature-0 model's would be) — and usage counts every choice.
+
 Options (``create_provider("extractive", **options)``; gateway ``options:`` of the pool):
 ``threshold``, ``max_sentences``, ``lexical_weight``, ``mmr_lambda``, ``relative_cutoff``,
 ``embedding_model``, ``model``.
@@ -32,6 +38,7 @@ from llmops.providers.base import (
     ChatDelta,
     ChatRequest,
     ChatResult,
+    Choice,
     Context,
     Usage,
     register_provider,
@@ -155,12 +162,22 @@ class ExtractiveProvider:
         return await asyncio.to_thread(self.answer, request)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
-        """Yield the answer word by word, then a final delta with finish_reason and usage."""
+        """Yield each choice word by word, then a finish delta per choice; usage comes last."""
         result = await self.complete(request)
-        words = result.content.split(" ")
-        for i, word in enumerate(words):
-            yield ChatDelta(content=word if i == len(words) - 1 else word + " ")
-        yield ChatDelta(finish_reason=result.finish_reason, usage=result.usage)
+        choices = result.all_choices()
+        for choice in choices:
+            words = choice.content.split(" ") if choice.content else []
+            for i, word in enumerate(words):
+                yield ChatDelta(
+                    content=word if i == len(words) - 1 else word + " ", index=choice.index
+                )
+        for choice in choices:
+            last = choice is choices[-1]
+            yield ChatDelta(
+                index=choice.index,
+                finish_reason=choice.finish_reason,
+                usage=result.usage if last else None,
+            )
 
     async def aclose(self) -> None:
         """Drop cached sentence vectors (the embedder is process-wide and stays loaded)."""
@@ -175,19 +192,57 @@ class ExtractiveProvider:
         contexts = request.contexts or []
         picked, _support = self.select(question, contexts)
         if picked:
-            content = " ".join(f"{s.text} [{s.context_id}]" for s in picked)
-            citations = list(dict.fromkeys(s.context_id for s in picked))
+            full = " ".join(f"{s.text} [{s.context_id}]" for s in picked)
         else:
-            content, citations = ABSTAIN, []
+            full = ABSTAIN
         embedder = self.embedder()
+        content, finish = self.shape(full, request)
+        cited = [s.context_id for s in picked if f"[{s.context_id}]" in content]
+        n = request.n or 1
+        completion_tokens = embedder.count_tokens(content) if content else 0
         prompt_text = " ".join([question, *(c.text for c in contexts)])
         usage = Usage(
             prompt_tokens=embedder.count_tokens(prompt_text),
-            completion_tokens=embedder.count_tokens(content),
+            completion_tokens=completion_tokens * n,
         )
         return ChatResult(
-            content=content, model=self.options.model, usage=usage, citations=citations
+            content=content,
+            model=self.options.model,
+            finish_reason=finish,
+            usage=usage,
+            citations=list(dict.fromkeys(cited)),
+            choices=[Choice(index=i, content=content, finish_reason=finish) for i in range(n)]
+            if n > 1
+            else [],
         )
+
+    def shape(self, text: str, request: ChatRequest) -> tuple[str, str]:
+        """Apply ``stop`` and the token budget to ``text``; return it with its finish reason."""
+        hits = [i for i in (text.find(s) for s in request.stop or () if s) if i >= 0]
+        if hits:  # the answer ends just before the first stop sequence, which is not included
+            text = text[: min(hits)]
+        budget = request.max_tokens
+        if budget is None and isinstance(request.extra.get("max_completion_tokens"), int):
+            budget = int(request.extra["max_completion_tokens"])
+        if budget is None:
+            return text, "stop"
+        return self.truncate(text, max(0, budget))
+
+    def truncate(self, text: str, budget: int) -> tuple[str, str]:
+        """Return the longest word prefix of ``text`` within ``budget`` tokens, and the finish."""
+        count = self.embedder().count_tokens
+        if count(text) <= budget:
+            return text, "stop"
+        words = text.split(" ")
+        # Word pieces never span a space, so token counts of word prefixes only grow: bisect.
+        lo, hi = 0, len(words)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if count(" ".join(words[:mid])) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        return " ".join(words[:lo]), "length"
 
     def select(self, question: str, contexts: Sequence[Context]) -> tuple[list[Sentence], float]:
         """Return the sentences to quote (empty = abstain) and the best support score."""

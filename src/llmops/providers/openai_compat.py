@@ -1,234 +1,217 @@
-"""Provider kind ``openai``: any OpenAI-compatible endpoint (vLLM, OpenAI, the gateway itself).
+"""Provider kind ``openai`` (alias ``vllm``): any OpenAI-compatible endpoint (vLLM, OpenAI, a
+llmops gateway route).
 
-Used by the eval runner and the judge; the gateway's own hot path forwards raw bytes instead.
-Retries connection errors, 408, 429 and 5xx with jittered backoff, honouring Retry-After.
+It sends through a ``transport.Sender``: by default an ``EndpointSender`` for ``base_url`` (the
+keep-alive transport with the one ``RetryPolicy``); the gateway hands its upstream pools in
+instead. Eval targets and the judge use it; retries follow the policy (connection errors,
+timeouts, 408, 429, 5xx; Retry-After honoured up to ``max_retry_after``, longer = fail now).
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
-import random
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from llmops.errors import ConfigError, UpstreamError
 from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Usage, register_provider
+from llmops.providers.openai_wire import (
+    WireError,
+    parse_chunk,
+    parse_completion,
+    request_body,
+    sse_payloads,
+)
+from llmops.transport import EndpointSender, Exchange, RetryPolicy, Sender, status_error
+from llmops.transport.retry import Sleep
 
-if TYPE_CHECKING:
-    import httpx
+__all__ = ["OpenAICompatProvider", "OpenAIOptions"]
 
-__all__ = ["OpenAICompatProvider"]
+
+class OpenAIOptions(BaseModel):
+    """Options of an ``openai`` provider (``create_provider("openai", **options)``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = Field(None, description="API root, e.g. http://127.0.0.1:8000/v1")
+    model: str | None = Field(None, description="model id sent upstream")
+    api_key_env: str | None = Field(None, description="env var holding the API key")
+    api_key: str | None = Field(None, repr=False, description="the key itself (tests, scripts)")
+    connect_timeout: float = Field(5.0, gt=0)
+    read_timeout: float = Field(60.0, gt=0, description="seconds per wait on the server")
+    max_retries: int = Field(2, ge=0, description="retries after the first attempt")
+    backoff: float = Field(0.2, ge=0, description="first backoff in seconds (full jitter)")
+    max_backoff: float = Field(5.0, ge=0)
+    max_retry_after: float = Field(20.0, ge=0, description="fail at once on a longer Retry-After")
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with every request")
+    id: str | None = Field(None, description="provider id in errors and lineage")
+
+    def retry(self, sleep: Sleep | None = None) -> RetryPolicy:
+        """Return the retry policy these options describe (waiting with ``sleep``)."""
+        return RetryPolicy(
+            attempts=self.max_retries + 1,
+            backoff=self.backoff,
+            max_backoff=self.max_backoff,
+            max_retry_after=self.max_retry_after,
+            sleep=sleep,
+        )
 
 
 class OpenAICompatProvider:
-    """Chat completions over HTTP against ``base_url`` (``.../v1``)."""
+    """Chat completions against an OpenAI-compatible server, through a ``Sender``."""
 
     def __init__(
-        self,
-        base_url: str | None = None,
-        model: str | None = None,
-        *,
-        api_key_env: str | None = None,
-        api_key: str | None = None,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 60.0,
-        max_retries: int = 2,
-        backoff: float = 0.2,
-        max_backoff: float = 5.0,
-        headers: dict[str, str] | None = None,
-        id: str | None = None,  # noqa: A002 - the Provider protocol's attribute name
+        self, options: OpenAIOptions, *, sender: Sender | None = None, sleep: Sleep | None = None
     ) -> None:
-        if not base_url:
+        if sender is None and not options.base_url:
             raise ConfigError(
                 "provider 'openai' needs a base_url",
                 hint="e.g. base_url: http://127.0.0.1:8000/v1 (vLLM) or https://api.openai.com/v1",
             )
-        if not model:
-            raise ConfigError("provider 'openai' needs a model id", hint="e.g. model: gpt-4o-mini")
-        self.base_url = base_url.rstrip("/")
-        self.model = model
-        self.id = id or f"openai:{model}"
-        key = api_key or (os.environ.get(api_key_env) if api_key_env else None)
-        if api_key_env and not key:
+        self.options = options
+        self.model = options.model
+        self.base_url = (options.base_url or "").rstrip("/")
+        self.id = options.id or f"openai:{options.model or 'model'}"
+        self._sender = sender
+        self._sleep = sleep
+        self._owned: EndpointSender | None = None
+
+    def _headers(self) -> dict[str, str]:
+        opts = self.options
+        key = opts.api_key or (os.environ.get(opts.api_key_env) if opts.api_key_env else None)
+        if opts.api_key_env and not key:
             raise ConfigError(
-                f"environment variable {api_key_env} is not set",
-                hint=f"export {api_key_env}=<key> (it holds the API key for {self.base_url})",
+                f"environment variable {opts.api_key_env} is not set",
+                hint=f"export {opts.api_key_env}=<key> (it holds the API key for {self.base_url})",
             )
-        self._headers = {"content-type": "application/json", **(headers or {})}
+        headers = {"Content-Type": "application/json", **opts.headers}
         if key:
-            self._headers["authorization"] = f"Bearer {key}"
-        self._timeouts = (connect_timeout, read_timeout)
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self._client: httpx.AsyncClient | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
 
-    def _http(self) -> httpx.AsyncClient:
-        import httpx
-
-        loop = asyncio.get_running_loop()
-        # A client is bound to the loop it was first used on; asyncio.run() per call (evals,
-        # the judge) gets a fresh one instead of a silently broken pool.
-        if self._client is None or self._loop is not loop:
-            connect, read = self._timeouts
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(read, connect=connect),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+    def sender(self) -> Sender:
+        """Return the sender (for ``base_url``: one keep-alive endpoint, made on first use)."""
+        if self._sender is not None:
+            return self._sender
+        if self._owned is None:
+            self._owned = EndpointSender(
+                self.base_url,
+                headers=self._headers(),
+                connect_timeout=self.options.connect_timeout,
+                read_timeout=self.options.read_timeout,
+                retry=self.options.retry(self._sleep),
+                name=f"{self.id} at {self.base_url}",
             )
-            self._loop = loop
-        return self._client
+        return self._owned
 
-    def _body(self, request: ChatRequest, stream: bool) -> bytes:
-        data: dict[str, Any] = {"model": self.model, "messages": request.messages}
-        for name in (
-            "temperature",
-            "top_p",
-            "max_tokens",
-            "stop",
-            "response_format",
-            "seed",
-            "user",
-        ):
-            value = getattr(request, name)
-            if value is not None:
-                data[name] = value
-        data.update({k: v for k, v in request.extra.items() if k != "question"})
-        if stream:
-            data["stream"] = True
-            data["stream_options"] = {"include_usage": True}
-        return orjson.dumps(data)
+    def _who(self) -> str:
+        return f"{self.id} at {self.base_url}" if self.base_url else self.id
 
-    def _error(
-        self, status: int | None, text: str, headers: Any = None, connect: bool = False
-    ) -> UpstreamError:
-        retry_after = None
-        if headers is not None and headers.get("retry-after"):
+    def _invalid(self, what: str) -> UpstreamError:
+        return UpstreamError(f"{self._who()}: {what}", provider=self.id, status=502)
+
+    async def _send(self, request: ChatRequest, stream: bool) -> Exchange:
+        body = request_body(request, self.model or request.model, stream=stream)
+        exchange = await self.sender().post("/chat/completions", body)
+        if exchange.status >= 400:
             try:
-                retry_after = float(headers["retry-after"])
-            except ValueError:
-                retry_after = None
-        message = text
-        try:
-            data = orjson.loads(text)
-            if isinstance(data, dict) and isinstance(data.get("error"), dict):
-                message = str(data["error"].get("message", text))
-        except orjson.JSONDecodeError:
-            pass
-        return UpstreamError(
-            f"{self.id} at {self.base_url}: "
-            + (f"HTTP {status}: " if status else "")
-            + message[:300],
-            provider=self.id,
-            status=status,
-            request_id=headers.get("x-request-id") if headers is not None else None,
-            retry_after=retry_after,
-            connect_error=connect,
-        )
-
-    async def _send(self, body: bytes, stream: bool) -> httpx.Response:
-        import httpx
-
-        client = self._http()
-        attempt = 0
-        while True:
-            try:
-                req = client.build_request(
-                    "POST", self.base_url + "/chat/completions", content=body, headers=self._headers
-                )
-                response = await client.send(req, stream=stream)
-                if response.status_code < 400:
-                    return response
-                text = (await response.aread()).decode("utf-8", "replace")
-                await response.aclose()
-                error = self._error(response.status_code, text, response.headers)
-            except httpx.TimeoutException as exc:
-                error = self._error(408, f"timed out: {type(exc).__name__}")
-            except httpx.TransportError as exc:
-                error = self._error(
-                    None, f"cannot connect: {type(exc).__name__}: {exc}", connect=True
-                )
-            if not error.is_retryable() or attempt >= self.max_retries:
-                raise error
-            delay = error.retry_after
-            if delay is None:
-                ceiling = min(self.max_backoff, self.backoff * 2**attempt)
-                delay = random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter
-            await asyncio.sleep(min(delay, self.max_backoff * 4))
-            attempt += 1
+                raw = await exchange.read()
+            finally:
+                exchange.release()
+            raise status_error(
+                self._who(), exchange.status, raw, exchange.headers, provider=self.id
+            )
+        return exchange
 
     async def complete(self, request: ChatRequest) -> ChatResult:
-        """Return the whole answer."""
-        response = await self._send(self._body(request, False), False)
+        """Return the whole answer (every choice when ``n > 1``)."""
+        exchange = await self._send(request, False)
         try:
-            data = orjson.loads(response.content)
-            choice = data["choices"][0]
-            content = choice["message"].get("content") or ""
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError):
-            raise self._error(502, f"invalid response: {response.text[:200]}") from None
-        usage = data.get("usage") or {}
-        return ChatResult(
-            content=content,
-            model=str(data.get("model", self.model)),
-            finish_reason=choice.get("finish_reason") or "stop",
-            usage=Usage(
-                prompt_tokens=int(usage.get("prompt_tokens") or 0),
-                completion_tokens=int(usage.get("completion_tokens") or 0),
-            ),
-            raw=data,
-        )
+            raw = await exchange.read()
+        except Exception as exc:  # the server broke the body off
+            raise self._invalid(f"the response broke off: {type(exc).__name__}") from None
+        finally:
+            exchange.release()
+        try:
+            result = parse_completion(raw, model=self.model or request.model)
+        except WireError as exc:
+            raise self._invalid(str(exc)) from None
+        result.headers = dict(exchange.headers)
+        return result
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
-        """Yield the answer in pieces; the last one carries finish_reason and usage."""
-        response = await self._send(self._body(request, True), True)
-        finish: str | None = None
+        """Yield the answer in pieces; each choice ends with its finish_reason, usage comes last."""
+        exchange = await self._send(request, True)
+        finish: dict[int, str] = {}
         usage: Usage | None = None
         done = False
         try:
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
+            async for payload in sse_payloads(exchange.iter_chunks()):
+                if payload == b"[DONE]":
                     done = True
                     break
-                try:
-                    chunk = orjson.loads(payload)
-                except orjson.JSONDecodeError:
-                    raise self._error(502, f"invalid stream chunk: {payload[:120]}") from None
-                if isinstance(chunk.get("error"), dict):
-                    raise self._error(502, orjson.dumps(chunk).decode())
-                if isinstance(chunk.get("usage"), dict):
-                    u = chunk["usage"]
-                    usage = Usage(
-                        prompt_tokens=int(u.get("prompt_tokens") or 0),
-                        completion_tokens=int(u.get("completion_tokens") or 0),
-                    )
-                for choice in chunk.get("choices") or ():
-                    text = (choice.get("delta") or {}).get("content")
-                    if text:
-                        yield ChatDelta(content=text)
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
+                for delta in parse_chunk(payload):
+                    if delta.usage is not None:
+                        usage = delta.usage
+                    if delta.finish_reason:
+                        finish[delta.index] = delta.finish_reason
+                    if delta.content:
+                        yield ChatDelta(content=delta.content, index=delta.index)
+        except WireError as exc:
+            raise self._invalid(str(exc)) from None
         except UpstreamError:
             raise
         except Exception as exc:  # a stream cut short is an upstream failure, not a crash
-            raise self._error(502, f"stream broke: {type(exc).__name__}: {exc}") from None
+            raise self._invalid(f"stream broke: {type(exc).__name__}: {exc}") from None
         finally:
-            await response.aclose()
+            exchange.release()
         if not done:
-            raise self._error(502, "the stream ended before [DONE]")
-        yield ChatDelta(finish_reason=finish or "stop", usage=usage)
+            raise self._invalid("the stream ended before [DONE]")
+        indexes = sorted(finish) or [0]
+        for i in indexes:
+            yield ChatDelta(
+                index=i,
+                finish_reason=finish.get(i, "stop"),
+                usage=usage if i == indexes[-1] else None,
+            )
 
     async def aclose(self) -> None:
-        """Close the HTTP client."""
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        """Close the connections this provider opened (a handed-in sender stays open)."""
+        if self._owned is not None:
+            self._owned.close()
+            self._owned = None
 
 
-register_provider("openai", OpenAICompatProvider)
-register_provider("vllm", OpenAICompatProvider)
+def create(**options: Any) -> OpenAICompatProvider:
+    """Build the provider from gateway/eval options, with file-style errors on bad keys."""
+    try:
+        opts = OpenAIOptions(**options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        known = list(OpenAIOptions.model_fields)
+        from llmops.files import did_you_mean
+
+        guess = did_you_mean(key, known) if first["type"] == "extra_forbidden" else None
+        raise ConfigError(
+            f"openai provider option '{key}': {first['msg']}"
+            + (f" (did you mean '{guess}'?)" if guess else ""),
+            key=key,
+            hint=f"known options: {', '.join(known)}",
+        ) from None
+    if not opts.base_url:
+        raise ConfigError(
+            "provider 'openai' needs a base_url",
+            hint="e.g. base_url: http://127.0.0.1:8000/v1 (vLLM) or https://api.openai.com/v1",
+        )
+    if not opts.model:
+        raise ConfigError("provider 'openai' needs a model id", hint="e.g. model: gpt-4o-mini")
+    provider = OpenAICompatProvider(opts)
+    provider._headers()  # a missing key variable is a configuration error now, not at first call
+    return provider
+
+
+register_provider("openai", create)
+register_provider("vllm", create)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from llmops.traces.record import TraceRecord
 
@@ -22,6 +22,7 @@ __all__ = [
     "SKEW_TOLERANCE_S",
     "ContextIn",
     "EventBatch",
+    "EventsAccepted",
     "FeedbackEvent",
     "TraceEvent",
     "to_record",
@@ -64,8 +65,8 @@ class TraceEvent(_Strict):
     error_message: str | None = None
     latency_ms: float | None = Field(None, ge=0)
     first_token_ms: float | None = Field(None, ge=0)
-    prompt_tokens: int | None = Field(None, ge=0)
-    completion_tokens: int | None = Field(None, ge=0)
+    prompt_tokens: int | None = Field(None, ge=0, le=2**31 - 1)
+    completion_tokens: int | None = Field(None, ge=0, le=2**31 - 1)
     prompt_name: Name | None = None
     prompt_version: Name | None = None
     prompt_hash: Name | None = None
@@ -104,10 +105,40 @@ Event = Annotated[
 ]
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class EventBatch(_Strict):
     """The request body: up to 1,000 events."""
 
     events: list[Event] = Field(min_length=1, max_length=1000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it for every store, not only there.
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return data
+
+
+class EventsAccepted(BaseModel):
+    """What ``POST /v1/monitor/events`` answers when the batch is stored."""
+
+    accepted: int = Field(description="trace events stored")
+    feedback: int = Field(description="feedback events applied to a stored trace")
+    unmatched_feedback: list[str] = Field(description="request ids no stored trace has")
+    sampled: int = Field(description="stored traces chosen for online evaluation")
+    clock_skew: list[dict[str, Any]] = Field(
+        description="events whose ts was ahead of the gateway's clock: index, request_id, ahead_s"
+    )
 
 
 def to_record(event: TraceEvent, now: float) -> tuple[TraceRecord, float | None]:

@@ -1,9 +1,10 @@
-"""Build the guard behavioural suite: injection.jsonl, pii.jsonl and the packaged attack corpus.
+"""Build the guard behavioural suite: injection.jsonl and pii.jsonl.
 
-Run ``python tests/data/guards/make_data.py`` after editing the source lists. Every second item of
-each category goes to the held-out split; obfuscated attacks inherit the split of the attack they
-disguise, and the packaged similarity corpus holds only training items, so held-out figures come
-from texts neither the patterns' tuning nor the corpus saw.
+Run ``python tests/data/guards/make_data.py`` after editing the source lists. ``injection.jsonl``
+is the ``llmops-2026-11`` source of the injection classifier (``llmops.guards.sources``); its
+``split`` field is historical: the classifier is evaluated leave-one-source-out, so this whole
+source is held out when it is evaluated. Then rebuild the shipped texts and the model
+(``python -m llmops.guards.train extract`` and ``fit``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from benign_en import ROLEPLAY as BENIGN_ROLEPLAY  # noqa: E402
 from multilingual import ATTACKS, BENIGN  # noqa: E402
 
 ROOT = HERE.parents[2]
-CORPUS = ROOT / "src" / "llmops" / "_data" / "guards" / "injection_corpus.jsonl"
 
 
 def split_of(index: int) -> str:
@@ -343,19 +343,9 @@ def main() -> None:
     (HERE / "pii.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pii), encoding="utf-8"
     )
-    corpus = [
-        {"text": r["text"], "label": r["label"], "category": r["category"]}
-        for r in inj
-        if r["split"] == "train" and r["category"] != "obfuscated"
-    ]
-    CORPUS.parent.mkdir(parents=True, exist_ok=True)
-    CORPUS.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in corpus), encoding="utf-8"
-    )
     n_att = sum(r["label"] == "attack" for r in inj)
-    print(
-        f"injection: {n_att} attacks, {len(inj) - n_att} benign; pii: {len(pii)}; corpus: {len(corpus)}"
-    )
+    print(f"injection: {n_att} attacks, {len(inj) - n_att} benign; pii: {len(pii)}")
+    print("then: python -m llmops.guards.train extract ... && python -m llmops.guards.train fit")
 
 
 if __name__ == "__main__":

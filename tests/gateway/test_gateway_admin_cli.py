@@ -1,0 +1,175 @@
+"""The CLI works while a gateway owns the embedded store: it goes through the gateway's admin API
+with the local admin credential (owner-only file, removed on clean shutdown, stale when the
+gateway's process is gone)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from llmops.config import load_settings
+from llmops.errors import StateError
+from llmops.gateway.credential import credential_path, read_credential, write_credential
+
+DOCS = {
+    "pasta.md": "# Pasta\n\nBoil salted water and cook the spaghetti for nine minutes.\n",
+    "planets.md": "# Planets\n\nJupiter is the largest planet in the solar system.\n",
+}
+PIPELINE = """\
+name: docs
+sources:
+  - path: docs
+chunking:
+  chunk_size: 64
+  chunk_overlap: 8
+sparse:
+  enabled: false
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def project(tmp_path: Path, cli: Any) -> Iterator[Path]:
+    root = tmp_path / "proj"
+    (root / "rag_pipelines").mkdir(parents=True)
+    (root / "llmops.yaml").write_text("project: admincli\n")
+    (root / "rag_pipelines" / "docs.yaml").write_text(PIPELINE)
+    for name, text in DOCS.items():
+        path = root / "docs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    built = cli("index", "run", "docs", "--json", cwd=root)
+    assert built.exit_code == 0, built.stderr
+    from llmops.rag.store import close_stores
+
+    close_stores()  # this process lets go of the store: the gateway will own it
+    yield root
+    close_stores()
+
+
+@pytest.fixture
+def gateway(project: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """``llmops serve`` in its own process, owning the project's store."""
+    port = _free_port()
+    config = {
+        "server": {"port": port, "embedding_models": []},
+        "upstreams": {"offline": {"kind": "extractive"}},
+        "routes": {"docs": {"upstream": "offline", "pipeline": "docs"}},
+        "traces": {"enabled": False},
+    }
+    serving = project / "serving"
+    serving.mkdir()
+    (serving / "gateway.yaml").write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llmops", "serve", "--log-level", "warning"],
+        cwd=project,
+        env={**os.environ},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the gateway did not start")
+        time.sleep(0.1)
+    # A RAG request makes the gateway open the store (it keeps it for its life).
+    r = httpx.post(
+        url + "/v1/chat/completions",
+        json={"model": "docs", "messages": [{"role": "user", "content": "largest planet?"}]},
+        timeout=120,
+    )
+    assert r.status_code == 200, r.text
+    yield proc
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+
+
+def test_cli_reaches_the_running_gateway(
+    project: Path, gateway: subprocess.Popen[bytes], cli: Any
+) -> None:
+    settings = load_settings(project)
+    # This process is locked out of the store the gateway owns...
+    from llmops.rag import Retriever
+
+    with pytest.raises(StateError, match="open in another process"):
+        Retriever.from_pipeline("docs", settings).retrieve("pasta")
+    # ...and the commands work all the same, through the gateway's admin API.
+    found = cli("query", "docs", "how long to cook spaghetti", "--json", cwd=project)
+    assert found.exit_code == 0, found.stderr
+    chunks = json.loads(found.stdout)["chunks"]
+    assert "spaghetti" in chunks[0]["text"]
+    status = cli("index", "status", "docs", "--json", cwd=project)
+    assert status.exit_code == 0, status.stderr
+    served = json.loads(status.stdout)
+    assert served["served_version"] and served["chunks"] >= 2
+    (project / "docs" / "bikes.md").write_text("# Bikes\n\nOil the chain every 300 km.\n")
+    rebuilt = cli("index", "run", "docs", "--json", cwd=project)
+    assert rebuilt.exit_code == 0, rebuilt.stderr
+    run = json.loads(rebuilt.stdout)
+    assert run["switched"] and run["previous_version"] == served["served_version"]
+    bikes = cli("query", "docs", "how often to oil the chain", "--json", cwd=project)
+    assert "chain" in json.loads(bikes.stdout)["chunks"][0]["text"]
+    back = cli("index", "rollback", "docs", "--json", cwd=project)
+    assert (
+        back.exit_code == 0 and json.loads(back.stdout)["index_version"] == served["served_version"]
+    )
+    missing = cli("query", "nope", "x", cwd=project)
+    assert missing.exit_code == 2 and "nope" in missing.stderr
+    # The credential: private to its owner, and gone after a clean shutdown.
+    path = credential_path(settings.state_path)
+    info = path.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o600 and info.st_uid == os.getuid()
+    cred = read_credential(settings.state_path)
+    assert cred is not None and cred.pid == gateway.pid
+    # Without the token the admin API stays closed (auth is off: admin is disabled).
+    assert httpx.get(cred.url + "/admin/upstreams").status_code == 403
+    ok = httpx.get(cred.url + "/admin/upstreams", headers={"authorization": f"Bearer {cred.token}"})
+    assert ok.status_code == 200
+    gateway.send_signal(signal.SIGTERM)
+    gateway.wait(30)
+    assert not path.exists()
+
+
+def test_a_stale_credential_is_ignored_and_a_shared_one_refused(project: Path, cli: Any) -> None:
+    settings = load_settings(project)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path = write_credential(settings.state_path, "http://127.0.0.1:9", "t0ken")
+    assert path is not None
+    record = json.loads(path.read_text())
+    record["pid"], record["started"] = dead.pid, None
+    path.write_text(json.dumps(record))
+    path.chmod(0o600)
+    assert read_credential(settings.state_path) is None  # the gateway died: stale
+    found = cli("query", "docs", "largest planet", "--json", cwd=project)
+    assert found.exit_code == 0, found.stderr  # works locally
+    record["pid"] = os.getpid()  # alive
+    path.write_text(json.dumps(record))
+    path.chmod(0o644)
+    with pytest.raises(StateError, match="not private"):
+        read_credential(settings.state_path)
+    shutil.rmtree(path.parent)
