@@ -139,6 +139,13 @@ def test_cli_reaches_the_running_gateway(
     )
     missing = cli("query", "nope", "x", cwd=project)
     assert missing.exit_code == 2 and "nope" in missing.stderr
+    # The shrink guard holds through the gateway too: emptied sources do not replace the index.
+    for doc in (project / "docs").glob("*.md"):
+        doc.unlink()
+    emptied = cli("index", "run", "docs", cwd=project)
+    assert emptied.exit_code != 0 and "--allow-shrink" in emptied.stderr
+    still = json.loads(cli("index", "status", "docs", "--json", cwd=project).stdout)
+    assert still["served_version"] == served["served_version"]
     # The credential: private to its owner, and gone after a clean shutdown.
     path = credential_path(settings.state_path)
     info = path.stat()

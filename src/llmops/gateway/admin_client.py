@@ -17,6 +17,7 @@ from llmops.gateway.credential import LocalCredential, read_credential
 
 if TYPE_CHECKING:
     from llmops.config import Settings
+    from llmops.lineage import IndexLineage
     from llmops.rag.pipeline import BuildResult, Pipeline
     from llmops.rag.retriever import RetrievalResult
 
@@ -71,9 +72,27 @@ class AdminClient:
 class RemoteRetriever:
     """``Retriever.retrieve`` through the gateway that owns the store."""
 
-    def __init__(self, client: AdminClient, pipeline: str) -> None:
+    def __init__(self, client: AdminClient, pipeline: RemotePipeline) -> None:
         self.client = client
         self.pipeline = pipeline
+
+    def served_lineage(self) -> IndexLineage:
+        """Return the lineage of the version the gateway's alias serves now."""
+        from llmops.lineage import IndexLineage
+
+        manifest = self.pipeline.served()
+        if manifest is None:
+            raise NotFoundError(
+                f"pipeline '{self.pipeline.name}' has no served index",
+                hint=f"build it: llmops index run {self.pipeline.name}",
+            )
+        return IndexLineage(
+            pipeline=manifest.pipeline,
+            index_version=manifest.index_version,
+            pipeline_hash=manifest.pipeline_hash,
+            embedding_model=manifest.embedding_model,
+            collection=manifest.collection,
+        )
 
     def retrieve(
         self,
@@ -87,7 +106,7 @@ class RemoteRetriever:
         from llmops.rag.retriever import RetrievalResult
 
         body = {
-            "pipeline": self.pipeline,
+            "pipeline": self.pipeline.ref,
             "query": query,
             "k": k,
             "filters": filters,
@@ -110,6 +129,11 @@ class RemotePipeline:
         self._local = local
         self._ref = str(local.path) if getattr(local, "path", None) else local.name
 
+    @property
+    def ref(self) -> str:
+        """The pipeline as the gateway resolves it: its file's absolute path, else its name."""
+        return self._ref
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._local, name)
 
@@ -125,13 +149,18 @@ class RemotePipeline:
         """Compare the sources with ``manifest`` (default: the served one)."""
         return self._local.changed_files(manifest or self.served())
 
-    def run(self, *, full: bool = False, progress: Any = None) -> BuildResult:
+    def run(
+        self, *, full: bool = False, progress: Any = None, allow_shrink: bool = False
+    ) -> BuildResult:
         """Build in the gateway (it owns the store) and return what the build did."""
         from llmops.lineage import IndexLineage
         from llmops.rag.pipeline import BuildResult
 
         data = self._client.call(
-            "POST", "/admin/index/run", json={"pipeline": self._ref, "full": full}, timeout=None
+            "POST",
+            "/admin/index/run",
+            json={"pipeline": self._ref, "full": full, "allow_shrink": allow_shrink},
+            timeout=None,
         )
         data["lineage"] = IndexLineage.model_validate(data["lineage"])
         data["manifest_path"] = Path(data["manifest_path"])
@@ -152,7 +181,9 @@ def retriever_for(pipeline: str, settings: Settings) -> Any:
     """Return a retriever for ``pipeline``: the running gateway's, else a local one."""
     client = AdminClient.running(settings)
     if client is not None:
-        return RemoteRetriever(client, _ref(pipeline))
+        from llmops.rag.pipeline import Pipeline
+
+        return RemoteRetriever(client, RemotePipeline(client, Pipeline.resolve(pipeline, settings)))
     from llmops.rag.retriever import Retriever
 
     return Retriever.from_pipeline(pipeline, settings)
@@ -165,10 +196,3 @@ def pipeline_for(pipeline: str, settings: Settings) -> Any:
     local = Pipeline.resolve(pipeline, settings)
     client = AdminClient.running(settings)
     return RemotePipeline(client, local) if client is not None else local
-
-
-def _ref(pipeline: str) -> str:
-    """Return a pipeline file as an absolute path (the gateway may run in another folder)."""
-    if pipeline.endswith((".yaml", ".yml")) or "/" in pipeline:
-        return str(Path(pipeline).resolve())
-    return pipeline

@@ -32,6 +32,9 @@ class IndexRequest(BaseModel):
 
     pipeline: str = Field(min_length=1, description="pipeline name or pipeline file path")
     full: bool = False
+    allow_shrink: bool = Field(
+        default=False, description="switch even if the build empties or shrinks the served index"
+    )
 
 
 class RollbackRequest(BaseModel):
@@ -121,7 +124,8 @@ def router(rt: GatewayRuntime) -> APIRouter:
     async def index_run(req: IndexRequest, _key: Admin) -> dict[str, Any]:
         """Build or update a RAG index in this process (the gateway owns the embedded store)."""
         pipe = await rt.in_thread(resolve, req.pipeline)
-        return _jsonable(await rt.in_thread(pipe.run, full=req.full))
+        build = await rt.in_thread(pipe.run, full=req.full, allow_shrink=req.allow_shrink)
+        return _jsonable(build)
 
     @api.post("/admin/index/{pipeline_name}/run", deprecated=True)
     async def index_run_named(
