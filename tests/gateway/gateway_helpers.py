@@ -53,3 +53,19 @@ def running_gateway(
             yield server
         finally:
             server.stop()
+
+
+class OffsetClock:
+    """The monotonic clock plus an offset a test advances instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        import time
+
+        return time.monotonic() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        """Move this clock ``seconds`` forward."""
+        self.offset += seconds
