@@ -55,17 +55,17 @@ def running_gateway(
             server.stop()
 
 
-class OffsetClock:
-    """The monotonic clock plus an offset a test advances instead of sleeping."""
+class ManualClock:
+    """A monotonic clock that moves only when a test advances it (starts at the real one)."""
 
     def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
         import time
 
-        return time.monotonic() + self.offset
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
 
     def advance(self, seconds: float) -> None:
         """Move this clock ``seconds`` forward."""
-        self.offset += seconds
+        self.now += seconds

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from gateway_helpers import OffsetClock, http_pool, running_gateway
+from gateway_helpers import ManualClock, http_pool, running_gateway
 from openai import OpenAI
 
 from llmops.gateway import GatewayServer
@@ -133,7 +133,7 @@ def test_half_open_breaker_probes_and_closes_again(fresh_upstream: ScriptedLLMSe
         breaker={"failures": 2, "reset_after": 0.3},
     )
     with running_gateway({"upstreams": {"up": pool}, "routes": {"chat": {"upstream": "up"}}}) as gw:
-        clock = OffsetClock()
+        clock = ManualClock()
         gw.runtime.pools["up"].clock = clock
         url = gw.base_url + "/chat/completions"
         body = {"model": "chat", "messages": MSG}

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from gateway_helpers import OffsetClock, http_pool, running_gateway
+from gateway_helpers import ManualClock, http_pool, running_gateway
 from openai import OpenAI
 
 from llmops.gateway import GatewayServer
@@ -139,7 +139,7 @@ def test_admin_drain_and_undrain(gateway: GatewayServer) -> None:
 
 
 def test_request_rate_limit_is_429_with_retry_after(gateway: GatewayServer) -> None:
-    clock = OffsetClock()
+    clock = ManualClock()
     gateway.runtime.limiter.clock = clock
     codes = [_post(gateway, "sk-tiny").status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200]  # the burst
