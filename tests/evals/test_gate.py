@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
-from llmops.evals.gate import paired_bootstrap
+from llmops.evals.gate import apply_gate, paired_bootstrap, summarize
+from llmops.evals.metrics import create_metric
+from llmops.evals.records import ItemRow, MetricResult, RunResult, TargetOutput
+from llmops.evals.suite import GateSpec, MetricSpec
 
 
 def test_bootstrap_interval_covers_the_true_difference() -> None:
@@ -20,12 +25,38 @@ def test_bootstrap_interval_covers_the_true_difference() -> None:
         paired_bootstrap([1.0], [1.0, 0.0])
 
 
+def _run(scores: np.ndarray, metric: Any) -> RunResult:
+    rows = [
+        ItemRow(
+            id=f"item-{i}",
+            input=f"question {i}",
+            output=TargetOutput(answer=""),
+            metrics={"quality": MetricResult.scored(float(score), metric.threshold)},
+        )
+        for i, score in enumerate(scores)
+    ]
+    return RunResult(suite="study", started_at="2026-12-06T00:00:00+00:00", rows=rows)
+
+
 def _gate_fails(current: np.ndarray, base: np.ndarray, seed: int) -> bool:
-    # The gate rule of apply_gate: the CI lies below zero and the drop exceeds min_effect.
-    result = paired_bootstrap(
-        current.tolist(), base.tolist(), alpha=0.05, resamples=2000, seed=seed
-    )
-    return result.high < 0 and -result.diff > 0.02
+    """Run the real gate (summarize + apply_gate) on ``current`` against ``base``."""
+    metric = create_metric(MetricSpec(type="rouge-l", metric="quality", threshold=0.5))
+    gate = GateSpec(alpha=0.05, min_effect=0.02, resamples=2000, seed=seed)
+    baseline_run = _run(base, metric)
+    summarize(baseline_run, [metric], gate)
+    baseline = {
+        "metrics": {
+            "quality": {
+                "mean": baseline_run.metrics[0].mean,
+                "items": baseline_run.item_scores("quality"),
+            }
+        }
+    }
+    run = _run(current, metric)
+    summarize(run, [metric], gate)
+    passed = apply_gate(run, [metric], gate, baseline)
+    assert run.metrics[0].paired_items == len(current)
+    return not passed
 
 
 def _continuous_run(rng: np.random.Generator, quality: np.ndarray, drop: float) -> np.ndarray:

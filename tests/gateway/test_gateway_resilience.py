@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from gateway_helpers import http_pool, running_gateway
+from gateway_helpers import ManualClock, http_pool, running_gateway
 from openai import OpenAI
 
 from llmops.gateway import GatewayServer
@@ -133,6 +133,8 @@ def test_half_open_breaker_probes_and_closes_again(fresh_upstream: ScriptedLLMSe
         breaker={"failures": 2, "reset_after": 0.3},
     )
     with running_gateway({"upstreams": {"up": pool}, "routes": {"chat": {"upstream": "up"}}}) as gw:
+        clock = ManualClock()
+        gw.runtime.pools["up"].clock = clock
         url = gw.base_url + "/chat/completions"
         body = {"model": "chat", "messages": MSG}
         assert httpx.post(url, json=body).status_code == 502
@@ -141,7 +143,9 @@ def test_half_open_breaker_probes_and_closes_again(fresh_upstream: ScriptedLLMSe
         r = httpx.post(url, json=body)
         assert r.status_code == 503 and r.json()["error"]["code"] == "upstream_unavailable"
         assert len(fresh_upstream.requests) == 2
-        time.sleep(0.35)
+        clock.advance(0.29)
+        assert httpx.post(url, json=body).status_code == 503  # still open before reset_after
+        clock.advance(0.02)
         assert httpx.post(url, json=body).status_code == 200  # the probe succeeds
         assert gw.runtime.pools["up"].replicas[0].breaker.state == "closed"
 

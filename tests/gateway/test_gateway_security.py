@@ -4,14 +4,13 @@ rate limits on requests and tokens, body limits and CORS."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
-from gateway_helpers import http_pool, running_gateway
+from gateway_helpers import ManualClock, http_pool, running_gateway
 from openai import OpenAI
 
 from llmops.gateway import GatewayServer
@@ -140,6 +139,8 @@ def test_admin_drain_and_undrain(gateway: GatewayServer) -> None:
 
 
 def test_request_rate_limit_is_429_with_retry_after(gateway: GatewayServer) -> None:
+    clock = ManualClock()
+    gateway.runtime.limiter.clock = clock
     codes = [_post(gateway, "sk-tiny").status_code for _ in range(5)]
     assert codes[:3] == [200, 200, 200]  # the burst
     assert codes[3] == 429
@@ -147,7 +148,7 @@ def test_request_rate_limit_is_429_with_retry_after(gateway: GatewayServer) -> N
     assert limited.status_code == 429
     assert limited.json()["error"]["code"] == "rate_limit_exceeded"
     assert 1 <= int(limited.headers["retry-after"]) <= 2  # one request per 2 s refill
-    time.sleep(int(limited.headers["retry-after"]) + 0.05)
+    clock.advance(float(limited.headers["retry-after"]) + 0.05)
     assert _post(gateway, "sk-tiny").status_code == 200
     # Other keys are not affected.
     assert _post(gateway, "sk-web").status_code == 200

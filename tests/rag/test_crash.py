@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from llmops.failpoints import ENV
 from llmops.rag import Pipeline
 from llmops.rag.store import close_stores
 
@@ -26,9 +27,9 @@ MORE = {
 
 def _run_cli(project: Path, crash_at: str | None, kill_after: float | None = None) -> int:
     env = dict(os.environ)
-    env.pop("LLMOPS_TEST_CRASH_AT", None)
+    env.pop(ENV, None)
     if crash_at:
-        env["LLMOPS_TEST_CRASH_AT"] = crash_at
+        env[ENV] = f"index.{crash_at}"  # SIGKILL there
     proc = subprocess.Popen(
         [sys.executable, "-m", "llmops", "index", "run", "docs"],
         cwd=project,

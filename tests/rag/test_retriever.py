@@ -77,13 +77,41 @@ def test_hybrid_fuses_dense_and_sparse(built: Any) -> None:
     assert Retriever(pipe).retrieve("kilometres", k=1, hybrid=True).chunks[0].source == "page.html"
 
 
-def test_mmr_diversifies(built: Any) -> None:
-    pipe, _ = built
-    plain = Retriever(pipe).retrieve("pasta sauce cooking water", k=3)
-    diverse = Retriever(pipe).retrieve("pasta sauce cooking water", k=3, mmr=True)
+NEAR_DUPLICATES = {
+    f"baking/starter-{i}.md": "# Sourdough starter\n\nFeed the sourdough starter every day with "
+    f"equal weights of flour and water, and keep it at room temperature. (Note {i}.)\n"
+    for i in range(3)
+}
+
+
+def test_mmr_diversifies(make_pipeline: Any, project: Path) -> None:
+    """Three near-copies of one answer fill plain top-3; MMR keeps one and adds other sources."""
+    for rel, text in NEAR_DUPLICATES.items():
+        (project / "docs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / "docs" / rel).write_text(text, encoding="utf-8")
+    pipe = make_pipeline()
+    pipe.run()
+    query = "how often should I feed my sourdough starter"
+    plain = Retriever(pipe).retrieve(query, k=3)
+    diverse = Retriever(pipe).retrieve(query, k=3, mmr=True)
+    copies = set(NEAR_DUPLICATES)
+    assert {c.source for c in plain.chunks} == copies  # relevance alone: all three copies
     assert diverse.mode == "mmr" and len(diverse.chunks) == 3
-    assert len({c.source for c in diverse.chunks}) >= len({c.source for c in plain.chunks})
     assert diverse.chunks[0].id == plain.chunks[0].id  # the most relevant chunk stays first
+    assert sum(c.source in copies for c in diverse.chunks) == 1  # a no-op MMR keeps all three
+
+
+def test_mmr_select_trades_relevance_for_novelty() -> None:
+    import numpy as np
+
+    from llmops.rag.retriever import mmr_select
+
+    query = np.array([1.0, 0.0, 0.0], dtype=np.float32)
+    rows = [[0.95, 0.31, 0.0], [0.94, 0.34, 0.0], [0.8, 0.0, 0.6]]  # two near-twins, one apart
+    vectors = np.asarray(rows, dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert mmr_select(query, vectors, 2, 0.5) == [0, 2]
+    assert mmr_select(query, vectors, 2, 1.0) == [0, 1]  # lambda 1: relevance only
 
 
 class ByLength:

@@ -14,6 +14,7 @@ import pytest
 from llmops.config import load_settings
 from llmops.errors import StateError
 from llmops.rag import Pipeline, Retriever
+from llmops.rag.qdrant_store import QdrantStore
 from llmops.rag.store import VectorStore, close_stores, open_store
 
 pytestmark = pytest.mark.slow
@@ -93,9 +94,40 @@ def test_pipeline_runs_on_any_client_through_one_interface(settings: Any) -> Non
     from qdrant_client import QdrantClient
 
     pipe = Pipeline.from_name("docs", settings)
-    pipe._store = VectorStore(client=QdrantClient(location=":memory:"), where=":memory:")
+    pipe._store = QdrantStore(client=QdrantClient(location=":memory:"), where=":memory:")
+    assert isinstance(pipe._store, VectorStore)
     result = pipe.run()
     assert pipe.store().count(result.collection) == result.counts["chunks"]
     hits = Retriever(pipe).retrieve("How long should pasta cook?", k=1, hybrid=True)
     assert hits.chunks[0].source == "cooking/pasta.md"
     assert not settings.qdrant_path.exists() or not any(settings.qdrant_path.iterdir())
+
+
+def test_qdrant_client_stays_behind_the_store_seam() -> None:
+    """Only Qdrant backends (rag/qdrant*.py) import qdrant-client; one reads its internals."""
+    import llmops
+
+    package = Path(llmops.__file__).parent
+    backend = package / "rag" / "qdrant_store.py"
+    leaks = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if not (path.parent.name == "rag" and path.name.startswith("qdrant"))
+        and "qdrant_client" in path.read_text(encoding="utf-8")
+    ]
+    assert leaks == []
+    private = [
+        line.strip()
+        for line in backend.read_text(encoding="utf-8").splitlines()
+        if ("._client" in line or '"_client"' in line) and not line.strip().startswith("``")
+    ]
+    assert len(private) == 1 and 'getattr(client, "_client"' in private[0]  # _local_sqlite
+
+
+def test_a_closed_store_is_reopened(settings: Any) -> None:
+    first = open_store(settings)
+    first.close()
+    assert first.closed
+    again = open_store(settings)
+    assert again is not first and not again.closed
+    assert again.collections() == again.collections()  # usable

@@ -110,8 +110,9 @@ def item_deltas(run: RunResult, baseline: dict[str, Any] | None) -> dict[str, fl
 def confusion(run: RunResult) -> dict[str, list[list[int]]]:
     """Return per judge metric with human labels ``[[tp, fn], [fp, tn]]`` (human = truth)."""
     from llmops.evals.calibration import _as_bool as as_label  # the calibration's own rule
+    from llmops.evals.calibration import confusion_cells
 
-    out: dict[str, list[list[int]]] = {}
+    pairs: dict[str, tuple[list[bool], list[bool]]] = {}
     for row in run.rows:
         for name, result in row.metrics.items():
             if "label" not in result.details or result.status not in ("pass", "fail"):
@@ -119,9 +120,13 @@ def confusion(run: RunResult) -> dict[str, list[list[int]]]:
             human = as_label(result.details["label"])
             if human is None:
                 continue
-            cells = out.setdefault(name, [[0, 0], [0, 0]])
-            judged = result.status == "pass"
-            cells[0 if human else 1][0 if judged else 1] += 1
+            judged, truth = pairs.setdefault(name, ([], []))
+            judged.append(result.status == "pass")
+            truth.append(human)
+    out: dict[str, list[list[int]]] = {}
+    for name, (judged, truth) in pairs.items():
+        tp, fn, fp, tn = confusion_cells(judged, truth)
+        out[name] = [[tp, fn], [fp, tn]]
     return out
 
 

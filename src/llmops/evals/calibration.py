@@ -35,14 +35,10 @@ def agreement(judge: Sequence[bool], human: Sequence[bool]) -> dict[str, float |
     n = len(judge)
     if n == 0 or n != len(human):
         return {"n": n, "accuracy": None, "kappa": None, "tpr": None, "tnr": None}
-    tp = sum(j and h for j, h in zip(judge, human, strict=True))
-    tn = sum((not j) and (not h) for j, h in zip(judge, human, strict=True))
-    pos, neg = sum(human), n - sum(human)
+    tp, fn, fp, tn = confusion_cells(judge, human)
+    pos, neg = tp + fn, fp + tn
     accuracy = (tp + tn) / n
-    p_judge = sum(judge) / n
-    p_human = pos / n
-    expected = p_judge * p_human + (1 - p_judge) * (1 - p_human)
-    kappa = 1.0 if expected == 1 else (accuracy - expected) / (1 - expected)
+    kappa = _kappa(judge, human)
     return {
         "n": n,
         "accuracy": round(accuracy, 4),
@@ -50,6 +46,23 @@ def agreement(judge: Sequence[bool], human: Sequence[bool]) -> dict[str, float |
         "tpr": round(tp / pos, 4) if pos else None,
         "tnr": round(tn / neg, 4) if neg else None,
     }
+
+
+def confusion_cells(judge: Sequence[bool], human: Sequence[bool]) -> tuple[int, int, int, int]:
+    """Return (tp, fn, fp, tn) of ``judge`` against ``human`` (the truth), by scikit-learn."""
+    from sklearn.metrics import confusion_matrix
+
+    cells = confusion_matrix(list(human), list(judge), labels=[True, False]).ravel()
+    return int(cells[0]), int(cells[1]), int(cells[2]), int(cells[3])
+
+
+def _kappa(judge: Sequence[bool], human: Sequence[bool]) -> float:
+    """Cohen's kappa by scikit-learn; 1.0 when both raters gave one and the same label."""
+    from sklearn.metrics import cohen_kappa_score
+
+    if len(set(judge) | set(human)) == 1:  # expected agreement 1: kappa is 0/0
+        return 1.0
+    return float(cohen_kappa_score(list(human), list(judge)))
 
 
 def calibrate(run: RunResult) -> dict[str, dict[str, Any]]:

@@ -49,11 +49,34 @@ def paired_bootstrap(
     n = len(diffs)
     if n == 0:
         return BootstrapResult(0.0, 0.0, 0.0, 0)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n))
-    means = diffs[idx].mean(axis=1)
-    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    return BootstrapResult(float(diffs.mean()), float(low), float(high), n)
+    low, high = _paired_interval(current, baseline, alpha=alpha, resamples=resamples, seed=seed)
+    return BootstrapResult(float(diffs.mean()), low, high, n)
+
+
+def _paired_interval(
+    current: Sequence[float], baseline: Sequence[float], *, alpha: float, resamples: int, seed: int
+) -> tuple[float, float]:
+    """Return scipy's paired percentile-bootstrap interval of mean(current - baseline)."""
+    import numpy as np
+    from scipy.stats import bootstrap
+
+    def mean_diff(cur: Any, base: Any, axis: int = -1) -> Any:
+        return np.mean(cur - base, axis=axis)
+
+    if len(current) < 2 or np.ptp(np.asarray(current) - np.asarray(baseline)) == 0:
+        d = float(np.mean(np.asarray(current, dtype=float) - np.asarray(baseline, dtype=float)))
+        return d, d  # every resample has the same mean (scipy warns of degenerate data)
+    res = bootstrap(
+        (np.asarray(current, dtype=float), np.asarray(baseline, dtype=float)),
+        mean_diff,
+        paired=True,
+        vectorized=True,
+        n_resamples=resamples,
+        confidence_level=1 - alpha,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def find_flaky(run: RunResult) -> list[FlakyItem]:

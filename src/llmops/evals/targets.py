@@ -79,11 +79,17 @@ class Target(Protocol):
         ...
 
 
-def _estimate_tokens(messages: list[dict[str, Any]], contexts: list[dict[str, Any]]) -> int:
-    # ~4 characters per token for English; an estimate for the pre-flight, not billing.
-    chars = sum(len(str(m.get("content") or "")) for m in messages)
-    chars += sum(len(str(c.get("text") or "")) for c in contexts)
-    return chars // 4 + 4 * len(messages)
+def _estimate_tokens(
+    messages: list[dict[str, Any]], contexts: list[dict[str, Any]], tokenizer: str
+) -> int:
+    # The embedding model's tokenizer (4 characters per token without one); for the
+    # pre-flight, not billing: the served model's own tokenizer may count differently.
+    from llmops.tokens import token_counter
+
+    count = token_counter(tokenizer)
+    tokens = sum(count(str(m.get("content") or "")) for m in messages if m.get("content"))
+    tokens += sum(count(str(c.get("text") or "")) for c in contexts if c.get("text"))
+    return tokens + 4 * len(messages)
 
 
 def _with_system_suffix(messages: list[dict[str, Any]], suffix: str | None) -> list[dict[str, Any]]:
@@ -192,7 +198,7 @@ class InProcessTarget:
             contexts=contexts,
             material=material,
             lineage=lineage,
-            est_tokens=_estimate_tokens(messages, contexts),
+            est_tokens=_estimate_tokens(messages, contexts, self.settings.embedding.model),
         )
 
     async def execute(self, call: PreparedCall) -> dict[str, Any]:
@@ -268,6 +274,7 @@ class HttpTarget:
         if not spec.url:
             raise ConfigError("an http target needs 'url'")
         self.spec = spec
+        self.tokenizer = settings.embedding.model  # for token estimates
         self.model = spec.route or spec.model or "default"
         self.endpoint = ChatEndpoint(
             spec.url, api_key_env=spec.api_key_env, timeout=600.0, name="target"
@@ -330,7 +337,7 @@ class HttpTarget:
             params=params,
             material=material,
             lineage=Lineage(upstream=self.endpoint.base_url),
-            est_tokens=_estimate_tokens(messages, []),
+            est_tokens=_estimate_tokens(messages, [], self.tokenizer),
         )
 
     async def execute(self, call: PreparedCall) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from llmops.gateway.config import KeyRateLimit
@@ -51,19 +52,21 @@ class TokenBucket:
 class RateLimiter:
     """Request and token buckets per key id; ``check`` before, ``charge_tokens`` after."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # tests inject one
         self._requests: dict[str, TokenBucket] = {}
         self._tokens: dict[str, TokenBucket] = {}
         # Tokens are charged from the trace writer thread, checks run on the event loop.
         self._lock = threading.Lock()
 
-    @staticmethod
     def _bucket(
-        store: dict[str, TokenBucket], key: str, per_minute: float, burst: float | None
+        self, store: dict[str, TokenBucket], key: str, per_minute: float, burst: float | None
     ) -> TokenBucket:
         bucket = store.get(key)
         if bucket is None:
-            bucket = TokenBucket(rate=per_minute / 60.0, capacity=burst or per_minute)
+            bucket = TokenBucket(
+                rate=per_minute / 60.0, capacity=burst or per_minute, stamp=self.clock()
+            )
             store[key] = bucket
         return bucket
 
@@ -89,16 +92,18 @@ class RateLimiter:
     def _check(self, key: str, limit: KeyRateLimit) -> float:
         if limit.tokens_per_minute:
             tokens = self._bucket(self._tokens, key, limit.tokens_per_minute, None)
-            wait = tokens.wait_time()
+            wait = tokens.wait_time(self.clock())
             if wait > 0:
                 return wait
         if limit.requests_per_minute:
             requests = self._bucket(self._requests, key, limit.requests_per_minute, limit.burst)
-            return requests.try_take(1.0)
+            return requests.try_take(1.0, self.clock())
         return 0.0
 
     def charge_tokens(self, key: str, limit: KeyRateLimit, tokens: int) -> None:
         """Debit the tokens a request used."""
         if limit.tokens_per_minute and tokens:
             with self._lock:
-                self._bucket(self._tokens, key, limit.tokens_per_minute, None).debit(tokens)
+                self._bucket(self._tokens, key, limit.tokens_per_minute, None).debit(
+                    tokens, self.clock()
+                )

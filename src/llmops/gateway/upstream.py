@@ -172,6 +172,7 @@ class Pool:
             if key:
                 self._headers["Authorization"] = f"Bearer {key}"
         self._rr = 0
+        self.clock: Callable[[], float] = time.monotonic  # the breakers' clock (tests inject)
         r = config.retries
         self.retry = RetryPolicy(
             attempts=r.attempts,
@@ -219,7 +220,7 @@ class Pool:
 
     def pick(self, exclude: Replica | None = None) -> Replica | None:
         """Return the available replica with the fewest outstanding requests per weight."""
-        now = time.monotonic()
+        now = self.clock()
         best: Replica | None = None
         best_load = 0.0
         n = len(self.replicas)
@@ -277,7 +278,7 @@ class Pool:
         self, replica: Replica, path: str, body: bytes, headers: dict[str, str] | None
     ) -> UpstreamCall:
         """One attempt on one replica: breaker and outstanding bookkeeping around the request."""
-        replica.breaker.acquire()
+        replica.breaker.acquire(self.clock())
         replica.outstanding += 1
         endpoint = replica.endpoint or replica.open(self._headers, self.config)
         who = f"upstream {self.name}/{replica.name}"
@@ -285,7 +286,7 @@ class Pool:
             response = await endpoint.request("POST", path, body, headers=headers)
         except (OSError, TimeoutError, UpstreamClosedError) as exc:
             replica.outstanding -= 1
-            replica.breaker.failure()
+            replica.breaker.failure(self.clock())
             self._failed(replica, "timeout" if isinstance(exc, TimeoutError) else "connect")
             raise transport_error(who, exc, provider=self.name) from None
         status = response.status
@@ -300,7 +301,7 @@ class Pool:
         if status < 500 and status != 408:
             replica.breaker.success()
         else:
-            replica.breaker.failure()
+            replica.breaker.failure(self.clock())
         self._failed(replica, str(status))
         if status in _FINAL:
             raise GiveUp(

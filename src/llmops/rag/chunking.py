@@ -20,21 +20,11 @@ from typing import Any
 from llmops.files import sha256_text
 from llmops.rag.documents import Document
 from llmops.rag.spec import ChunkingSpec
+from llmops.tokens import chars_estimate, model_folder, token_counter
 
 __all__ = ["Chunk", "Chunker", "model_folder"]
 
 _NAMESPACE = uuid.UUID("6f1c8e62-0b7a-4d0e-9a53-7a7d3c1f2b10")
-
-
-def model_folder(spec: str) -> Path | None:
-    """Return the local folder of an embedder spec ([backend:]model), if it has one."""
-    from llmops.embeddings import resolve_model_path
-
-    model = spec.split(":", 1)[1] if ":" in spec and not spec.startswith("/") else spec
-    try:
-        return resolve_model_path(model)
-    except Exception:  # a custom backend may use a non-path id; fall back to characters
-        return None
 
 
 @dataclass
@@ -65,21 +55,12 @@ class Chunker:
 
     @staticmethod
     def _token_counter(model_spec: str) -> Callable[[str], int]:
+        count = token_counter(model_spec)
         folder = model_folder(model_spec)
-        if folder is not None and (folder / "tokenizer.json").is_file():
-            from tokenizers import Tokenizer
-
-            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-            tokenizer.no_truncation()
-            tokenizer.no_padding()  # the shipped tokenizer.json pads to 128
-
-            def count(text: str) -> int:
-                return len(tokenizer.encode(text, add_special_tokens=False).ids)
-
+        if folder is not None and count is not chars_estimate:
             if _splits_on_whitespace(folder / "tokenizer.json"):
                 return _WordCountCache(count)
-            return count
-        return lambda text: max(1, len(text) // 4)  # about 4 characters per token
+        return count
 
     def count_tokens(self, text: str) -> int:
         """Return the number of model tokens in ``text``."""

@@ -1,39 +1,22 @@
-"""Pipelines: build a versioned, incremental, crash-safe index from a pipeline file.
+"""A pipeline file bound to project settings: its names, sources, store, embedder and versions.
 
-A run (``build.py`` does steps 1, 2 and 4) (1) discovers and checks files, (2) chunks the files that changed since the served
-version (unchanged files reuse their chunk list from its manifest), spooling new chunks to disk
-so memory stays bounded, (3) derives the index version, (4) fills the versioned collection
-``<alias>__<version>``: points already there are kept (a crashed run resumes), unchanged chunks
-are copied from the served collection with their vectors, only new chunks are embedded,
-(5) verifies the point count against the manifest, writes the manifest, and only then (6)
-switches the alias in one atomic operation and garbage-collects versions past ``retention``.
-A kill at any point leaves the alias on the previous good version.
+``Pipeline.run()`` builds and serves a new index version (the stages are in ``build.py``:
+planner, spool, encoder, writer); ``collect_garbage()`` and ``rollback()`` are in
+``versions.py``. A kill at any point leaves the alias on the previous good version.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from llmops.errors import CheckFailedError, NotFoundError, StateError
+from llmops.errors import NotFoundError
 from llmops.files import load_yaml_model
 from llmops.lineage import IndexLineage
-from llmops.rag.build import Build, BuildPlan, crash_point
-from llmops.rag.checks import check_shrink
+from llmops.rag.build import BuildResult, Progress, run_build
 from llmops.rag.documents import discover
-from llmops.rag.manifest import (
-    FileRecord,
-    Manifest,
-    ManifestStore,
-    index_version,
-    library_versions,
-    now_iso,
-)
+from llmops.rag.manifest import FileRecord, Manifest, ManifestStore
 from llmops.rag.spec import PipelineSpec, SourceSpec
 from llmops.rag.store import VectorStore, open_store
 
@@ -42,24 +25,6 @@ if TYPE_CHECKING:
     from llmops.embeddings import Embedder
 
 __all__ = ["BuildResult", "Pipeline", "Progress"]
-
-#: ``progress(stage, counts)``: called as work advances (stage: discover/chunk/embed/done).
-Progress = Callable[[str, dict[str, int]], None]
-
-
-@dataclass
-class BuildResult:
-    """What a run did."""
-
-    pipeline: str
-    index_version: str
-    collection: str
-    switched: bool
-    previous_version: str | None
-    counts: dict[str, Any]
-    timings: dict[str, float]
-    lineage: IndexLineage
-    manifest_path: Path
 
 
 class Pipeline:
@@ -168,12 +133,6 @@ class Pipeline:
         source = self.spec.sources[int(index)]
         return f"{source.path or source.type}/{rel}"
 
-    def _skipped_files(self, plan: BuildPlan) -> dict[str, str]:
-        out = {self.file_label(k): r.skipped for k, r in plan.files.items() if r.skipped}
-        for source in plan.empty_documents:
-            out.setdefault(self.file_label(source) if ":" in source else source, "empty")
-        return dict(sorted(out.items()))
-
     def collection_name(self, version: str) -> str:
         """Return the versioned collection name."""
         return f"{self.spec.alias}__{version}"
@@ -236,237 +195,30 @@ class Pipeline:
 
         lock = self.manifests.root / "build.lock"
         with file_lock(lock, timeout=1.0, what=f"the index build of pipeline '{self.name}'"):
-            return self._run(
+            return run_build(
+                self,
                 full=full,
                 progress=progress or (lambda stage, counts: None),
                 allow_shrink=allow_shrink,
             )
 
-    def _run(self, *, full: bool, progress: Progress, allow_shrink: bool) -> BuildResult:
-        t0 = time.perf_counter()
-        timings: dict[str, float] = {}
-        store = self.store()
-        alias = self.spec.alias
-        served_collection = store.alias_target(alias)
-        served = self.served() if served_collection else None
-        model_id = self.model_spec
-        dim = self._dim(served, model_id)
-        if served_collection is not None and not full:
-            served_dim = store.dense_dim(served_collection)
-            if served_dim is not None and served_dim != dim:
-                raise StateError(
-                    f"the embedding model '{model_id}' has dimension {dim} but the served "
-                    f"collection '{served_collection}' has {served_dim}; rebuild with --full",
-                    hint=f"run `llmops index run {self.name} --full` to rebuild with the new model",
-                )
-        reuse = (
-            served
-            if served is not None
-            and not full
-            and served.pipeline_hash == self.pipeline_hash
-            and served.embedding_model == model_id
-            else None
-        )
-        spool_dir = self.manifests.root
-        spool_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(
-            "w+", encoding="utf-8", dir=spool_dir, prefix="spool-"
-        ) as spool:
-            build = Build(self, spool, progress)
-            plan = build.plan(reuse)
-            timings["chunk"] = time.perf_counter() - t0
-            chunk_ids = [cid for d in plan.documents.values() for cid, _ in d.chunks]
-            if len(set(chunk_ids)) != len(chunk_ids):  # pragma: no cover - ids include position
-                raise StateError("duplicate chunk ids in one build; please report this")
-            version = index_version(self.pipeline_hash, model_id, dim, chunk_ids)
-            collection = self.collection_name(version)
-            served_chunks = (
-                served.chunk_count
-                if served is not None
-                else (store.count(served_collection) if served_collection else None)
-            )
-            if not allow_shrink:
-                check_shrink(self, served_chunks, len(chunk_ids), plan.skipped)
-            counts = build.counts
-            counts.update(
-                {
-                    "files": len(plan.files),
-                    "documents": len(plan.documents),
-                    "chunks": len(chunk_ids),
-                    "skipped": sum(plan.skipped.values()),
-                    "skipped_by_reason": dict(sorted(plan.skipped.items())),
-                    "skipped_files": self._skipped_files(plan),
-                    "decoded": {
-                        self.file_label(k): r.encoding for k, r in plan.files.items() if r.encoding
-                    },
-                    "duplicates": plan.duplicates,
-                    "embedded": 0,
-                    "copied": 0,
-                    "kept": 0,
-                    "removed": 0,
-                    "dropped": (
-                        len(set(served.chunk_ids()) - set(chunk_ids)) if served is not None else 0
-                    ),
-                }
-            )
-            previous = served.index_version if served else None
-            if served_collection == collection and not full:
-                if store.count(collection) == len(chunk_ids):
-                    counts["kept"] = len(chunk_ids)
-                    timings["total"] = time.perf_counter() - t0
-                    progress("done", counts)
-                    return self._result(version, collection, False, previous, counts, timings)
-            crash_point("before_collection")
-            build.fill(collection, dim, full=full, served=served_collection, reuse=reuse)
-            timings.update(build.timings)
-        if counts["embedded"]:  # which implementation made the new vectors (onnx, torch, ...)
-            counts["encoder"] = self.embedder().model_id
-        t1 = time.perf_counter()
-        crash_point("before_verify")
-        stored = store.count(collection)
-        if stored != len(chunk_ids):
-            raise CheckFailedError(
-                f"index verification failed: collection '{collection}' holds {stored} points, "
-                f"the manifest lists {len(chunk_ids)}; the alias was not switched",
-                hint=f"run `llmops index run {self.name}` again (it resumes), or with --full",
-            )
-        timings["verify"] = time.perf_counter() - t1
-        timings["total"] = time.perf_counter() - t0
-        manifest = Manifest(
-            pipeline=self.name,
-            index_version=version,
-            pipeline_hash=self.pipeline_hash,
-            embedding_model=model_id,
-            dim=dim,
-            collection=collection,
-            alias=alias,
-            sparse=self.spec.sparse.enabled,
-            created_at=now_iso(),
-            counts=counts,
-            timings={k: round(v, 4) for k, v in timings.items()},
-            libraries=library_versions(),
-            files=plan.files,
-            documents=plan.documents,
-        )
-        self.manifests.write(manifest)
-        crash_point("before_switch")
-        switched = served_collection != collection
-        if switched:
-            store.switch_alias(alias, collection)
-            self.manifests.record_switch(version, "build")
-        crash_point("after_switch")
-        self.collect_garbage()
-        progress("done", counts)
-        return self._result(version, collection, switched, previous, counts, timings)
-
     # -- versions ------------------------------------------------------------------------------
 
     def collect_garbage(self) -> list[str]:
         """Drop versions past ``retention`` and leftovers of abandoned builds; return them."""
-        store = self.store()
-        prefix = f"{self.spec.alias}__"
-        served = store.alias_target(self.spec.alias)
-        manifests = {m.collection: m for m in self.manifests.versions()}
-        ours = [c for c in store.collections() if c.startswith(prefix)]
-        # newest first; collections without a manifest are abandoned partial builds
-        ranked = sorted(
-            (c for c in ours if c in manifests and c != served),
-            key=lambda c: manifests[c].created_at,
-            reverse=True,
-        )
-        keep = set(ranked[: max(0, self.spec.store.retention - 1)])
-        if served:
-            keep.add(served)
-        dropped = []
-        for name in ours:
-            if name not in keep:
-                store.drop(name)
-                dropped.append(name)
-        for collection, manifest in manifests.items():
-            if collection not in keep:
-                self.manifests.delete(manifest.index_version)
-        return dropped
+        from llmops.rag.versions import collect_garbage
+
+        return collect_garbage(self)
 
     def rollback(self, to: str | None = None) -> tuple[str | None, str]:
         """Point the alias at an older retained version; return (previous, new) versions."""
         from llmops.files import file_lock
+        from llmops.rag.versions import rollback
 
         with file_lock(
             self.manifests.root / "build.lock", timeout=1.0, what=f"pipeline '{self.name}'"
         ):
-            store = self.store()
-            served = self.served()
-            current = served.index_version if served else None
-            candidates = {
-                m.index_version: m
-                for m in self.manifests.versions()
-                if store.exists(m.collection) and m.index_version != current
-            }
-            if to is None:
-                target = next(
-                    (
-                        e["version"]
-                        for e in reversed(self.manifests.history())
-                        if e.get("version") in candidates
-                    ),
-                    None,
-                ) or (
-                    sorted(candidates.values(), key=lambda m: m.created_at)[-1].index_version
-                    if candidates
-                    else None
-                )
-                if target is None:
-                    raise StateError(
-                        f"pipeline '{self.name}' has no older version to roll back to",
-                        hint=f"versions are kept by store.retention ({self.spec.store.retention})",
-                    )
-            else:
-                matches = [v for v in candidates if v.startswith(to)]
-                if to == current:
-                    raise StateError(f"version {to} is already served")
-                if len(matches) != 1:
-                    raise NotFoundError(
-                        f"no retained version '{to}' of pipeline '{self.name}'",
-                        hint=f"retained: {', '.join(sorted(candidates)) or 'none'}",
-                    )
-                target = matches[0]
-            manifest = candidates[target]
-            stored = store.count(manifest.collection)
-            if stored != manifest.chunk_count:
-                raise CheckFailedError(
-                    f"version {target} holds {stored} points, its manifest lists "
-                    f"{manifest.chunk_count}; not switching"
-                )
-            store.switch_alias(self.spec.alias, manifest.collection)
-            self.manifests.record_switch(target, "rollback")
-            return current, target
-
-    def _dim(self, served: Manifest | None, model_id: str) -> int:
-        # A no-change run should not pay for loading the model: trust the served manifest.
-        if served is not None and served.embedding_model == model_id:
-            return served.dim
-        return int(self.embedder().dim)
-
-    def _result(
-        self,
-        version: str,
-        collection: str,
-        switched: bool,
-        previous: str | None,
-        counts: dict[str, Any],
-        timings: dict[str, float],
-    ) -> BuildResult:
-        return BuildResult(
-            pipeline=self.name,
-            index_version=version,
-            collection=collection,
-            switched=switched,
-            previous_version=previous,
-            counts=counts,
-            timings={k: round(v, 4) for k, v in timings.items()},
-            lineage=self.lineage(version, collection),
-            manifest_path=self.manifests.path(version),
-        )
+            return rollback(self, to)
 
     def lineage(self, version: str, collection: str | None = None) -> IndexLineage:
         """Return the lineage record of ``version``."""

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmops.errors import ConfigError, NotFoundError, UsageError
 from llmops.files import did_you_mean
 from llmops.lineage import IndexLineage
-from llmops.rag.store import DENSE, SPARSE
+from llmops.rag.store import Point, Query
 
 if TYPE_CHECKING:
     import numpy as np
@@ -199,18 +199,15 @@ class Retriever:
         mmr_lambda: float = 0.5,
     ) -> RetrievalResult:
         """Return the top ``k`` chunks for ``query``."""
-        from qdrant_client import models
-
         if k < 1:
             raise ConfigError("k must be at least 1")
         lineage = self.served_lineage()
         store = self.pipeline.store()
         alias = self.pipeline.spec.alias
         qvec = self.encode(query)
-        qfilter = build_filter(filters)
         wide = mmr or self.reranker is not None
         limit = max(fetch_k or 4 * k, k) if wide else k
-        with_vectors: Any = [DENSE] if mmr else False
+        sparse_q = None
         if hybrid:
             if not store.has_sparse(lineage.collection or alias):
                 raise ConfigError(
@@ -218,44 +215,19 @@ class Retriever:
                     hint="set sparse.enabled: true in the pipeline file and rebuild",
                 )
             sparse_q = self._sparse_encoder().query(query)
-            prefetch_limit = max(limit, 4 * k)
-            prefetch = [
-                models.Prefetch(
-                    query=qvec.tolist(), using=DENSE, limit=prefetch_limit, filter=qfilter
-                ),
-                models.Prefetch(
-                    query=models.SparseVector(indices=sparse_q[0], values=sparse_q[1]),
-                    using=SPARSE,
-                    limit=prefetch_limit,
-                    filter=qfilter,
-                ),
-            ]
-            with store.lock:
-                response = store.client.query_points(
-                    alias,
-                    prefetch=prefetch,
-                    query=models.FusionQuery(fusion=models.Fusion.RRF),
-                    limit=limit,
-                    with_payload=True,
-                    with_vectors=with_vectors,
-                )
-        else:
-            with store.lock:
-                response = store.client.query_points(
-                    alias,
-                    query=qvec,
-                    using=DENSE,
-                    query_filter=qfilter,
-                    limit=limit,
-                    with_payload=True,
-                    with_vectors=with_vectors,
-                )
-        points = list(response.points)
+        found = Query(
+            dense=qvec.tolist(),
+            limit=limit,
+            sparse=sparse_q,
+            filters=payload_filters(filters),
+            prefetch=max(limit, 4 * k),
+            with_dense=mmr,
+        )
+        points = store.search(alias, found)
         if mmr and points:
             import numpy as np
 
-            rows: list[Any] = [p.vector[DENSE] for p in points]  # type: ignore[index,call-overload]
-            vectors = np.asarray(rows, dtype=np.float32)
+            vectors = np.asarray([p.dense for p in points], dtype=np.float32)
             points = [
                 points[i]
                 for i in mmr_select(
@@ -296,24 +268,9 @@ class Retriever:
         )
 
     def _metadata_keys(self, scan: int) -> set[str]:
-        store = self.pipeline.store()
         keys: set[str] = set()
-        offset: Any = None
-        seen = 0
-        while seen < scan:
-            with store.lock:
-                points, offset = store.client.scroll(
-                    self.pipeline.spec.alias,
-                    limit=min(1024, scan - seen),
-                    offset=offset,
-                    with_payload=["metadata"],
-                    with_vectors=False,
-                )
-            seen += len(points)
-            for point in points:
-                keys.update((point.payload or {}).get("metadata") or {})
-            if offset is None:
-                break
+        for payload in self.pipeline.store().payloads(self.pipeline.spec.alias, ["metadata"], scan):
+            keys.update(payload.get("metadata") or {})
         return keys
 
     def _sparse_encoder(self) -> Any:
@@ -324,29 +281,22 @@ class Retriever:
         return self._sparse
 
 
-def build_filter(filters: dict[str, Any] | None) -> Any:
-    """Turn ``{key: value}`` (a list means any of) into a Qdrant filter on the payload."""
+def payload_filters(filters: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Name each filter key by its payload path (bare keys are ``metadata.<key>``)."""
     if not filters:
         return None
-    from qdrant_client import models
-
-    must: list[Any] = []
-    for key, value in filters.items():
-        field = key if key in _TOP_LEVEL or key.startswith("metadata.") else f"metadata.{key}"
-        if isinstance(value, list | tuple | set):
-            match: Any = models.MatchAny(any=list(value))
-        else:
-            match = models.MatchValue(value=value)
-        must.append(models.FieldCondition(key=field, match=match))
-    return models.Filter(must=must)
+    return {
+        key if key in _TOP_LEVEL or key.startswith("metadata.") else f"metadata.{key}": value
+        for key, value in filters.items()
+    }
 
 
-def _chunk(point: Any) -> RetrievedChunk:
-    payload = point.payload or {}
+def _chunk(point: Point) -> RetrievedChunk:
+    payload = point.payload
     return RetrievedChunk(
-        id=str(point.id),
+        id=point.id,
         text=str(payload.get("text", "")),
-        score=float(point.score),
+        score=point.score,
         source=str(payload.get("source", "")),
         title=str(payload.get("title", "")),
         heading_path=list(payload.get("heading_path") or []),

@@ -1,303 +1,170 @@
-"""The vector store: one Qdrant client per local folder or server URL, per process.
+"""The vector store seam: what the index build and the retriever need from a vector database.
 
-Embedded (local) mode lets only one process open a folder, so llmops takes an owner lock
-(``<folder>/.llmops-owner``, holding the pid) before opening it and keeps one client per folder
-for the life of the process: a gateway that serves from the store can also run
-``Pipeline.run()`` in-process on the same client. A second process gets a ``StateError`` naming
-the owner pid. A Qdrant server or cluster (``qdrant.url`` + the API key from ``api_key_env``)
-goes through the same ``VectorStore`` methods; only the client construction differs.
+``VectorStore`` is the Protocol; ``Point`` and ``Query`` are the only shapes that cross it, so
+no backend's model classes leak into the pipeline or the retriever. ``open_store(settings)``
+returns one store per local folder or server URL per process (an embedded store can be opened by
+one process only, so a gateway that serves from it also builds into it in-process). The Qdrant
+backend (local folder or server) lives in ``rag/qdrant_store.py``; another backend implements
+the same methods and is chosen in ``open_store``.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
-import errno
-import fcntl
-import json
-import os
-import sys
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from llmops.errors import StateError
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from qdrant_client import QdrantClient
-
     from llmops.config import Settings
 
-__all__ = ["DENSE", "SPARSE", "VectorStore", "close_stores", "open_store"]
+__all__ = [
+    "DENSE",
+    "SPARSE",
+    "Point",
+    "Query",
+    "SparseVector",
+    "VectorStore",
+    "close_stores",
+    "open_store",
+]
 
 DENSE = "dense"
 SPARSE = "sparse"
+
+#: A sparse vector as (indices, values).
+SparseVector = tuple[list[int], list[float]]
 
 _REGISTRY: dict[str, VectorStore] = {}
 _REGISTRY_LOCK = threading.Lock()
 
 
-@dataclass(eq=False)
-class VectorStore:
-    """Collection, point and alias operations over one Qdrant client (local or server)."""
+@dataclass
+class Point:
+    """One stored chunk: id, payload, its vectors (when asked for) and a search score."""
 
-    client: QdrantClient
+    id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    dense: list[float] | None = None
+    sparse: SparseVector | None = None
+    score: float = 0.0
+
+
+@dataclass
+class Query:
+    """A nearest-neighbour query: dense, or hybrid (dense + sparse fused by RRF) when ``sparse``.
+
+    ``filters`` maps payload keys (dotted for nested ones) to a value or a list of values (any
+    of them matches).
+    """
+
+    dense: list[float]
+    limit: int
+    sparse: SparseVector | None = None
+    filters: dict[str, Any] | None = None
+    prefetch: int | None = None  # candidates per vector in hybrid mode (default: limit)
+    with_dense: bool = False
+
+
+@runtime_checkable
+class VectorStore(Protocol):
+    """Collection, point and alias operations over one vector database."""
+
     where: str
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    _owner_fd: int | None = None
-
-    # -- collections ---------------------------------------------------------------------------
 
     def collections(self) -> list[str]:
         """Return the names of all collections."""
-        with self.lock:
-            return [c.name for c in self.client.get_collections().collections]
+        ...
 
     def exists(self, name: str) -> bool:
         """Return True if a collection (not an alias) called ``name`` exists."""
-        return name in self.collections()
+        ...
 
     def create(self, name: str, dim: int, *, sparse: bool) -> None:
         """Create a collection with a named dense vector (cosine) and optional sparse vector."""
-        from qdrant_client import models
-
-        with self.lock:
-            self.client.create_collection(
-                name,
-                vectors_config={
-                    DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)
-                },
-                sparse_vectors_config=(
-                    {SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)}
-                    if sparse
-                    else None
-                ),
-            )
+        ...
 
     def drop(self, name: str) -> None:
         """Delete a collection if it exists."""
-        with self.lock:
-            if name in self.collections():
-                self.client.delete_collection(name)
+        ...
 
     def dense_dim(self, name: str) -> int | None:
         """Return the dense vector size of a collection (or alias)."""
-        with self.lock:
-            info = self.client.get_collection(name)
-        vectors = info.config.params.vectors
-        if isinstance(vectors, dict) and DENSE in vectors:
-            return int(vectors[DENSE].size)
-        return None
+        ...
 
     def has_sparse(self, name: str) -> bool:
         """Return True if the collection stores sparse vectors."""
-        with self.lock:
-            info = self.client.get_collection(name)
-        return bool(info.config.params.sparse_vectors)
+        ...
 
     def count(self, name: str) -> int:
         """Return the exact number of points."""
-        with self.lock:
-            return int(self.client.count(name, exact=True).count)
-
-    # -- aliases -------------------------------------------------------------------------------
+        ...
 
     def alias_target(self, alias: str) -> str | None:
         """Return the collection an alias points at, or None."""
-        with self.lock:
-            for a in self.client.get_aliases().aliases:
-                if a.alias_name == alias:
-                    return str(a.collection_name)
-        return None
+        ...
 
     def switch_alias(self, alias: str, collection: str) -> None:
         """Point ``alias`` at ``collection`` in one atomic operation."""
-        from qdrant_client import models
+        ...
 
-        ops: list[Any] = []
-        if self.alias_target(alias) is not None:
-            ops.append(
-                models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias))
-            )
-        ops.append(
-            models.CreateAliasOperation(
-                create_alias=models.CreateAlias(collection_name=collection, alias_name=alias)
-            )
-        )
-        with self.lock:
-            self.client.update_collection_aliases(change_aliases_operations=ops)
-
-    # -- points --------------------------------------------------------------------------------
-
-    def ids(self, name: str, batch: int = 2048) -> set[str]:
+    def ids(self, name: str) -> set[str]:
         """Return every point id of a collection."""
-        out: set[str] = set()
-        offset: Any = None
-        while True:
-            with self.lock:
-                points, offset = self.client.scroll(
-                    name, limit=batch, offset=offset, with_payload=False, with_vectors=False
-                )
-            out.update(str(p.id) for p in points)
-            if offset is None:
-                return out
+        ...
 
-    def fetch(self, name: str, ids: Sequence[str]) -> list[Any]:
-        """Return points (payload and all vectors) by id."""
-        with self.lock:
-            return list(
-                self.client.retrieve(name, ids=list(ids), with_payload=True, with_vectors=True)
-            )
+    def fetch(self, name: str, ids: Sequence[str]) -> list[Point]:
+        """Return points (payload and all vectors) by id; missing ids are left out."""
+        ...
 
-    def upsert(self, name: str, points: Iterable[Any]) -> None:
-        """Write points (``qdrant_client.models.PointStruct``) and wait until stored."""
-        batch = list(points)
-        if batch:
-            with self.lock:
-                self.client.upsert(name, points=batch, wait=True)
+    def upsert(self, name: str, points: Iterable[Point]) -> None:
+        """Write points and wait until they are stored."""
+        ...
 
     def delete(self, name: str, ids: Sequence[str]) -> None:
         """Delete points by id."""
-        from qdrant_client import models
+        ...
 
-        if ids:
-            with self.lock:
-                self.client.delete(
-                    name, points_selector=models.PointIdsList(points=list(ids)), wait=True
-                )
+    def search(self, name: str, query: Query) -> list[Point]:
+        """Return the nearest points of a collection (or alias), best first, with payloads."""
+        ...
 
-    @contextlib.contextmanager
-    def bulk_writes(self, name: str) -> Iterator[None]:
-        """Write a not-yet-served local collection without an fsync per point.
+    def payloads(self, name: str, keys: Sequence[str], limit: int) -> list[dict[str, Any]]:
+        """Return the ``keys`` of up to ``limit`` payloads (to list what filters can match)."""
+        ...
 
-        Embedded Qdrant commits every point to SQLite separately; with ``synchronous=FULL``
-        each commit waits for the disk, which dominates copying unchanged points on a busy
-        machine. A killed process cannot corrupt SQLite with ``synchronous=OFF`` (only an OS
-        crash could), and the file is fsynced before the alias may point at the collection.
-        Server clients are left alone.
-        """
-        storage = self._local_storage(name)
-        if storage is None:
-            yield
-            return
-        with self.lock:
-            storage.storage.execute("PRAGMA synchronous=OFF")
-        try:
-            yield
-        finally:
-            with self.lock:
-                storage.storage.execute("PRAGMA synchronous=FULL")
-            with contextlib.suppress(OSError):
-                fd = os.open(storage.location, os.O_RDONLY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-
-    def _local_storage(self, name: str) -> Any:
-        # qdrant-client local mode internals (1.20): client._client.collections[name].storage
-        collections = getattr(getattr(self.client, "_client", None), "collections", None)
-        if not isinstance(collections, dict) or name not in collections:
-            return None
-        storage = getattr(collections[name], "storage", None)
-        if storage is None or not hasattr(storage, "storage") or not hasattr(storage, "location"):
-            return None
-        return storage
-
-    # -- lifecycle -----------------------------------------------------------------------------
+    def bulk_writes(self, name: str) -> AbstractContextManager[None]:
+        """Write a not-yet-served collection in bulk mode (durable when the block exits)."""
+        ...
 
     def close(self) -> None:
-        """Close the client and release the owner lock."""
-        with contextlib.suppress(Exception):
-            self.client.close()
-        if self._owner_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._owner_fd)
-            self._owner_fd = None
+        """Release the store (connections, locks)."""
+        ...
 
-
-def _take_owner_lock(folder: Path) -> int:
-    """Lock ``<folder>/.llmops-owner`` for this process, or raise StateError naming the owner."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ".llmops-owner"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno not in (errno.EAGAIN, errno.EACCES):
-            raise
-        try:
-            owner = json.loads(path.read_text(encoding="utf-8") or "{}")
-        except (OSError, ValueError):
-            owner = {}
-        pid = owner.get("pid", "?")
-        raise StateError(
-            f"the embedded Qdrant store at {folder} is open in another process (pid {pid})",
-            hint="stop that process (or send this work through it, e.g. the gateway's admin "
-            "API), or run a Qdrant server and set qdrant.url in llmops.yaml",
-        ) from None
-    info = json.dumps({"pid": os.getpid(), "argv": " ".join(sys.argv[:3])})
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, info.encode(), 0)
-    return fd
-
-
-def _open_local(folder: Path) -> VectorStore:
-    from qdrant_client import QdrantClient
-
-    fd = _take_owner_lock(folder)
-    try:
-        client = QdrantClient(path=str(folder), force_disable_check_same_thread=True)
-    except RuntimeError as exc:  # Qdrant's own lock: a process that does not use llmops
-        os.close(fd)
-        raise StateError(
-            f"the embedded Qdrant store at {folder} is open in another process",
-            hint=f"{exc}; stop that process or run a Qdrant server and set qdrant.url",
-        ) from None
-    except BaseException:
-        os.close(fd)
-        raise
-    return VectorStore(client=client, where=str(folder), _owner_fd=fd)
-
-
-def _open_server(url: str, api_key_env: str, timeout: float) -> VectorStore:
-    from qdrant_client import QdrantClient
-
-    api_key = os.environ.get(api_key_env) or None
-    client = QdrantClient(url=url, api_key=api_key, timeout=max(1, int(timeout)))
-    try:
-        client.get_collections()
-    except Exception as exc:
-        with contextlib.suppress(Exception):
-            client.close()
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StateError(
-            f"the Qdrant server at {url} does not answer ({reason[:200]}); nothing was changed",
-            key="qdrant.url",
-            hint="start the server or fix qdrant.url / LLMOPS_QDRANT_URL "
-            f"(API key read from ${api_key_env})",
-        ) from None
-    return VectorStore(client=client, where=url)
+    @property
+    def closed(self) -> bool:
+        """Return True once ``close()`` ran."""
+        ...
 
 
 def open_store(settings: Settings) -> VectorStore:
     """Return this process's store for ``settings`` (opened on first use, then shared)."""
+    from llmops.rag.qdrant_store import open_local, open_server
+
     if settings.qdrant.url:
         key = f"url:{settings.qdrant.url}|{settings.qdrant.api_key_env}"
     else:
         key = f"path:{settings.qdrant_path}"
     with _REGISTRY_LOCK:
         store = _REGISTRY.get(key)
-        if store is None or getattr(store.client, "_client", None) is None:
+        if store is None or store.closed:
             if settings.qdrant.url:
-                store = _open_server(
+                store = open_server(
                     settings.qdrant.url, settings.qdrant.api_key_env, settings.qdrant.timeout
                 )
             else:
-                store = _open_local(settings.qdrant_path)
+                store = open_local(settings.qdrant_path)
             if not _REGISTRY:
                 atexit.register(close_stores)  # close before interpreter teardown
             _REGISTRY[key] = store
