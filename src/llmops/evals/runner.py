@@ -30,6 +30,7 @@ from llmops.evals.gate import apply_gate, summarize
 from llmops.evals.golden import GoldenRecord, GoldenSet, load_golden_sets
 from llmops.evals.metrics.base import ItemContext, Metric, create_metric
 from llmops.evals.records import CallStats, ItemRow, MetricResult, RunResult, TargetOutput
+from llmops.evals.slices import check_dimensions
 from llmops.evals.suite import Suite
 from llmops.evals.targets import PreparedCall, Target, create_target
 from llmops.lineage import JudgeLineage, Lineage, git_commit, llmops_version
@@ -164,6 +165,7 @@ class EvalRunner:
             # Point at the suite line that names the missing file.
             exc.file, exc.line = None, None
             raise self._located(exc, "dataset") from None
+        check_dimensions(self.suite, golden)
         return golden.select(self.suite.tags or None, self.options.limit or self.suite.limit)
 
     def _load_metrics(self) -> list[Metric]:
@@ -432,6 +434,7 @@ class EvalRunner:
             input=item.record.question,
             reference=item.record.reference,
             tags=list(item.record.tags),
+            attributes=dict(item.record.attributes),
             output=output,
             metrics={m.spec.name: r for m, r in zip(self.metrics, results, strict=True)},
             lineage=lineage,
@@ -553,7 +556,12 @@ class EvalRunner:
         summarize(result, self.metrics, self.suite.gate)
         result.calibration = calibrate(result)
         apply_gate(
-            result, self.metrics, self.suite.gate, baseline, min_kappa=self.suite.judge.min_kappa
+            result,
+            self.metrics,
+            self.suite.gate,
+            baseline,
+            min_kappa=self.suite.judge.min_kappa,
+            slices=self.suite.slices,
         )
         stale = self.stale_indexes()
         if stale:  # recorded in results.json and the reports; the CLI warns or refuses
