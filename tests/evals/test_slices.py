@@ -407,3 +407,20 @@ def test_shipped_slice_rule_trips_on_a_broken_slice(repo_root: Path) -> None:
     labels = {c.label for c in broken.slices.failed}
     assert "area=stdlib" in labels
     assert not {"area=language", "kind=how"} & labels
+
+
+def test_golden_record_schema_is_shipped_and_validates_the_golden_sets(repo_root: Path) -> None:
+    import jsonschema
+
+    from llmops.evals.schema import GOLDEN_SCHEMA_PATH, golden_schema_text
+
+    assert GOLDEN_SCHEMA_PATH.read_text(encoding="utf-8") == golden_schema_text(), (
+        "regenerate it: python -m llmops.evals.schema"
+    )
+    schema = json.loads(golden_schema_text())
+    for path in sorted((repo_root / "golden_sets").glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            jsonschema.validate(json.loads(line), schema)
+    bad = {"id": "x", "input": "q", "attributes": {"tags": "no"}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
