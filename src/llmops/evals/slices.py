@@ -216,9 +216,12 @@ class _Judge:
         judged = {v: s for v, s in slices.items() if len(s) >= self.spec.min_items}
         left_out = sorted(v for v in slices if v not in judged)
         if len(judged) < 2:
+            # n: the second-largest slice, the one too small to pair with the largest
+            sizes = sorted((len(s) for s in slices.values()), reverse=True)
+            second = sizes[1] if len(sizes) > 1 else 0
             check = SliceCheck(
                 rule="max_gap", metric=metric, by=by, slice="best vs worst",
-                n=max((len(s) for s in judged.values()), default=0), bound=max_gap,
+                n=second, bound=max_gap,
             )  # fmt: skip
             check.status = "too few items"
             check.reason = (
