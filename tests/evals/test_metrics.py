@@ -12,25 +12,11 @@ from evals_helpers import FACTS, Project, knowing_responder, last_user
 
 from llmops.evals import load_suite, run_suite
 from llmops.evals.golden import GoldenRecord
-from llmops.evals.metrics import ItemContext, create_metric
+from llmops.evals.metrics import EvalServices, ItemContext, create_metric
 from llmops.evals.metrics.behaviour import add_typos, find_pii, is_decline
 from llmops.evals.records import MetricResult, TargetOutput
 from llmops.evals.suite import MetricSpec
 from llmops.testing import Reply, ScriptedLLMServer
-
-
-class _Services:
-    """The smallest EvalServices for metrics that use no model: the real embedder only."""
-
-    judge = None
-    judge_missing = "no judge"
-    judge_samples = 1
-    judge_aggregate = "mean"
-
-    def embedder(self) -> Any:
-        from llmops.embeddings import get_embedder
-
-        return get_embedder()
 
 
 def score(
@@ -51,8 +37,9 @@ def score(
     ctx = ItemContext(
         record=rec,
         output=TargetOutput(answer=answer, contexts=contexts or []),
-        services=_Services(),
-    )  # type: ignore[arg-type]
+        # the smallest services for metrics that use no model: the real embedder only
+        services=EvalServices(judge_missing="no judge"),
+    )
     return asyncio.run(metric.evaluate(ctx))
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from evals_helpers import FACTS, Project, knowing_responder, last_user
+from evals_helpers import FACTS, Project, golden_records, knowing_responder, last_user
 
 from llmops.testing import Reply, ScriptedLLMServer
 
@@ -76,3 +76,28 @@ def test_plugin_is_opt_in(
     out = _pytest(project, tmp_path / "home", opt_in=False)
     assert "no tests ran" in out.stdout, out.stdout + out.stderr
     assert "llmops" not in out.stdout.split("no tests ran")[0].lower(), out.stdout
+
+
+def test_a_slice_failure_is_a_failed_test_naming_the_slice(
+    project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path], tmp_path: Path
+) -> None:
+    records = [
+        {**r, "attributes": {"topic": "body" if i < 3 else "habits"}}
+        for i, r in enumerate(golden_records())
+        if r["answerable"]
+    ]
+    project.golden(records)
+
+    def responder(body: dict[str, Any]) -> Reply:
+        if last_user(body) in list(FACTS)[3:]:
+            return Reply(content="Not sure.")
+        return knowing_responder(body)
+
+    llm.set_responder(responder)
+    make_suite(
+        metrics=[{"type": "contains"}],
+        slices={"by": ["topic"], "min_items": 3, "rules": [{"metric": "contains", "min": 0.6}]},
+    )
+    out = _pytest(project, tmp_path / "home")
+    assert "1 failed, 1 passed" in out.stdout, out.stdout + out.stderr
+    assert "slices: 1 check(s) failed: contains on topic=habits: mean 0.000" in out.stdout

@@ -14,7 +14,7 @@ def test_golden_set_format_and_sources(repo_root: Path, tmp_path: Path) -> None:
     records = [json.loads(line) for line in lines if line.strip()]
     assert len(records) >= 60
     assert len({r["id"] for r in records}) == len(records)
-    keys = {"id", "input", "reference", "reference_sources", "tags", "answerable"}
+    keys = {"id", "input", "reference", "reference_sources", "tags", "answerable", "attributes"}
     unanswerable = 0
     for r in records:
         assert set(r) == keys, r["id"]

@@ -66,6 +66,10 @@ def _print_summary(run: RunResult, report: str | None) -> None:
         if m.status != "pass":
             for reason in m.reasons:
                 out.print(f"  {m.name}: {reason}", markup=False)
+    from llmops.evals.slices import slice_lines
+
+    for line in slice_lines(run):
+        out.print(line, markup=False)
     for flaky in run.flaky[:10]:
         out.print(
             f"  flaky: {flaky.id} on {flaky.metric} ({' -> '.join(flaky.verdicts)}, flip rate {flaky.flip_rate:.0%})",
@@ -331,10 +335,12 @@ def list_(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 def validate(ctx: typer.Context, suites: SuitesArg = None) -> None:
     """Check suites and their golden sets (every bad record is listed)."""
     from llmops.evals.golden import load_golden_sets
+    from llmops.evals.slices import check_dimensions
 
     settings = state(ctx).settings()
     for suite in _discover(settings, suites):
         golden = load_golden_sets(suite.dataset_files)
+        check_dimensions(suite, golden)
         console().print(
             f"{suite.suite_name}: ok ({len(golden)} records, dataset {golden.content_hash[:12]})",
             markup=False,

@@ -90,6 +90,7 @@ def _suite(payload: dict[str, Any], suite: dict[str, Any]) -> list[str]:
             f"- `{tag}` {name}: {_ci(c['diff'], c['diff_low'], c['diff_high'])} (n={c['n']})"
             for tag, name, c in hidden[:10]
         ]
+    lines += _slice_gate(run.get("slices"))
     flaky = run.get("flaky") or []
     if flaky:
         lines += ["", f"**Flaky items** ({run.get('flaky_count', len(flaky))}):", ""]
@@ -106,6 +107,38 @@ def _suite(payload: dict[str, Any], suite: dict[str, Any]) -> list[str]:
                 f"- {name}: n={c.get('n')}, accuracy {_f(c.get('accuracy'))}, "
                 f"kappa {_f(c.get('kappa'))}, TPR {_f(c.get('tpr'))}, TNR {_f(c.get('tnr'))}"
             )
+    return lines
+
+
+def _slice_gate(report: dict[str, Any] | None) -> list[str]:
+    """Return the slice gate's table: every judged or too-small check, failures first."""
+    if not report or not report.get("checks"):
+        return []
+    sizes = "; ".join(
+        f"{by}: "
+        + ", ".join(f"{r['value']} n={r['items']}" for r in report["slices"] if r["by"] == by)
+        for by in report["by"]
+    )
+    lines = [
+        "",
+        f"**Slice gate** ({report['correction']}, family-wise α {report['alpha']:g}, "
+        f"min {report['min_items']} items per slice) — {sizes}",
+        "",
+        "| rule | metric | slice | n | value [CI] | bound | p (adj.) | status |",
+        "|---|---|---|---:|---|---:|---:|---|",
+    ]
+    order = {"fail": 0, "too few items": 1, "pass": 2}
+    for c in sorted(report["checks"], key=lambda c: order.get(c["status"], 3)):
+        where = f"{c['by']}={c['slice']}" if c["rule"] != "max_gap" else f"{c['by']} ({c['slice']})"
+        value = "–" if c.get("value") is None else f"{c['value']:.3f}"
+        if c.get("ci_low") is not None and c.get("ci_high") is not None:
+            value += f" [{c['ci_low']:.3f}, {c['ci_high']:.3f}]"
+        p = "–" if c.get("p_adjusted") is None else f"{c['p_adjusted']:.4f}"
+        status = {"fail": "❌ fail", "pass": "✅ pass"}.get(c["status"], "⚪ too few items")
+        lines.append(
+            f"| {c['rule']} | {c['metric']} | `{where}` | {c['n']} | {value} | "
+            f"{c['bound']:g} | {p} | {status} |"
+        )
     return lines
 
 

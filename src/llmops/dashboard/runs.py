@@ -60,6 +60,9 @@ class RunInfo(BaseModel):
     )
     flaky_count: int = 0
     tags: list[str] = Field(default_factory=list)
+    slices: dict[str, Any] | None = Field(
+        None, description="the suite's slice breakdown and slice-gate checks (evals SliceReport)"
+    )
     baseline: dict[str, Any] | None = None
     results_path: str | None = None
     source: str = "folder"
@@ -183,6 +186,7 @@ def index_run(
         flaky=[f.model_dump(mode="json") for f in run.flaky[:100]],
         flaky_count=len(run.flaky),
         tags=sorted({t for row in run.rows for t in row.tags}),
+        slices=clean(run.slices.model_dump(mode="json")) if run.slices is not None else None,
         baseline=clean(_baseline_facts(baseline)),
         results_path=str(results_path) if results_path else None,
         source=source,

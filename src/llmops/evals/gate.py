@@ -4,6 +4,8 @@ Per metric, the per-item scores of this run are paired with the baseline's (same
 a paired bootstrap gives a confidence interval of the mean difference. A metric regresses only
 when the whole interval lies below zero (significant at ``alpha``, two-sided) AND the observed
 drop is larger than ``min_effect``. Absolute floors (``min`` on a metric) fail on their own.
+A suite's ``slices:`` rules are judged by the same bootstrap per slice (``llmops.evals.slices``)
+and fail the run like a metric does.
 """
 
 from __future__ import annotations
@@ -16,20 +18,60 @@ from typing import TYPE_CHECKING, Any
 from llmops.evals.records import FlakyItem, MetricSummary, RunResult
 
 if TYPE_CHECKING:
-    from llmops.evals.metrics.base import Metric
-    from llmops.evals.suite import GateSpec
+    import numpy as np
+    import numpy.typing as npt
 
-__all__ = ["BootstrapResult", "apply_gate", "find_flaky", "paired_bootstrap", "summarize"]
+    from llmops.evals.metrics.base import Metric
+    from llmops.evals.suite import GateSpec, SliceSpec
+
+__all__ = [
+    "BootstrapResult",
+    "apply_gate",
+    "bootstrap_gap",
+    "find_flaky",
+    "paired_bootstrap",
+    "summarize",
+]
 
 
 @dataclass(frozen=True)
 class BootstrapResult:
-    """Mean paired difference (current - baseline) and its confidence interval."""
+    """Mean difference and its confidence interval; ``p_below`` (``p_above``) is the share of
+    resampled means at or above (at or below) zero: the one-sided bootstrap p-value that the
+    difference is below (above) zero."""
 
     diff: float
     low: float
     high: float
     n: int
+    p_below: float = 1.0
+    p_above: float = 1.0
+
+
+def _resampled_means(
+    values: npt.NDArray[np.float64], resamples: int, rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """Return the means of ``resamples`` bootstrap resamples of ``values`` (with replacement)."""
+    n = len(values)
+    idx = rng.integers(0, n, size=(resamples, n))
+    means: npt.NDArray[np.float64] = values[idx].mean(axis=1)
+    return means
+
+
+def _interval(
+    observed: float, means: npt.NDArray[np.float64], alpha: float, n: int
+) -> BootstrapResult:
+    import numpy as np
+
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return BootstrapResult(
+        float(observed),
+        float(low),
+        float(high),
+        n,
+        p_below=float(np.mean(means >= 0)),
+        p_above=float(np.mean(means <= 0)),
+    )
 
 
 def paired_bootstrap(
@@ -49,34 +91,78 @@ def paired_bootstrap(
     n = len(diffs)
     if n == 0:
         return BootstrapResult(0.0, 0.0, 0.0, 0)
-    low, high = _paired_interval(current, baseline, alpha=alpha, resamples=resamples, seed=seed)
-    return BootstrapResult(float(diffs.mean()), low, high, n)
+    means = _paired_means(diffs, resamples=resamples, seed=seed)
+    return _interval(float(diffs.mean()), means, alpha, n)
 
 
-def _paired_interval(
-    current: Sequence[float], baseline: Sequence[float], *, alpha: float, resamples: int, seed: int
-) -> tuple[float, float]:
-    """Return scipy's paired percentile-bootstrap interval of mean(current - baseline)."""
+def _paired_means(
+    diffs: npt.NDArray[np.float64], *, resamples: int, seed: int
+) -> npt.NDArray[np.float64]:
+    """Return scipy's bootstrap distribution of the mean paired difference.
+
+    ``scipy.stats.bootstrap`` with ``paired=True`` resamples items, keeping each item's current
+    and baseline score together; the distribution gives the interval and the one-sided p-values.
+    """
     import numpy as np
     from scipy.stats import bootstrap
 
-    def mean_diff(cur: Any, base: Any, axis: int = -1) -> Any:
-        return np.mean(cur - base, axis=axis)
+    if len(diffs) < 2 or np.ptp(diffs) == 0:
+        # Every resample has the same mean (scipy refuses degenerate data).
+        return np.full(resamples, float(diffs.mean()))
 
-    if len(current) < 2 or np.ptp(np.asarray(current) - np.asarray(baseline)) == 0:
-        d = float(np.mean(np.asarray(current, dtype=float) - np.asarray(baseline, dtype=float)))
-        return d, d  # every resample has the same mean (scipy warns of degenerate data)
+    def mean_diff(d: Any, axis: int = -1) -> Any:
+        return np.mean(d, axis=axis)
+
     res = bootstrap(
-        (np.asarray(current, dtype=float), np.asarray(baseline, dtype=float)),
+        (diffs,),
         mean_diff,
         paired=True,
         vectorized=True,
         n_resamples=resamples,
-        confidence_level=1 - alpha,
         method="percentile",
         rng=np.random.default_rng(seed),
     )
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+    out: npt.NDArray[np.float64] = np.asarray(res.bootstrap_distribution, dtype=float)
+    return out
+
+
+def bootstrap_gap(
+    groups: Sequence[Sequence[float]],
+    *,
+    bound: float = 0.0,
+    alpha: float = 0.05,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> BootstrapResult:
+    """Return the largest gap between group means (best - worst) and a test that it exceeds
+    ``bound``, simultaneous over every pair of groups.
+
+    Groups share no items, so nothing pairs: each is resampled on its own with the paired
+    bootstrap's resampler, and the range of the *centred* resampled means is the bootstrap
+    distribution of the largest error any pairwise gap can have. ``p_above`` is the p-value
+    that some true gap exceeds ``bound`` (no Bonferroni factor for picking the pair after seeing
+    the data is needed: the range covers every pair at once); ``low``/``high`` bound the largest
+    true gap. ``n`` is the smallest group.
+    """
+    import numpy as np
+
+    arrays = [np.asarray(g, dtype=float) for g in groups]
+    if len(arrays) < 2 or any(len(a) == 0 for a in arrays):
+        return BootstrapResult(0.0, 0.0, 0.0, 0)
+    rng = np.random.default_rng(seed)
+    means = np.array([a.mean() for a in arrays])
+    centred = np.stack([_resampled_means(a, resamples, rng) - a.mean() for a in arrays])
+    spread = centred.max(axis=0) - centred.min(axis=0)
+    gap = float(means.max() - means.min())
+    margin = float(np.quantile(spread, 1 - alpha / 2))
+    return BootstrapResult(
+        gap,
+        gap - margin,
+        gap + margin,
+        min(len(a) for a in arrays),
+        p_below=1.0,
+        p_above=float(np.mean(spread >= gap - bound)),
+    )
 
 
 def find_flaky(run: RunResult) -> list[FlakyItem]:
@@ -146,8 +232,10 @@ def apply_gate(
     baseline: dict[str, Any] | None,
     *,
     min_kappa: float | None = None,
+    slices: SliceSpec | None = None,
 ) -> bool:
-    """Decide pass/fail per metric and for the run; record the reasons. Return run.passed."""
+    """Decide pass/fail per metric, per slice rule and for the run; record the reasons.
+    Return run.passed."""
     specs = {m.spec.name: m.spec for m in metrics}
     base_metrics = (baseline or {}).get("metrics", {})
     failed = False
@@ -215,6 +303,11 @@ def apply_gate(
                 failed = True
                 figures["status"] = "fail"
                 figures["reason"] = f"judge agreement kappa {kappa:.2f} < min_kappa {min_kappa:.2f}"
+    if slices is not None:
+        from llmops.evals.slices import slice_gate
+
+        run.slices = slice_gate(run, slices, gate, baseline)
+        failed = failed or not run.slices.passed
     run.gate = {
         "baseline": bool(baseline),
         "alpha": gate.alpha,

@@ -3,27 +3,50 @@
 A record::
 
     {"id": "pydocs-001", "input": "question", "reference": "answer",
-     "reference_sources": ["topics/global.md"], "tags": ["topics"], "answerable": true}
+     "reference_sources": ["topics/global.md"], "tags": ["topics"], "answerable": true,
+     "attributes": {"kind": "definition", "area": "language"}}
 
 ``messages`` (OpenAI chat format) may replace ``input``; ``reference_contexts`` (texts) and
 ``labels`` (human labels such as ``{"faithful": true}``, used for judge calibration) are optional.
-Loading reports every bad line (missing fields, wrong types, duplicate ids) at once.
+``attributes`` are named metadata (``topic``, ``language``, ``persona``, ...: one string value
+per name) that a suite's ``slices:`` breaks results down by, as it can by ``tags``.
+Loading reports every bad line (missing fields, wrong types, duplicate ids, unknown keys with a
+did-you-mean) at once, as ``file:line: ...``. The JSON Schema of one line ships as
+``llmops/schemas/golden-record.schema.json``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from llmops.errors import CheckFailedError, NotFoundError
-from llmops.files import sha256_text
+from llmops.files import did_you_mean, sha256_text
 
-__all__ = ["GoldenRecord", "GoldenSet", "load_golden_set", "load_golden_sets"]
+__all__ = [
+    "ATTRIBUTE_NAME",
+    "GoldenRecord",
+    "GoldenSet",
+    "golden_record_schema",
+    "load_golden_set",
+    "load_golden_sets",
+]
+
+# An attribute name: a word that reads well as ``name=value`` in reports ("tags" means tags).
+ATTRIBUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
 
 
 class GoldenRecord(BaseModel):
@@ -41,6 +64,28 @@ class GoldenRecord(BaseModel):
     answerable: bool = True
     labels: dict[str, bool | float | str] = Field(default_factory=dict)
     vars: dict[str, Any] = Field(default_factory=dict, description="extra prompt variables")
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description='named metadata to slice results by, e.g. {"kind": "how-to", '
+        '"area": "stdlib"}: one non-empty string per name',
+        json_schema_extra={
+            "propertyNames": {"pattern": ATTRIBUTE_NAME.pattern, "not": {"const": "tags"}},
+            "additionalProperties": {"type": "string", "minLength": 1},
+        },
+    )
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if name == "tags" or not ATTRIBUTE_NAME.match(name):
+                raise ValueError(
+                    f"attribute name '{name}' must be a word of letters, digits, '_' or '-' "
+                    "(starting with a letter, at most 40 characters) and not 'tags'"
+                )
+            if not text.strip():
+                raise ValueError(f"attribute '{name}' is empty")
+        return value
 
     @model_validator(mode="after")
     def _input_or_messages(self) -> GoldenRecord:
@@ -82,15 +127,26 @@ class GoldenSet:
         return GoldenSet(tuple(records), self.paths, self.content_hash)
 
 
+def golden_record_schema() -> dict[str, Any]:
+    """Return the JSON Schema of one golden-set line."""
+    from llmops.schema_files import model_schema
+
+    return model_schema(GoldenRecord, title="llmops golden-set record (one JSONL line)")
+
+
 def _describe(exc: ValidationError) -> str:
     parts = []
+    fields = sorted(GoldenRecord.model_fields)
     for err in exc.errors(include_url=False):
         key = ".".join(str(p) for p in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "missing":
             parts.append(f"missing field '{key}'")
         elif err["type"] == "extra_forbidden":
-            parts.append(f"unknown field '{key}'")
+            guess = did_you_mean(key, fields) if len(err["loc"]) == 1 else None
+            parts.append(
+                f"unknown field '{key}'" + (f" (did you mean '{guess}'?)" if guess else "")
+            )
         else:
             parts.append(f"'{key}': {msg}" if key else msg)
     return "; ".join(parts)

@@ -2,7 +2,8 @@
 
 Each suite file under a folder named ``evals`` becomes a collector; each of its metrics becomes
 one test that passes when the metric passes the gate (thresholds, minimums and the regression
-check against the committed baseline). The suite runs once per session, through the same
+check against the committed baseline); a suite with ``slices:`` adds one test, ``slices``, that
+fails naming every slice that broke a rule. The suite runs once per session, through the same
 cache as ``llmops eval run``. Metrics skipped for lack of a judge are reported as skipped.
 
 Opt-in: enable with ``-p llmops.evals.pytest_plugin`` on the command line, or once for a project
@@ -18,7 +19,13 @@ from typing import Any
 
 import pytest
 
-__all__ = ["EvalMetricFailedError", "MetricItem", "SuiteFile", "pytest_collect_file"]
+__all__ = [
+    "EvalMetricFailedError",
+    "MetricItem",
+    "SliceItem",
+    "SuiteFile",
+    "pytest_collect_file",
+]
 
 
 class EvalMetricFailedError(Exception):
@@ -59,6 +66,8 @@ class SuiteFile(pytest.File):
         suite = load_suite(self.path)
         for spec in suite.metrics:
             yield MetricItem.from_parent(self, name=spec.name, metric=spec.name)
+        if suite.slices is not None:
+            yield SliceItem.from_parent(self, name="slices", metric="slices")
 
     def result(self) -> Any:
         """Run the suite once and return its RunResult."""
@@ -111,3 +120,19 @@ class MetricItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         """Point at the suite file."""
         return self.path, None, f"{self.path.name}::{self.metric}"
+
+
+class SliceItem(MetricItem):
+    """The suite's slice gate (``slices:``): fails naming each slice that broke a rule."""
+
+    def runtest(self) -> None:
+        """Fail unless every judged slice check passed."""
+        parent = self.parent
+        if not isinstance(parent, SuiteFile):  # pragma: no cover - always a SuiteFile
+            raise TypeError("SliceItem must live in a SuiteFile")
+        report = parent.result().slices
+        if report is None or not report.passed:
+            failed = report.failed if report is not None else []
+            raise EvalMetricFailedError(
+                f"slices: {len(failed)} check(s) failed: " + "; ".join(c.reason for c in failed)
+            )

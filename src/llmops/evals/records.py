@@ -19,6 +19,10 @@ __all__ = [
     "MetricResult",
     "MetricSummary",
     "RunResult",
+    "SliceCell",
+    "SliceCheck",
+    "SliceReport",
+    "SliceRow",
     "Status",
     "TargetOutput",
 ]
@@ -88,6 +92,7 @@ class ItemRow(_Model):
     input: str
     reference: str | None = None
     tags: list[str] = Field(default_factory=list)
+    attributes: dict[str, str] = Field(default_factory=dict)
     output: TargetOutput
     metrics: dict[str, MetricResult] = Field(default_factory=dict)
     lineage: Lineage = Field(default_factory=Lineage)
@@ -120,6 +125,75 @@ class MetricSummary(_Model):
     paired_items: int = 0
     status: Literal["pass", "fail", "skipped", "error"] = "pass"
     reasons: list[str] = Field(default_factory=list)
+
+
+class SliceCell(_Model):
+    """One metric within one slice: its mean over the slice's scored items, and vs baseline."""
+
+    n: int = Field(description="items of the slice scored on this metric")
+    mean: float | None = None
+    baseline_mean: float | None = None
+    diff: float | None = Field(None, description="paired mean change vs the baseline")
+    paired_items: int = 0
+
+
+class SliceRow(_Model):
+    """One slice (``by=value``) and its metrics."""
+
+    by: str = Field(description="an attribute name, or 'tags'")
+    value: str
+    items: int = Field(description="items in the slice")
+    metrics: dict[str, SliceCell] = Field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        """Return ``by=value``."""
+        return f"{self.by}={self.value}"
+
+
+SliceStatus = Literal["pass", "fail", "too few items"]
+
+
+class SliceCheck(_Model):
+    """One slice rule judged on one slice (``min``, ``no_regression``) or one dimension
+    (``max_gap``, between its best and worst slice)."""
+
+    rule: Literal["min", "max_gap", "no_regression"]
+    metric: str
+    by: str
+    slice: str = Field(description="the slice's value; for max_gap 'best vs worst'")
+    n: int = Field(description="items judged (for max_gap: of the smaller of the two slices)")
+    value: float | None = Field(None, description="slice mean, gap, or paired change")
+    bound: float = Field(description="the rule's bound: min, max_gap, or -min_effect")
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = Field(None, description="one-sided bootstrap p, before correction")
+    p_adjusted: float | None = Field(None, description="after the multiplicity correction")
+    status: SliceStatus = "pass"
+    reason: str = ""
+
+    @property
+    def label(self) -> str:
+        """Return ``by=value`` (or the dimension for a gap check)."""
+        return f"{self.by}={self.slice}" if self.rule != "max_gap" else f"{self.by} ({self.slice})"
+
+
+class SliceReport(_Model):
+    """Results broken down by slices, and the slice gate's verdicts."""
+
+    by: list[str]
+    min_items: int
+    alpha: float = Field(description="family-wise significance level of the slice checks")
+    correction: str = Field(description="multiplicity correction over every judged check")
+    tests: int = Field(0, description="checks judged (the family the correction is over)")
+    slices: list[SliceRow] = Field(default_factory=list)
+    checks: list[SliceCheck] = Field(default_factory=list)
+    passed: bool = True
+
+    @property
+    def failed(self) -> list[SliceCheck]:
+        """Return the checks that failed."""
+        return [c for c in self.checks if c.status == "fail"]
 
 
 class CallStats(_Model):
@@ -165,6 +239,7 @@ class RunResult(_Model):
     flaky: list[FlakyItem] = Field(default_factory=list)
     calibration: dict[str, Any] = Field(default_factory=dict)
     gate: dict[str, Any] = Field(default_factory=dict)
+    slices: SliceReport | None = None
     passed: bool | None = None
     rows: list[ItemRow] = Field(default_factory=list)
 

@@ -17,7 +17,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,16 +28,30 @@ from llmops.evals.calibration import calibrate
 from llmops.evals.calls import ModelCaller
 from llmops.evals.gate import apply_gate, summarize
 from llmops.evals.golden import GoldenRecord, GoldenSet, load_golden_sets
-from llmops.evals.metrics.base import ItemContext, Metric, create_metric
+from llmops.evals.metrics.base import (
+    EvalServices,
+    ItemContext,
+    JudgedMetric,
+    Metric,
+    create_metric,
+)
 from llmops.evals.records import CallStats, ItemRow, MetricResult, RunResult, TargetOutput
+from llmops.evals.slices import check_dimensions
 from llmops.evals.suite import Suite
-from llmops.evals.targets import PreparedCall, Target, create_target
+from llmops.evals.targets import (
+    CheckedTarget,
+    PreparedCall,
+    RetrievingTarget,
+    Target,
+    create_target,
+)
 from llmops.lineage import JudgeLineage, Lineage, git_commit, llmops_version
 
 if TYPE_CHECKING:
     from llmops.config import Settings
     from llmops.embeddings import Embedder
     from llmops.evals.judge import Judge
+    from llmops.prompts import PromptVersion
 
 __all__ = ["EvalRunner", "Preflight", "RunOptions", "StaleIndex", "load_baseline", "run_suite"]
 
@@ -118,7 +132,7 @@ class _Planned:
 
 
 class EvalRunner:
-    """Runs one suite; also the ``EvalServices`` its metrics use."""
+    """Runs one suite; lends its metrics an ``EvalServices`` (``self.services``)."""
 
     def __init__(self, suite: Suite, settings: Settings, options: RunOptions | None = None) -> None:
         self.suite = suite
@@ -132,7 +146,7 @@ class EvalRunner:
         )
         self.stats = CallStats()
         self._judge: Judge | None = None
-        self._rubrics: dict[str, Any] = {}
+        self._rubrics: dict[str, PromptVersion] = {}
         self._registry: Any = None
         self._caller: ModelCaller | None = None
         self._embedder: Embedder | None = None
@@ -142,9 +156,22 @@ class EvalRunner:
         self.golden: GoldenSet = self._load_golden()
         self.metrics: list[Metric] = self._load_metrics()
         self.target: Target = self._load_target()
+        self.services = EvalServices(
+            embedder=self.embedder,
+            judge=None,  # the judge lives on the run's event loop: see _run_all
+            judge_configured=self.judge_configured,
+            judge_missing=NO_JUDGE,
+            judge_samples=suite.judge.samples,
+            judge_aggregate=suite.judge.aggregate,
+            judge_temperature=self.judge_temperature,
+            rubric=self.rubric,
+            other_target=self.other_target,
+            run_other=self.run_other,
+            run_variant=self.run_variant,
+        )
         for index, metric in enumerate(self.metrics):
             try:
-                metric.setup(self)
+                metric.setup(self.services)
             except LLMOpsError as exc:
                 raise self._located(exc, f"metrics.{index}") from None
 
@@ -164,6 +191,7 @@ class EvalRunner:
             # Point at the suite line that names the missing file.
             exc.file, exc.line = None, None
             raise self._located(exc, "dataset") from None
+        check_dimensions(self.suite, golden)
         return golden.select(self.suite.tags or None, self.options.limit or self.suite.limit)
 
     def _load_metrics(self) -> list[Metric]:
@@ -178,9 +206,8 @@ class EvalRunner:
     def _load_target(self) -> Target:
         try:
             target = create_target(self.suite.target, self.settings)
-            check = getattr(target, "check", None)
-            if check is not None:
-                check()  # a missing route or a dead endpoint fails before any model call
+            if isinstance(target, CheckedTarget):
+                target.check()  # a missing route or a dead endpoint fails before any model call
             return target
         except LLMOpsError as exc:
             raise self._located(exc, "target") from None
@@ -191,9 +218,9 @@ class EvalRunner:
         Cached answers are keyed by the retrieved contexts, so a run against a stale index would
         reuse them and pass as if the pipeline change had been evaluated.
         """
-        retriever = getattr(self.target, "retriever", None)
-        if retriever is None:
+        if not isinstance(self.target, RetrievingTarget) or self.target.retriever is None:
             return []
+        retriever = self.target.retriever
         try:
             served = retriever.served_lineage()
         except LLMOpsError:  # nothing served: the run's own retrieval reports it
@@ -212,7 +239,7 @@ class EvalRunner:
             )
         ]
 
-    # -- services lent to metrics ---------------------------------------------------------------
+    # -- what self.services lends metrics -------------------------------------------------------
 
     def embedder(self) -> Embedder:
         """Return the local embedding model."""
@@ -223,29 +250,9 @@ class EvalRunner:
         return self._embedder
 
     @property
-    def judge(self) -> Judge | None:
-        """Return the judge of the running loop, or None when none is configured."""
-        return self._judge
-
-    @property
     def judge_configured(self) -> bool:
         """Return True when llmops.yaml / LLMOPS_JUDGE_* name a judge."""
         return bool(self.settings.judge.base_url and self.settings.judge.model)
-
-    @property
-    def judge_missing(self) -> str:
-        """Return the skip reason with the fix."""
-        return NO_JUDGE
-
-    @property
-    def judge_samples(self) -> int:
-        """Return verdicts per item."""
-        return self.suite.judge.samples
-
-    @property
-    def judge_aggregate(self) -> str:
-        """Return mean or majority."""
-        return self.suite.judge.aggregate
 
     def judge_temperature(self, samples: int) -> float:
         """Return 0 unless set; 0.7 when several samples are asked for."""
@@ -253,7 +260,7 @@ class EvalRunner:
             return self.suite.judge.temperature
         return 0.7 if samples > 1 else 0.0
 
-    def rubric(self, ref: str) -> Any:
+    def rubric(self, ref: str) -> PromptVersion:
         """Return the registry prompt ``ref``."""
         if ref not in self._rubrics:
             if self._registry is None:
@@ -269,9 +276,8 @@ class EvalRunner:
         if key not in self._others:
             try:
                 other = create_target(spec, self.settings)
-                check = getattr(other, "check", None)
-                if check is not None:
-                    check()
+                if isinstance(other, CheckedTarget):
+                    other.check()
                 self._others[key] = other
             except LLMOpsError as exc:
                 raise self._located(exc, "metrics") from None
@@ -332,7 +338,7 @@ class EvalRunner:
                 "metrics": [m.spec.model_dump(mode="json") for m in self.metrics],
                 "judge": [self.settings.judge.base_url, self.settings.judge.model],
                 "samples": self.suite.judge.samples,
-                "rubrics": {k: getattr(v, "content_hash", None) for k, v in self._rubrics.items()},
+                "rubrics": {k: v.content_hash for k, v in self._rubrics.items()},
             }
         )
 
@@ -414,7 +420,9 @@ class EvalRunner:
             row.output.cached = True
             return row
         output = await self._call_target(item.call, item.repeat)
-        ctx = ItemContext(record=item.record, output=output, services=self, repeat=item.repeat)
+        ctx = ItemContext(
+            record=item.record, output=output, services=self.services, repeat=item.repeat
+        )
 
         async def one(metric: Metric) -> MetricResult:
             if output.error:
@@ -432,6 +440,7 @@ class EvalRunner:
             input=item.record.question,
             reference=item.record.reference,
             tags=list(item.record.tags),
+            attributes=dict(item.record.attributes),
             output=output,
             metrics={m.spec.name: r for m, r in zip(self.metrics, results, strict=True)},
             lineage=lineage,
@@ -447,9 +456,8 @@ class EvalRunner:
             return None
         rubric = None
         for metric in self.metrics:
-            ref = getattr(metric, "rubric_ref", None)
-            if ref and ref in self._rubrics:
-                rubric = getattr(self._rubrics[ref], "lineage", None)
+            if isinstance(metric, JudgedMetric) and metric.rubric_ref in self._rubrics:
+                rubric = self._rubrics[metric.rubric_ref].lineage
                 break
         return self._judge.lineage(rubric)
 
@@ -470,6 +478,7 @@ class EvalRunner:
                 self._caller,
                 cost_per_1k_tokens=self.suite.judge.cost_per_1k_tokens,
             )
+            self.services = replace(self.services, judge=self._judge)
         # Items are admitted a little ahead of the call semaphore so it never idles.
         gate = asyncio.Semaphore(concurrency * 2)
         progress = _Progress(len(planned), self.suite.suite_name, enabled=self.options.progress)
@@ -553,7 +562,12 @@ class EvalRunner:
         summarize(result, self.metrics, self.suite.gate)
         result.calibration = calibrate(result)
         apply_gate(
-            result, self.metrics, self.suite.gate, baseline, min_kappa=self.suite.judge.min_kappa
+            result,
+            self.metrics,
+            self.suite.gate,
+            baseline,
+            min_kappa=self.suite.judge.min_kappa,
+            slices=self.suite.slices,
         )
         stale = self.stale_indexes()
         if stale:  # recorded in results.json and the reports; the CLI warns or refuses

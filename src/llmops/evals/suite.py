@@ -20,6 +20,8 @@ __all__ = [
     "GateSpec",
     "JudgeSpec",
     "MetricSpec",
+    "SliceRule",
+    "SliceSpec",
     "Suite",
     "TargetSpec",
     "load_suite",
@@ -138,6 +140,88 @@ class GateSpec(_Model):
     max_error_rate: float = Field(0.0, ge=0, le=1, description="with errors=fail")
 
 
+class SliceRule(_Model):
+    """A rule every slice must keep on the named metrics, judged by bootstrap."""
+
+    metric: str | list[str] = Field(description="metric name(s) the rule judges")
+    by: list[str] | None = Field(
+        None, description="the slice dimensions it applies to (default: every one in slices.by)"
+    )
+    min: float | None = Field(
+        None, ge=0, le=1, description="fail a slice whose mean is significantly below this"
+    )
+    max_gap: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="fail when the best slice's mean exceeds the worst's by significantly more",
+    )
+    no_regression: bool = Field(
+        False,
+        description="fail a slice significantly below the baseline by more than min_effect",
+    )
+    min_effect: float | None = Field(
+        None, ge=0, description="no_regression: ignore smaller drops (default gate.min_effect)"
+    )
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> SliceRule:
+        if self.min is None and self.max_gap is None and not self.no_regression:
+            raise ValueError("a slice rule needs at least one of min, max_gap, no_regression")
+        return self
+
+    @property
+    def metrics(self) -> list[str]:
+        """Return the metric names the rule judges."""
+        return [self.metric] if isinstance(self.metric, str) else list(self.metric)
+
+
+class SliceSpec(_Model):
+    """Break results down by golden-set attributes or tags, and gate on every slice."""
+
+    by: list[str] = Field(
+        min_length=1, description="attribute names to slice by; 'tags' slices by tag"
+    )
+    min_items: int = Field(
+        10,
+        ge=2,
+        description="a slice with fewer scored items gets 'too few items' instead of a verdict",
+    )
+    alpha: float = Field(
+        0.05, gt=0, lt=0.5, description="family-wise false-alarm rate over all slice checks"
+    )
+    correction: Literal["holm", "bonferroni", "none"] = Field(
+        "holm", description="multiplicity correction over every slice check of a run"
+    )
+    rules: list[SliceRule] = Field(default_factory=list)
+
+    @field_validator("by")
+    @classmethod
+    def _names(cls, value: list[str]) -> list[str]:
+        from llmops.evals.golden import ATTRIBUTE_NAME
+
+        for name in value:
+            if name != "tags" and not ATTRIBUTE_NAME.match(name):
+                raise ValueError(f"'{name}' is not an attribute name (or 'tags')")
+        dupes = sorted({n for n in value if value.count(n) > 1})
+        if dupes:
+            raise ValueError(f"repeated: {', '.join(dupes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _rule_dimensions(self) -> SliceSpec:
+        for rule in self.rules:
+            for name in rule.by or []:
+                if name not in self.by:
+                    guess = did_you_mean(name, self.by)
+                    hint = f" (did you mean '{guess}'?)" if guess else ""
+                    raise ValueError(
+                        f"rule slices by '{name}'{hint}, which is not in slices.by: "
+                        f"{', '.join(self.by)}"
+                    )
+        return self
+
+
 class Suite(_Model):
     """An eval suite file."""
 
@@ -156,6 +240,9 @@ class Suite(_Model):
     timeout: float = Field(60.0, gt=0, description="seconds per model call")
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     gate: GateSpec = Field(default_factory=GateSpec)
+    slices: SliceSpec | None = Field(
+        None, description="break results down by golden-set attributes or tags; slice rules"
+    )
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -239,4 +326,25 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         line = doc.line_of(["metrics", index])
         if line is not None:
             suite._lines[f"metrics.{index}"] = line
+    _check_slice_metrics(suite, doc)
     return suite
+
+
+def _check_slice_metrics(suite: Suite, doc: Any) -> None:
+    """Fail on a slice rule naming a metric the suite does not have (file, line, did-you-mean)."""
+    if suite.slices is None:
+        return
+    names = [m.name for m in suite.metrics]
+    for index, rule in enumerate(suite.slices.rules):
+        for name in rule.metrics:
+            if name not in names:
+                guess = did_you_mean(name, names)
+                hint = f" (did you mean '{guess}'?)" if guess else ""
+                key = f"slices.rules.{index}.metric"
+                raise ConfigError(
+                    f"slice rule names unknown metric '{name}'{hint}",
+                    file=suite.path,
+                    line=doc.line_of(["slices", "rules", index, "metric"]),
+                    key=key,
+                    hint=f"metrics of this suite: {', '.join(names)}",
+                )

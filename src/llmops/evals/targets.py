@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from llmops.errors import ConfigError, LLMOpsError
 from llmops.evals.golden import GoldenRecord
@@ -27,9 +27,11 @@ if TYPE_CHECKING:
     from llmops.evals.suite import TargetSpec
 
 __all__ = [
+    "CheckedTarget",
     "HttpTarget",
     "InProcessTarget",
     "PreparedCall",
+    "RetrievingTarget",
     "Target",
     "available_targets",
     "create_target",
@@ -77,6 +79,22 @@ class Target(Protocol):
     async def aclose(self) -> None:
         """Release clients."""
         ...
+
+
+@runtime_checkable
+class CheckedTarget(Protocol):
+    """A target that can fail early: a missing route or a dead endpoint, before any call."""
+
+    def check(self) -> None:
+        """Raise when the target cannot answer."""
+        ...
+
+
+@runtime_checkable
+class RetrievingTarget(Protocol):
+    """A target that retrieves from a served index itself (None: it does not retrieve)."""
+
+    retriever: Any
 
 
 def _estimate_tokens(

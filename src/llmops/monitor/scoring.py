@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from llmops.embeddings import Embedder
     from llmops.evals.golden import GoldenRecord
     from llmops.evals.judge import Judge
+    from llmops.evals.metrics.base import EvalServices
     from llmops.evals.records import TargetOutput
     from llmops.traces.store import TraceStore
 
@@ -187,6 +188,24 @@ class MonitorServices:
         """Not available: production traces are scored as they were served."""
         raise LLMOpsError("probe metrics do not apply to production traces")
 
+    def lend(self) -> EvalServices:
+        """Return what a metric is lent (``EvalServices``), backed by this object."""
+        from llmops.evals.metrics.base import EvalServices
+
+        return EvalServices(
+            embedder=self.embedder,
+            judge=self.judge,
+            judge_configured=self.judge_configured,
+            judge_missing=self.judge_missing,
+            judge_samples=self.judge_samples,
+            judge_aggregate=self.judge_aggregate,
+            judge_temperature=self.judge_temperature,
+            rubric=self.rubric,
+            other_target=self.other_target,
+            run_other=self.run_other,
+            run_variant=self.run_variant,
+        )
+
 
 class Scorer:
     """Embeds sampled queries and scores sampled answers, in bounded batches."""
@@ -329,6 +348,7 @@ class Scorer:
         status.judge_state = "ok" if judge is not None else "off"
         services = MonitorServices(self.settings, judge)
         _preload(services, rows)
+        lent = services.lend()
         support = self.settings.monitor.hallucination.support_threshold
         grounded = create_metric(MetricSpec(type="groundedness", options={"support": support}))
         faithful = create_metric(MetricSpec(type="judge-rag", options={"aspect": "faithfulness"}))
@@ -348,7 +368,7 @@ class Scorer:
                     contexts = json.loads(contexts)
                 record = GoldenRecord(id=f"trace-{row['id']}", input=row["question"] or "")
                 output = TargetOutput(answer=row["answer"], contexts=list(contexts or []))
-                ctx = ItemContext(record=record, output=output, services=services)
+                ctx = ItemContext(record=record, output=output, services=lent)
                 result = await grounded.evaluate(ctx)
                 if result.status in ("pass", "fail"):
                     values["groundedness"] = result.score

@@ -401,6 +401,7 @@
 
   function slicesView(main) {
     D.suites.forEach(function (suite) {
+      sliceGate(main, suite, (D.runs[suite.items_run] || {}).slices);
       main.appendChild(el("h2", { text: suite.name + " · slices by tag" }));
       main.appendChild(el("p", { class: "muted", text: "Mean per tag with its 95% bootstrap interval; Δ is the paired change against the baseline within the slice (red: the whole interval is below zero)." }));
       if (!suite.slices.length) { main.appendChild(el("p", { class: "muted", text: "No tagged items." })); return; }
@@ -424,6 +425,28 @@
           }));
         })));
     });
+  }
+
+  // The suite's slice gate (slices: in the suite file): sizes per slice, then every check.
+  function sliceGate(main, suite, rep) {
+    if (!rep || !rep.checks || !rep.checks.length) return;
+    main.appendChild(el("h2", { text: suite.name + " · slice gate by " + rep.by.join(", ") }));
+    main.appendChild(el("p", { class: "muted", text: rep.by.map(function (by) {
+      return by + ": " + rep.slices.filter(function (r) { return r.by === by; }).map(function (r) { return r.value + " n=" + r.items; }).join(", ");
+    }).join(" · ") + " — " + rep.correction + " over " + rep.tests + " check(s), family-wise α " + rep.alpha + "; fewer than " + rep.min_items + " items: not judged." }));
+    var order = { "fail": 0, "too few items": 1, "pass": 2 };
+    var checks = rep.checks.slice().sort(function (a, b) { return order[a.status] - order[b.status]; });
+    main.appendChild(el("table", { class: "slice-gate", "data-suite": suite.name },
+      el("tr", null, ["rule", "metric", "slice", "n", "value [CI]", "bound", "p (adj.)", "status"].map(function (h) { return el("th", { text: h }); })),
+      checks.map(function (c) {
+        var value = c.value === null ? "–" : fmt(c.value) + (c.ci_low !== null ? " [" + fmt(c.ci_low) + ", " + fmt(c.ci_high) + "]" : "");
+        return el("tr", { title: c.reason, "data-status": c.status },
+          el("td", { text: c.rule }), el("td", { text: c.metric }),
+          el("td", null, el("code", { text: c.rule === "max_gap" ? c.by + " (" + c.slice + ")" : c.by + "=" + c.slice })),
+          el("td", { class: "num", text: c.n }), el("td", { class: "num", text: value }), el("td", { class: "num", text: c.bound }),
+          el("td", { class: "num", text: c.p_adjusted === null ? "–" : c.p_adjusted.toFixed(4) }),
+          el("td", { class: c.status === "too few items" ? "skipped" : c.status, text: c.status }));
+      })));
   }
 
   function calibrationView(main) {

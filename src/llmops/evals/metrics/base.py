@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from llmops.errors import ConfigError
 from llmops.evals.records import MetricResult, TargetOutput
@@ -34,7 +34,10 @@ __all__ = [
     "BaseMetric",
     "EvalServices",
     "ItemContext",
+    "JudgedMetric",
     "Metric",
+    "RunOther",
+    "RunVariant",
     "available_metrics",
     "create_metric",
     "register_metric",
@@ -50,55 +53,18 @@ BUILTIN_MODULES = (
 )
 
 
-class EvalServices(Protocol):
-    """What the runner lends a metric: the embedder, the judge, and extra target calls."""
+class RunOther(Protocol):
+    """Run another target (a pairwise comparison's) on a record, through the cache."""
 
-    def embedder(self) -> Embedder:
-        """Return the local embedding model."""
+    async def __call__(self, spec: Any, record: GoldenRecord, *, repeat: int = 0) -> TargetOutput:
+        """Return the other target's output."""
         ...
 
-    @property
-    def judge(self) -> Judge | None:
-        """Return the judge, or None when none is configured."""
-        ...
 
-    @property
-    def judge_configured(self) -> bool:
-        """Return True when llmops.yaml or LLMOPS_JUDGE_* name a judge."""
-        ...
+class RunVariant(Protocol):
+    """Run the suite's target on a variant of a record (a probe), through the cache."""
 
-    @property
-    def judge_missing(self) -> str:
-        """Return why there is no judge and how to configure one."""
-        ...
-
-    @property
-    def judge_samples(self) -> int:
-        """Return the suite's verdicts per item."""
-        ...
-
-    @property
-    def judge_aggregate(self) -> str:
-        """Return how samples combine: mean or majority."""
-        ...
-
-    def judge_temperature(self, samples: int) -> float:
-        """Return the judge temperature (0 unless set, or 0.7 when sampling several verdicts)."""
-        ...
-
-    def rubric(self, ref: str) -> Any:
-        """Return the registry prompt ``ref`` (has ``render(**vars)``); raise NotFoundError."""
-        ...
-
-    def other_target(self, spec: Any) -> Any:
-        """Create (once) the target ``spec`` describes, for pairwise comparisons."""
-        ...
-
-    async def run_other(self, spec: Any, record: GoldenRecord, *, repeat: int = 0) -> TargetOutput:
-        """Run another target on ``record`` through the cache."""
-        ...
-
-    async def run_variant(
+    async def __call__(
         self,
         record: GoldenRecord,
         *,
@@ -108,8 +74,63 @@ class EvalServices(Protocol):
         tag: str,
         repeat: int = 0,
     ) -> TargetOutput:
-        """Run the target on a variant of ``record`` (a probe), through the cache."""
+        """Return the target's output for the variant."""
         ...
+
+
+def _local_embedder() -> Embedder:
+    from llmops.embeddings import get_embedder
+
+    return get_embedder()
+
+
+def _temperature(samples: int) -> float:
+    return 0.7 if samples > 1 else 0.0
+
+
+def _no_rubric(ref: str) -> Any:
+    from llmops.errors import NotFoundError
+
+    raise NotFoundError(f"no prompt registry lent to this metric: cannot resolve rubric '{ref}'")
+
+
+def _no_other_target(spec: Any) -> Any:
+    raise ConfigError("no other targets lent to this metric (pairwise comparisons need a runner)")
+
+
+async def _no_run_other(spec: Any, record: GoldenRecord, *, repeat: int = 0) -> TargetOutput:
+    raise ConfigError("no other targets lent to this metric (pairwise comparisons need a runner)")
+
+
+async def _no_run_variant(
+    record: GoldenRecord,
+    *,
+    question: str | None = None,
+    system_suffix: str | None = None,
+    reorder_contexts: bool = False,
+    tag: str,
+    repeat: int = 0,
+) -> TargetOutput:
+    raise ConfigError(f"{tag}: no target lent to this metric (probes need a runner)")
+
+
+@dataclass(frozen=True)
+class EvalServices:
+    """What the runner lends a metric, explicitly: the embedder, the judge and its settings,
+    rubric prompts, and extra target calls. The runner builds one per run (the judge exists
+    only while its event loop runs); the defaults lend nothing that needs a model call."""
+
+    embedder: Callable[[], Embedder] = _local_embedder
+    judge: Judge | None = None
+    judge_configured: bool = False
+    judge_missing: str = "no judge configured"
+    judge_samples: int = 1
+    judge_aggregate: str = "mean"
+    judge_temperature: Callable[[int], float] = _temperature
+    rubric: Callable[[str], Any] = _no_rubric
+    other_target: Callable[[Any], Any] = _no_other_target
+    run_other: RunOther = _no_run_other
+    run_variant: RunVariant = _no_run_variant
 
 
 @dataclass
@@ -149,6 +170,13 @@ class Metric(Protocol):
     async def evaluate(self, ctx: ItemContext) -> MetricResult:
         """Return the result for one item."""
         ...
+
+
+@runtime_checkable
+class JudgedMetric(Protocol):
+    """A metric that asks the judge with a rubric prompt (its lineage goes on every row)."""
+
+    rubric_ref: str
 
 
 class BaseMetric:

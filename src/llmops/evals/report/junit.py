@@ -1,4 +1,6 @@
-"""JUnit XML: one test case per item x metric, so CI shows exactly what failed."""
+"""JUnit XML: one test case per item x metric, so CI shows exactly what failed, and one per
+slice check (``<suite>.slices.<rule>``, named ``metric on by=value``): a failed check is a
+failure naming the slice, a slice with too few items is skipped with its n."""
 
 from __future__ import annotations
 
@@ -41,6 +43,23 @@ def to_junit(run: RunResult) -> str:
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", {"message": result.reason})
             cases.append(case)
+    for check in run.slices.checks if run.slices is not None else []:
+        counts["tests"] += 1
+        case = ET.Element(
+            "testcase",
+            {
+                "classname": f"{run.suite}.slices.{check.rule}",
+                "name": f"{check.metric} on {check.label} (n={check.n})",
+                "time": "0.000",
+            },
+        )
+        if check.status == "fail":
+            counts["failures"] += 1
+            ET.SubElement(case, "failure", {"message": check.reason})
+        elif check.status == "too few items":
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", {"message": check.reason})
+        cases.append(case)
     suite = ET.Element(
         "testsuite",
         {
