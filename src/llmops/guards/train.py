@@ -183,8 +183,11 @@ def _inputs(ds: Dataset, i: int, model: LearnedModel, corpus: Corpus) -> list[fl
     """The fusion inputs of row ``i``; the similarity layer never sees the row's own source."""
     import numpy as np
 
-    sims = similarity(ds.vectors[i], corpus, np.asarray(corpus.sources) != ds.sources[i])
-    feats = {"pattern": float(ds.pattern[i]), **model.logits(ds.vectors[i]), **sims}
+    tv = ds.vectors[i]
+    best = tv.windows[int(np.argmax(tv.windows @ model.emb_coef))]
+    queries = np.vstack([tv.doc, best])
+    sims = similarity(queries, corpus, np.asarray(corpus.sources) != ds.sources[i])
+    feats = {"pattern": float(ds.pattern[i]), **model.logits(tv), **sims}
     return [round(float(feats[k]), 4) for k in FUSE_FEATURES]
 
 
