@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
@@ -279,7 +280,7 @@ class LearnedModel:
         """Return the lexical model's logit for sorted unique feature ids."""
         if not lex.size:
             return self.lex_bias
-        return self.lex_bias + float(self.lex_coef[lex].sum()) / float(lex.size) ** 0.5
+        return self.lex_bias + float(self.lex_coef[lex].sum()) / math.sqrt(lex.size)
 
     def piece_scores(self, table: F32) -> F32:
         """Return ``table @ emb_coef``: each word piece's share of the doc/window logit."""

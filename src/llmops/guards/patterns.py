@@ -466,26 +466,27 @@ CUES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+def _present(lits: tuple[str, ...], view: str, seen: dict[str, bool]) -> bool:
+    """Return True when one of ``lits`` occurs in ``view`` (``seen`` memoises the tests)."""
+    for lit in lits:
+        got = seen.get(lit)
+        if got is None:
+            got = seen[lit] = lit in view
+        if got:
+            return True
+    return False
+
+
 def pattern_score(views: list[str]) -> tuple[float, list[str]]:
     """Return the noisy-OR score of the patterns matched in any view, and their names."""
     hits: dict[str, float] = {}
     for view in views:
         seen: dict[str, bool] = {}  # one ``in`` test per literal and view, shared by patterns
-
-        def present(lits: tuple[str, ...]) -> bool:
-            for lit in lits:
-                got = seen.get(lit)
-                if got is None:
-                    got = seen[lit] = lit in view  # noqa: B023 (used within this iteration)
-                if got:
-                    return True
-            return False
-
         for pattern in PATTERNS:
-            if pattern.name in hits or (pattern.need and not present(pattern.need)):
+            if pattern.name in hits or (pattern.need and not _present(pattern.need, view, seen)):
                 continue
             for rx, need in pattern.parts:
-                if (not need or present(need)) and rx.search(view) is not None:
+                if (not need or _present(need, view, seen)) and rx.search(view) is not None:
                     hits[pattern.name] = pattern.weight
                     break
     miss = 1.0
