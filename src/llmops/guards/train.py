@@ -46,6 +46,8 @@ from llmops.guards.sources import (
     write_shipped,
 )
 
+from llmops.guards.sources_pypi import promptinject_records, spikee_records
+
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
@@ -418,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     ext = sub.add_parser("extract", help="rebuild the shipped texts from the PyRIT wheel")
     ext.add_argument("--pyrit-wheel", type=Path, required=True)
     ext.add_argument("--psfuzz-wheel", type=Path, required=True)
+    ext.add_argument("--spikee-wheel", type=Path, required=True)
+    ext.add_argument("--promptinject-wheel", type=Path, required=True)
     ext.add_argument("--project-data", type=Path, default=Path("tests/data/guards"))
     fit_p = sub.add_parser("fit", help="train on every training source; write the model")
     fit_p.add_argument("--out", type=Path, default=DATA)
@@ -430,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cmd == "extract":
         wheel_rows = pyrit_records(args.pyrit_wheel) + psfuzz_records(args.psfuzz_wheel)
+        wheel_rows += spikee_records(args.spikee_wheel)
+        wheel_rows += promptinject_records(args.promptinject_wheel)
         wheel_rows = [r for r in wheel_rows if SOURCES[r.source].shipped]
         records = wheel_rows + _project_records(args.project_data)
         write_shipped(records, DATA / "train_texts.jsonl.gz")
