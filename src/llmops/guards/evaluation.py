@@ -139,7 +139,7 @@ def evaluate(
         _FORKED = ds
         try:
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                results = pool.map(_plan_forked, work, chunksize=1)
+                results = list(pool.imap(_plan_forked, work, chunksize=1))
         finally:
             _FORKED = None
     else:

@@ -209,7 +209,11 @@ def injection_features(text: str, options: InjectionOptions | None = None) -> di
         return feats
     model = load_model()
     view = fast_view(static_embedding(options.model), model, an.pieces)
-    inputs = fuse_inputs(an, view, similarity(view.queries, _corpus(options.model)))
+    if model.meta.get("knn", True):
+        sims = similarity(view.queries, _corpus(options.model))
+    else:  # fitted without the similarity layer (its fusion inputs were zero in training)
+        sims = dict.fromkeys(("knn", "sim_attack", "sim_benign"), 0.0)
+    inputs = fuse_inputs(an, view, sims)
     feats.update({k: round(v, 4) for k, v in inputs.items() if k != "pattern"})
     feats["learned"] = True
     feats["tokens"] = view.tokens
@@ -227,8 +231,7 @@ class InjectionGuard:
 
     def warm(self) -> None:
         """Distil/load the static table and embed the similarity corpus now, not on a request."""
-        if self.options.embedding:
-            load_model()
+        if self.options.embedding and load_model().meta.get("knn", True):
             _corpus(self.options.model)
 
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
