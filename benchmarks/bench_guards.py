@@ -173,6 +173,7 @@ def injection_loso(
         "fpr": pooled["fpr"]["rate"] <= TARGETS["fpr"],
         "every_category": all(r >= TARGETS["category_tpr"] for r in cats.values() if r is not None),
         "benign_texts": pooled["fpr"]["n"],
+        "benign_at_least_1000": pooled["fpr"]["n"] >= 1000,
     }
     return report
 
