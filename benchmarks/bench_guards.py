@@ -7,7 +7,9 @@ on it; evaluation-only sources (PyRIT templates whose licenses do not allow trai
 by the model trained on all training sources. Needs the wheels of PyRIT and
 prompt-security-fuzzer for those (``pip download pyrit==1.1.0 prompt-security-fuzzer==2.1.1
 --no-deps -d DIR``; ``--pyrit-wheel``, ``--psfuzz-wheel``), else they are skipped.
-garak's data is never read.
+The design option of each fold (``--options``, round-2 protocol in docs/guardrails.md) is chosen
+by an inner leave-one-source-out over that fold's training sources only (about 1,200 CPU-seconds
+for the three options; ``--options base`` skips the nesting). garak's data is never read.
 
 PII: recall and false spans per type on the first session's suite (both splits) and, for phone
 numbers, on national formats of 14 regions with the region hint set (``tests/data/guards/
