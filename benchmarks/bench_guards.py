@@ -7,7 +7,9 @@ on it; evaluation-only sources (PyRIT templates whose licenses do not allow trai
 by the model trained on all training sources. Needs the wheels of PyRIT and
 prompt-security-fuzzer for those (``pip download pyrit==1.1.0 prompt-security-fuzzer==2.1.1
 --no-deps -d DIR``; ``--pyrit-wheel``, ``--psfuzz-wheel``), else they are skipped.
-garak's data is never read.
+The design option of each fold (``--options``, round-2 protocol in docs/guardrails.md) is chosen
+by an inner leave-one-source-out over that fold's training sources only (about 1,200 CPU-seconds
+for the three options; ``--options base`` skips the nesting). garak's data is never read.
 
 PII: recall and false spans per type on the first session's suite (both splits) and, for phone
 numbers, on national formats of 14 regions with the region hint set (``tests/data/guards/
@@ -153,10 +155,14 @@ def latency(reps: int) -> dict[str, Any]:
     }
 
 
-def injection_loso(wheel: Path | None, psfuzz: Path | None, docs: int) -> dict[str, Any]:
-    from llmops.guards.train import collect, evaluate, featurize
+def injection_loso(
+    wheel: Path | None, psfuzz: Path | None, docs: int, options: list[str], jobs: int
+) -> dict[str, Any]:
+    from llmops.guards.evaluation import evaluate
+    from llmops.guards.train import collect, featurize
 
-    report = evaluate(featurize(collect(wheel, docs=docs, psfuzz_wheel=psfuzz)))
+    ds = featurize(collect(wheel, docs=docs, psfuzz_wheel=psfuzz))
+    report = evaluate(ds, options=options, jobs=jobs)
     pooled = report["pooled"]
     cats = {c: v["rate"] for c, v in report["by_category"].items()}
     report["eval_only_sources"] = (
@@ -169,6 +175,7 @@ def injection_loso(wheel: Path | None, psfuzz: Path | None, docs: int) -> dict[s
         "fpr": pooled["fpr"]["rate"] <= TARGETS["fpr"],
         "every_category": all(r >= TARGETS["category_tpr"] for r in cats.values() if r is not None),
         "benign_texts": pooled["fpr"]["n"],
+        "benign_at_least_1000": pooled["fpr"]["n"] >= 1000,
     }
     return report
 
@@ -228,6 +235,12 @@ def main() -> None:
     parser.add_argument("--psfuzz-wheel", type=Path, default=None)
     parser.add_argument("--docs", type=int, default=700, help="paragraphs per docs source")
     parser.add_argument("--no-loso", action="store_true", help="skip the injection evaluation")
+    parser.add_argument(
+        "--options",
+        default="base,no_knn,c03",
+        help="design options chosen per fold by nested LOSO (round-2 protocol); one = no nesting",
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="outer LOSO folds in parallel")
     args = parser.parse_args()
     reps = args.reps or (100 if args.quick else 500)
     started = time.perf_counter()
@@ -239,7 +252,9 @@ def main() -> None:
         "pii": pii_quality(),
     }
     if not args.no_loso:
-        result["injection_loso"] = injection_loso(args.pyrit_wheel, args.psfuzz_wheel, args.docs)
+        result["injection_loso"] = injection_loso(
+            args.pyrit_wheel, args.psfuzz_wheel, args.docs, args.options.split(","), args.jobs
+        )
     result["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, indent=2))

@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from llmops.guards import sources, train
-from llmops.guards.learned import MAX_TOKENS, load_model, read_model, static_embedding
+from llmops.guards import evaluation, injection, sources, train
+from llmops.guards.learned import (
+    FUSE_FEATURES,
+    MAX_TOKENS,
+    load_model,
+    read_model,
+    static_embedding,
+)
 from llmops.guards.sources import Record, SourceInfo
 
 pytestmark = pytest.mark.slow
@@ -68,7 +74,7 @@ def test_leave_one_source_out_leaves_the_source_out(monkeypatch: pytest.MonkeyPa
         for i, d in enumerate(dishes)
     ]
     ds = train.featurize(_small(20) + canary)
-    report = train.evaluate(ds)
+    report = evaluation.evaluate(ds)
     held_out = report["by_source"]["canary"]["tpr"]
     assert held_out["n"] == len(dishes) and held_out["rate"] <= 0.2, held_out
     # The same rows with half of the canary in training: its base models learn the canary.
@@ -89,3 +95,50 @@ def test_the_shipped_model_loads() -> None:
     assert model.emb_coef.shape == (384,) and model.lex_coef.ndim == 1
     assert 0.0 < model.threshold <= 0.9
     assert model.meta["embedding"] == "onnx:all-MiniLM-L6-v2"
+
+
+def test_nested_selection_never_reads_the_held_out_source() -> None:
+    # The choice among design options for an outer fold is made on that fold's training rows
+    # only: flipping every label of a source outside them changes nothing.
+    ds = train.featurize(_small(12))
+    held = "llmops-2026-11"
+    rows = [i for i, r in enumerate(ds.records) if r.source != held]
+    choice, scores = evaluation.select(ds, rows, list(train.OPTIONS))
+    assert choice in train.OPTIONS and set(scores) == set(train.OPTIONS)
+    flipped = ds.labels.copy()
+    for i, r in enumerate(ds.records):
+        if r.source == held:
+            flipped[i] = 1 - flipped[i]
+    ds.labels = flipped
+    assert evaluation.select(ds, rows, list(train.OPTIONS)) == (choice, scores)
+    # ... while the inner score does read labels: the same flip inside the rows moves it.
+    ds.labels = flipped.copy()
+    inside = next(s for s in sorted({r.source for r in ds.records}) if s != held)
+    for i, r in enumerate(ds.records):
+        if r.source == inside:
+            ds.labels[i] = 1 - ds.labels[i]
+    assert evaluation.select(ds, rows, list(train.OPTIONS))[1] != scores
+
+
+def test_a_model_fitted_without_similarity_never_runs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = train.featurize(_small(12))
+    model = train.fit(ds, range(len(ds.records)), options=train.OPTIONS["no_knn"])
+    train.write_model(model, ds, tmp_path, "onnx:all-MiniLM-L6-v2")
+    loaded = read_model(
+        (tmp_path / "injection_model.json").read_text(),
+        (tmp_path / "injection_lexical.npy").read_bytes(),
+    )
+    assert loaded.meta["knn"] is False
+    coefs = dict(zip(FUSE_FEATURES, loaded.fuse_coef, strict=True))
+    sim = ("knn", "sim_attack", "sim_benign")
+    assert all(abs(coefs[f]) < 1e-9 for f in sim)  # zero inputs in training, zero weight
+
+    def no_corpus(model: str) -> None:
+        raise AssertionError("the similarity corpus was built")
+
+    monkeypatch.setattr(injection, "load_model", lambda: loaded)
+    monkeypatch.setattr(injection, "_corpus", no_corpus)
+    feats = injection.injection_features("Please summarise the meeting notes from Tuesday.")
+    assert feats["learned"] and feats["knn"] == 0.0 and 0.0 <= feats["score"] <= 1.0

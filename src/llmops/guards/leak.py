@@ -32,23 +32,29 @@ class LeakOptions(BaseModel):
 
 
 @functools.lru_cache(maxsize=64)
-def _grams(system_prompt: str, n: int) -> frozenset[tuple[str, ...]]:
+def _grams(system_prompt: str, n: int) -> tuple[frozenset[tuple[str, ...]], frozenset[str]]:
     words = [w.casefold() for w in _WORD.findall(system_prompt)]
-    return frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    grams = frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+    return grams, frozenset(g[0] for g in grams)
 
 
 def leaked_spans(text: str, system_prompt: str, min_words: int = 8) -> tuple[list[Span], int]:
     """Return spans of ``text`` copied from ``system_prompt`` and the leaked word count."""
-    grams = _grams(system_prompt, min_words)
+    grams, starts = _grams(system_prompt, min_words)
     if not grams:
         return [], 0
-    matches = list(_WORD.finditer(text))
-    words = [m.group(0).casefold() for m in matches]
+    words = [w.casefold() for w in _WORD.findall(text)]
     covered = [False] * len(words)
+    found = False
     for i in range(len(words) - min_words + 1):
-        if tuple(words[i : i + min_words]) in grams:
+        # Only a word that starts some run of the prompt can start a copied run.
+        if words[i] in starts and tuple(words[i : i + min_words]) in grams:
+            found = True
             for j in range(i, i + min_words):
                 covered[j] = True
+    if not found:
+        return [], 0
+    matches = list(_WORD.finditer(text))
     spans: list[Span] = []
     i = 0
     while i < len(words):

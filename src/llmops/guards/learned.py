@@ -22,8 +22,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,9 @@ __all__ = [
     "N_LEX",
     "LearnedModel",
     "StaticEmbedding",
+    "FastView",
     "TextVectors",
+    "fast_view",
     "load_model",
     "static_embedding",
 ]
@@ -48,6 +51,7 @@ STATIC_VERSION = 1
 WINDOW = 32
 MAX_TOKENS = 2048
 N_LEX = 1 << 18
+WORD_CACHE = 200_000
 FUSE_FEATURES = ("pattern", "lex", "doc", "win", "knn", "sim_attack", "sim_benign")
 
 
@@ -73,22 +77,45 @@ class StaticEmbedding:
         self._tokenizer.no_padding()
         # The fast tokenizer is not safe to share across the gateway's worker threads.
         self._lock = threading.Lock()
+        # Word -> word-piece ids. BERT's pre-tokenizer splits on whitespace before anything
+        # else, so tokenizing word by word gives the same ids as the whole text; most words
+        # of a new text have been seen before, and a dict lookup costs far less than the
+        # tokenizer. Bounded: cleared when full (a flood of random words costs what the
+        # tokenizer costs, no more).
+        self._words: dict[str, list[int]] = {}
 
-    def ids(self, text: str) -> npt.NDArray[np.int64]:
-        """Return the word-piece ids of ``text`` (no special tokens), at most MAX_TOKENS."""
+    def _encode(self, words: list[str]) -> list[list[int]]:
+        with self._lock:  # the "fast" batch call skips character offsets (nobody reads them)
+            encs = self._tokenizer.encode_batch_fast(words, add_special_tokens=False)
+        return [e.ids for e in encs]
+
+    def ids(self, texts: list[str]) -> npt.NDArray[np.int64]:
+        """Return the word-piece ids of ``texts`` read as one stream (no special tokens)."""
         import numpy as np
 
-        with self._lock:  # the "fast" batch call skips character offsets (nobody reads them)
-            enc = self._tokenizer.encode_batch_fast([text], add_special_tokens=False)[0]
-        return np.asarray(enc.ids[:MAX_TOKENS], dtype=np.int64)
+        cache = self._words
+        out: list[int] = []
+        for text in texts:
+            words = text.split()
+            missing = list(dict.fromkeys(w for w in words if w not in cache))
+            if missing:
+                if len(cache) + len(missing) > WORD_CACHE:
+                    cache.clear()
+                cache.update(zip(missing, self._encode(missing), strict=True))
+            for w in words:
+                piece = cache.get(w)
+                if piece is None:  # another thread cleared the cache meanwhile
+                    piece = self._encode([w])[0]
+                out.extend(piece)
+            if len(out) >= MAX_TOKENS:
+                break
+        return np.asarray(out[:MAX_TOKENS], dtype=np.int64)
 
     def vectors(self, texts: list[str]) -> TextVectors:
-        """Return the pooled vectors of ``texts`` read as one token stream (pieces joined)."""
+        """Return the pooled vectors of ``texts`` read as one token stream (training's view)."""
         import numpy as np
 
-        parts = [self.ids(t) for t in texts if t]
-        ids = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        ids = ids[:MAX_TOKENS]
+        ids = self.ids([t for t in texts if t])
         dim = self.table.shape[1]
         if ids.size == 0:
             zero = np.zeros(dim, dtype=np.float32)
@@ -97,22 +124,72 @@ class StaticEmbedding:
         n = ids.size
         # Means only: a max over tokens grows with the text's length, and length is what
         # separates the training sources (long jailbreak templates, short requests), not attacks.
-        # Sums of 16-token blocks (a reshape, contiguous: far cheaper than a running sum along
-        # the rows) give the document mean and every 32-token window (two adjacent blocks).
-        half = WINDOW // 2
-        m = -(-n // half)
-        pad = m * half - n
-        if pad:
-            vecs = np.concatenate([vecs, np.zeros((pad, dim), dtype=vecs.dtype)])
-        blocks = vecs.reshape(m, half, dim).sum(axis=1)
-        counts = np.full(m, float(half), dtype=np.float32)
-        counts[-1] = half - pad
+        # Sums of 16-token blocks give the document mean and every 32-token window (two
+        # adjacent blocks).
+        blocks, counts = _block_sums(vecs)
         doc = blocks.sum(axis=0) / n
         if n > WINDOW:
             windows = (blocks[:-1] + blocks[1:]) / (counts[:-1] + counts[1:])[:, None]
         else:
             windows = doc[None, :]
         return TextVectors(doc.astype(np.float32), windows.astype(np.float32), _lex_ids(ids), n)
+
+
+def _block_sums(vecs: Any) -> tuple[Any, Any]:
+    """Return sums of consecutive 16-row blocks of ``vecs`` (1-d or 2-d) and the rows in each."""
+    import numpy as np
+
+    half = WINDOW // 2
+    n = vecs.shape[0]
+    m = -(-n // half)
+    pad = m * half - n
+    if pad:
+        vecs = np.concatenate([vecs, np.zeros((pad, *vecs.shape[1:]), dtype=vecs.dtype)])
+    blocks = vecs.reshape(m, half, *vecs.shape[1:]).sum(axis=1)
+    counts = np.full(m, float(half), dtype=np.float32)
+    counts[-1] = half - pad
+    return blocks, counts
+
+
+@dataclass
+class FastView:
+    """What the request path reads off one text: the three logits and two query vectors."""
+
+    logits: dict[str, float]
+    queries: F32  # (2, 384): the document mean and the most attack-like window
+    tokens: int
+
+
+def fast_view(static: StaticEmbedding, model: LearnedModel, pieces: list[str]) -> FastView:
+    """Return the learned layer's view of ``pieces`` without building every window's vector.
+
+    The doc/window model is linear, so its logit on any window is the window's mean of a
+    per-piece score (``table @ coef``, computed once): windows cost a few additions, and only
+    the winning window's vector is built. Equal to ``model.logits(static.vectors(pieces))``
+    (tested).
+    """
+    import numpy as np
+
+    ids = static.ids([p for p in pieces if p])
+    n = int(ids.size)
+    if n == 0:
+        zero = np.zeros((2, static.table.shape[1]), dtype=np.float32)
+        lex0 = model.lex_bias
+        return FastView({"doc": model.emb_bias, "win": model.emb_bias, "lex": lex0}, zero, 0)
+    per_piece = model.piece_scores(static.table)[ids]
+    blocks, counts = _block_sums(per_piece)
+    doc = float(blocks.sum()) / n + model.emb_bias
+    if n > WINDOW:
+        wins = (blocks[:-1] + blocks[1:]) / (counts[:-1] + counts[1:])
+        best = int(np.argmax(wins))
+        win = float(wins[best]) + model.emb_bias
+        half = WINDOW // 2
+        wvec = static.table[ids[best * half : best * half + WINDOW]].mean(axis=0)
+    else:
+        win, wvec = doc, None
+    dvec = static.table[ids].mean(axis=0)
+    queries = np.vstack([dvec, dvec if wvec is None else wvec]).astype(np.float32)
+    return FastView({"doc": doc, "win": win, "lex": model.lex_logit(_lex_ids(ids))}, queries, n)
 
 
 def _lex_ids(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -191,15 +268,27 @@ class LearnedModel:
     fuse_bias: float
     threshold: float
     meta: dict[str, Any]
+    _scores: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def logits(self, tv: TextVectors) -> dict[str, float]:
         """Return the doc, window and lexical logits of one text."""
         doc = float(tv.doc @ self.emb_coef) + self.emb_bias
         win = float((tv.windows @ self.emb_coef).max()) + self.emb_bias
-        lex = self.lex_bias
-        if tv.lex.size:
-            lex += float(self.lex_coef[tv.lex].sum()) / float(tv.lex.size) ** 0.5
-        return {"doc": doc, "win": win, "lex": lex}
+        return {"doc": doc, "win": win, "lex": self.lex_logit(tv.lex)}
+
+    def lex_logit(self, lex: npt.NDArray[np.int64]) -> float:
+        """Return the lexical model's logit for sorted unique feature ids."""
+        if not lex.size:
+            return self.lex_bias
+        return self.lex_bias + float(self.lex_coef[lex].sum()) / math.sqrt(lex.size)
+
+    def piece_scores(self, table: F32) -> F32:
+        """Return ``table @ emb_coef``: each word piece's share of the doc/window logit."""
+        key = id(table)
+        got = self._scores.get(key)
+        if got is None:
+            got = self._scores[key] = (table @ self.emb_coef).astype(table.dtype)
+        return got
 
     def fuse(self, feats: dict[str, float]) -> float:
         """Return the fused probability for the FUSE_FEATURES of one text."""

@@ -17,9 +17,9 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import functools
 import re
 import unicodedata
-from dataclasses import dataclass, field
 
 __all__ = ["Variants", "compact", "folded", "plain", "variants"]
 
@@ -61,6 +61,8 @@ _HEX = re.compile(r"(?:[0-9a-fA-F]{2}[\s:]?){8,}")
 
 def plain(text: str) -> str:
     """Return the ``plain`` view: NFKC, invisibles out, accents stripped, casefolded."""
+    if text.isascii():  # NFKC/NFKD are identities on ASCII; no invisible, tag or combining char
+        return _SPACES.sub(" ", text.lower()).strip()
     text = unicodedata.normalize("NFKC", text)
     text = text.translate(_INVISIBLE).translate(_TAGS)
     decomposed = unicodedata.normalize("NFKD", text)
@@ -74,13 +76,20 @@ def compact(plain_text: str) -> str:
     return _NON_WORD.sub("", folded)
 
 
-_MIXED = re.compile(r"\S*[^\W\d_]\S*")
+# Words (runs of non-spaces) holding a leetspeak character: only those can change.
+_LEETISH = re.compile(r"(?<!\S)\S*[0-9@$!|+\u20ac]\S*")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def _unleet(m: re.Match[str]) -> str:
+    word = m.group(0)
+    return word.translate(_LEET) if _LETTER.search(word) else word
 
 
 def folded(plain_text: str) -> str:
     """Return ``plain`` with homoglyphs folded and leetspeak undone inside words, spaces kept."""
     text = plain_text.translate(_HOMOGLYPHS)
-    return _MIXED.sub(lambda m: m.group(0).translate(_LEET), text)
+    return _LEETISH.sub(_unleet, text)
 
 
 def _printable_ratio(text: str) -> float:
@@ -104,6 +113,9 @@ def _decode_candidates(text: str) -> list[str]:
             if len(decoded) >= 8 and _printable_ratio(decoded) > 0.9:
                 out.append(decoded)
                 break
+    # Hex of text (ASCII or UTF-8) has a digit in nearly every byte: skip prose with few digits.
+    if sum(text.count(d) for d in "0123456789") < 8:
+        return out
     for match in _HEX.finditer(text):
         digits = re.sub(r"[\s:]", "", match.group(0))
         if len(digits) % 2:
@@ -117,30 +129,56 @@ def _decode_candidates(text: str) -> list[str]:
     return out
 
 
-@dataclass
 class Variants:
-    """Normalised views of one text plus any decoded payloads."""
+    """Normalised views of one text plus any decoded payloads (derived views built on demand)."""
 
-    plain: str
-    compact: str
-    rot13: str
-    folded: str
-    decoded: list[str] = field(default_factory=list)
+    def __init__(self, plain: str, decoded: list[str] | None = None) -> None:
+        self.plain = plain
+        self.decoded = decoded or []
+
+    @functools.cached_property
+    def compact(self) -> str:
+        """The ``compact`` view (homoglyphs and leetspeak folded, separators removed)."""
+        return compact(self.plain)
+
+    @functools.cached_property
+    def folded(self) -> str:
+        """``plain`` with homoglyphs folded and leetspeak undone inside words."""
+        return folded(self.plain)
+
+    @functools.cached_property
+    def rot13(self) -> str:
+        """``plain`` rotated by 13 letters."""
+        return codecs.encode(self.plain, "rot13")
+
+    @functools.cached_property
+    def _rot13_likely(self) -> bool:
+        if "rot13" in self.plain or "rot-13" in self.plain or "rot 13" in self.plain:
+            return True
+        # Rot13 maps " the " to " gur ": count the common words of each reading without
+        # building the rotated text (rot13 of ordinary prose is noise).
+        rot = _englishness(self.plain, _COMMON_ROT13)
+        return rot > 0 and rot >= _englishness(self.plain, _COMMON)
 
     def rot13_likely(self) -> bool:
         """Return True when the rot13 view reads more like English than the text itself."""
-        if "rot13" in self.plain or "rot-13" in self.plain or "rot 13" in self.plain:
-            return True
-        rot = _englishness(self.rot13)
-        return rot > 0 and rot >= _englishness(self.plain)
+        return self._rot13_likely
+
+    def obfuscated(self) -> bool:
+        """Return True when words are disguised: leetspeak or homoglyphs, or letters split apart."""
+        return self.folded != self.plain or _SPLIT.search(self.plain) is not None
 
     def pattern_views(self) -> list[str]:
         """Return every view patterns should run over.
 
-        The rot13 views join only when rot13 reads more like English than the text: rot13 of
-        ordinary prose is noise, and skipping it halves the pattern layer's cost.
+        The compact view joins only when the text looks obfuscated: without spaces, words run
+        together ("overrides the default rules" reads "overridesthedefaultrules") and patterns
+        meant for an imperative match documentation. The rot13 views join only when rot13 reads
+        more like English than the text (rot13 of ordinary prose is noise).
         """
-        views = [self.plain, self.compact]
+        views = [self.plain]
+        if self.obfuscated():
+            views.append(self.compact)
         if self.rot13_likely():
             views += [self.rot13, _NON_WORD.sub("", self.rot13)]
         for payload in self.decoded:
@@ -149,12 +187,16 @@ class Variants:
         return views
 
 
+# Three single letters in a row, split by separators: "i g n o r e", "i-g-n-o-r-e".
+_SPLIT = re.compile(r"(?<![^\W\d_])[^\W\d_][\W_]+[^\W\d_][\W_]+[^\W\d_](?![^\W\d_])")
+
 _COMMON = (" the ", " you", " and ", " to ", " of ", " is ", " in ", " your ", " that ", " it ")
+_COMMON_ROT13 = tuple(codecs.encode(w, "rot13") for w in _COMMON)
 
 
-def _englishness(text: str) -> int:
+def _englishness(text: str, words: tuple[str, ...]) -> int:
     padded = f" {text[:20_000]} "
-    return sum(padded.count(w) for w in _COMMON)
+    return sum(padded.count(w) for w in words)
 
 
 def variants(text: str, *, max_depth: int = 3, max_decoded: int = 200_000) -> Variants:
@@ -176,10 +218,4 @@ def variants(text: str, *, max_depth: int = 3, max_decoded: int = 200_000) -> Va
         if not nxt or budget <= 0:
             break
         frontier = nxt
-    return Variants(
-        plain=p,
-        compact=compact(p),
-        rot13=codecs.encode(p, "rot13"),
-        folded=folded(p),
-        decoded=decoded,
-    )
+    return Variants(p, decoded)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["CUES", "PATTERNS", "Pattern", "cue_hits", "pattern_score"]
 
@@ -26,16 +27,139 @@ class Pattern:
     weight: float
     regex: re.Pattern[str]
     lang: str = "en"
-    #: Literals of which the text must hold at least one for the regex to possibly match: a
-    #: C-speed ``in`` test skips the regex on most texts (empty: always run the regex).
+    #: The regex split at its leading alternation, each part with the literals of which every
+    #: match holds at least one: a C-speed ``in`` test skips most parts, and a part that starts
+    #: with a literal is searched by the regex engine's fast literal scan, not position by
+    #: position (a leading ``(?:a|b|...)`` costs ~30-100 us per 1,000 characters).
+    parts: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = ()
+    #: Literals of which every match of the whole pattern holds one: checked before the parts.
     need: tuple[str, ...] = ()
 
+    def search(self, view: str) -> bool:
+        """Return True when the pattern matches ``view`` (no prefilter)."""
+        return any(rx.search(view) is not None for rx, _ in self.parts)
 
-def _p(
-    name: str, weight: float, source: str, lang: str = "en", need: tuple[str, ...] = ()
-) -> Pattern:
-    source = source.replace(" ~ ", _GAP).replace(" ", r"[\W_]*")
-    return Pattern(name, weight, re.compile(source, re.DOTALL), lang, need)
+
+def _required(items: Any) -> list[str] | None:
+    """Return literals one of which every match of the parsed ``items`` holds (None: unknown).
+
+    A small prefilter in the manner of RE2's: a literal run is required; a branch requires one
+    of its alternatives' literals; a repeat of at least one requires its body's. Of the
+    candidates in a sequence the one with the longest shortest literal is kept (rarest).
+    """
+    import re._constants as c  # type: ignore[import-not-found, unused-ignore]
+
+    candidates: list[list[str]] = []
+    run: list[str] = []
+    for op, av in list(items):
+        if op is c.LITERAL:
+            run.append(chr(av))
+            continue
+        if run:
+            candidates.append(["".join(run)])
+            run = []
+        sub: list[str] | None = None
+        if op is c.SUBPATTERN:
+            sub = _required(av[-1])
+        elif op is c.BRANCH:
+            alts = [_required(a) for a in av[1]]
+            if all(alts):
+                sub = sorted({lit for a in alts if a for lit in a})
+        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
+            sub = _required(av[2])
+        if sub:
+            candidates.append(sub)
+    if run:
+        candidates.append(["".join(run)])
+    if not candidates:
+        return None
+    best = max(candidates, key=lambda lits: (min(map(len, lits)), -len(lits)))
+    # "ignor" present implies nothing about "ignore"; but "ignore" present implies "ignor":
+    # keep only literals that no shorter kept literal is part of.
+    return [x for x in best if not any(y != x and y in x for y in best)]
+
+
+def _needs(regex: re.Pattern[str]) -> tuple[str, ...]:
+    import re._parser as sre_parse  # type: ignore[import-not-found, unused-ignore]
+
+    found = _required(sre_parse.parse(regex.pattern, regex.flags))
+    return tuple(sorted(found)) if found and min(map(len, found)) >= 2 else ()
+
+
+def _top_level(source: str) -> list[str]:
+    """Split ``source`` at its top-level ``|`` (outside groups and character classes)."""
+    out, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if source[i + 1 : i + 2] == "]":
+                i += 1
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(source[start:i])
+            start = i + 1
+        i += 1
+    out.append(source[start:])
+    return out
+
+
+def _group_end(source: str) -> int:
+    """Return the index just past the group that opens ``source`` (``-1``: none)."""
+    depth, i, in_class = 0, 0, False
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
+
+
+def _expand(source: str, limit: int = 40) -> list[str]:
+    """Return sources whose union matches what ``source`` matches, each with a literal start
+    where possible: ``(?:a|b)x`` -> ``ax``, ``bx``; ``a|b`` -> ``a``, ``b`` (recursively)."""
+    alts = _top_level(source)
+    if len(alts) > 1:
+        out = [x for alt in alts for x in _expand(alt, limit)]
+        return out if len(out) <= limit else [source]
+    if source.startswith("(?:"):
+        end = _group_end(source)
+        rest = source[end:]
+        inner = _top_level(source[3 : end - 1])
+        if end > 0 and rest[:1] == "?" and rest[1:2] not in ("?", "+"):  # (?:a|b)?x -> ax, bx, x
+            inner, rest = [*inner, ""], rest[1:]
+        if end > 0 and rest[:1] not in ("?", "*", "+", "{"):
+            out = [x for alt in inner for x in _expand(alt + rest, limit)]
+            return out if len(out) <= limit else [source]
+    return [source]
+
+
+def _p(name: str, weight: float, source: str, lang: str = "en") -> Pattern:
+    def compiled(src: str) -> re.Pattern[str]:
+        return re.compile(src.replace(" ~ ", _GAP).replace(" ", r"[\W_]*"), re.DOTALL)
+
+    parts = tuple((rx, _needs(rx)) for rx in map(compiled, dict.fromkeys(_expand(source))))
+    whole = compiled(source)
+    return Pattern(name, weight, whole, lang, parts, _needs(whole))
 
 
 _OVERRIDE_VERB = (
@@ -69,32 +193,11 @@ PATTERNS: list[Pattern] = [
         "override_prior",
         0.95,
         _OVERRIDE_VERB + " ~ " + _PRIOR_OBJ,
-        need=(
-            "instruction",
-            "rule",
-            "guideline",
-            "directive",
-            "constraint",
-            "programming",
-            "training",
-            "polic",
-            "restriction",
-            "guardrail",
-            "filter",
-            "system",
-            "prompt",
-            "everything",
-            "above",
-            "told",
-            "context",
-            "safety",
-        ),
     ),
     _p(
         "reveal_secret",
         0.9,
         _REVEAL_VERB + " ~ " + _SECRET_OBJ,
-        need=("prompt", "instruction", "message", "rules", "config"),
     ),
     _p(
         "verbatim_instructions",
@@ -136,7 +239,6 @@ PATTERNS: list[Pattern] = [
         "override_marker",
         0.7,
         r"(?:system|admin|administrator) override|begin (?:system|admin)|end of (?:user )?input|\[system\]|^system:",
-        need=("override", "begin", "input", "system"),
     ),
     _p(
         "persona",
@@ -158,16 +260,6 @@ PATTERNS: list[Pattern] = [
         "secrets",
         0.35,
         r"(?:(?:admin|administrator|root) (?:password|token|credentials|access)|api keys|credentials stored|exfiltrat\w{1,15}|leak\w{0,15} ~ (?:data|secrets|conversation)|confidential (?:data|documents|configuration|numbers))",
-        need=(
-            "password",
-            "token",
-            "credential",
-            "access",
-            "api",
-            "exfiltrat",
-            "leak",
-            "confidential",
-        ),
     ),
     _p(
         "harm",
@@ -183,7 +275,6 @@ PATTERNS: list[Pattern] = [
         "obey_all",
         0.6,
         r"(?:comply with|obey|follow|answer) (?:all|every|any) (?:requests?|commands?|orders?|questions?)|only (?:follow|obey) (?:my|these|the instructions)|obey only",
-        need=("comply", "obey", "follow", "answer"),
     ),
     _p(
         "do_not_follow",
@@ -207,9 +298,8 @@ PATTERNS: list[Pattern] = [
         0.6,
         r"(?:end of (?:the )?(?:document|text|file|e-?mail|article|transcript|content|clause|input|report)"
         r"|(?:document|text|file|article) ends(?: here)?|</(?:document|transcript|text|article|context)>"
-        r"|={3,} ?end)"
+        r"|===+ ?end)"
         r" ~ (?:new |real |actual |updated )?(?:instruction|task|system|admin|note to|assistant|attention|message from)",
-        need=("end", "</"),
     ),
     _p(
         "operator_instruction",
@@ -217,31 +307,14 @@ PATTERNS: list[Pattern] = [
         r"(?:new |updated |urgent )?(?:instruction|message|notice|command|order)s? (?:from|by) "
         r"(?:the |your )?(?:administrator|admin|system operator|operator|developer|system|platform)"
         r"|as (?:the|your) (?:administrator|admin|operator|developer)s?,? (?:i|we) (?:instruct|order|command|authori[sz]e)",
-        need=("admin", "operator", "developer", "system", "platform"),
     ),
     _p(
         "fake_marker",
         0.6,
-        r"<\|im_start\|> ?system|<<sys>>|\[/?inst\]|#{2,} ?(?:system|developer|admin)\w{0,10} ?(?:override|mode|message)"
+        r"<\|im_start\|> ?system|<<sys>>|\[/?inst\]|##+ ?(?:system|developer|admin)\w{0,10} ?(?:override|mode|message)"
         r"|\"role\" ?: ?\"system\"|(?:admin|developer|debug|privileged|maintenance|root|sudo) (?:mode|session|access) "
         r"(?:enabled|granted|on|active|activated)|(?:moderation|safety \w{1,10}|content filter\w{0,2}|guardrails?) "
         r"(?:is |are |has been |have been )?(?:disabled|off|bypassed|removed|suspended)|--no-safety",
-        need=(
-            "im_start",
-            "sys>>",
-            "inst]",
-            "#",
-            "role",
-            "mode",
-            "session",
-            "access",
-            "disabled",
-            "off",
-            "bypassed",
-            "removed",
-            "suspended",
-            "no-safety",
-        ),
     ),
     _p(
         "encoded_leak",
@@ -250,7 +323,6 @@ PATTERNS: list[Pattern] = [
         r" ~ (?:your|the) (?:\w{1,15} ){0,2}?(?:system prompt|initial instructions|hidden instructions"
         r"|secret instructions|developer message|instructions you (?:were|received)|rules you were given"
         r"|opening instructions|setup text|configuration)",
-        need=("prompt", "instruction", "developer", "rules", "setup", "configuration"),
     ),
     _p(
         "text_above",
@@ -262,21 +334,6 @@ PATTERNS: list[Pattern] = [
         r"|(?:your|my) system prompt begins|line above the first user message"
         r"|(?:type out|print|recite|paste|show me) (?:your|the) (?:opening|initial|setup|starting|first|hidden) "
         r"(?:instructions|text|message|words|prompt)",
-        need=(
-            "above",
-            "before",
-            "preceding",
-            "received",
-            "given",
-            "sentence",
-            "begins",
-            "opening",
-            "initial",
-            "setup",
-            "starting",
-            "first",
-            "hidden",
-        ),
     ),
     _p(
         "context_override",
@@ -286,17 +343,6 @@ PATTERNS: list[Pattern] = [
         r"|(?:whatever|regardless of what|no matter what) the (?:knowledge base|sources?|documents?|context|retrieved \w{1,12}) says?"
         r"|(?:retrieved|search results|documents|sources|passages)\w{0,3} (?:you see )?(?:are|is) (?:wrong|outdated|void|incorrect)\w{0,3}"
         r" ~ (?:instead|override|use|answer|tell|state|my claim)",
-        need=(
-            "context",
-            "document",
-            "source",
-            "passage",
-            "search",
-            "knowledge",
-            "retrieved",
-            "article",
-            "handbook",
-        ),
     ),
     # -- French ---------------------------------------------------------------------------
     _p(
@@ -420,16 +466,29 @@ CUES: tuple[str, ...] = (
 )  # fmt: skip
 
 
+def _present(lits: tuple[str, ...], view: str, seen: dict[str, bool]) -> bool:
+    """Return True when one of ``lits`` occurs in ``view`` (``seen`` memoises the tests)."""
+    for lit in lits:
+        got = seen.get(lit)
+        if got is None:
+            got = seen[lit] = lit in view
+        if got:
+            return True
+    return False
+
+
 def pattern_score(views: list[str]) -> tuple[float, list[str]]:
     """Return the noisy-OR score of the patterns matched in any view, and their names."""
     hits: dict[str, float] = {}
-    for pattern in PATTERNS:
-        for view in views:
-            if pattern.need and not any(n in view for n in pattern.need):
+    for view in views:
+        seen: dict[str, bool] = {}  # one ``in`` test per literal and view, shared by patterns
+        for pattern in PATTERNS:
+            if pattern.name in hits or (pattern.need and not _present(pattern.need, view, seen)):
                 continue
-            if pattern.regex.search(view):
-                hits[pattern.name] = pattern.weight
-                break
+            for rx, need in pattern.parts:
+                if (not need or _present(need, view, seen)) and rx.search(view) is not None:
+                    hits[pattern.name] = pattern.weight
+                    break
     miss = 1.0
     for weight in hits.values():
         miss *= 1.0 - weight

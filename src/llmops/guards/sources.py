@@ -101,6 +101,22 @@ SOURCES: dict[str, SourceInfo] = {
         "train",
         True,
     ),
+    "spikee": SourceInfo(
+        "spikee 0.9.2 wheel (WithSecure), spikee/data/workspace/datasets/seeds-*: jailbreak "
+        "wrappers x injected instructions (en, zu, sq, ga, gd), some planted in its base e-mail; "
+        "benign investment questions (seeds-investment-advice*/standalone_user_inputs)",
+        "Apache-2.0 (spikee)",
+        "train",
+        True,
+    ),
+    "promptinject": SourceInfo(
+        "PromptInject 0.1.1.1 wheel (Agency Enterprise; Perez & Ribeiro 2022), "
+        "promptinject/prompt_data.py: goal hijacking x rogue strings, prompt leaking; benign: "
+        "its OpenAI playground operator prompts",
+        "MIT (promptinject)",
+        "train",
+        True,
+    ),
     "psfuzz-injections": SourceInfo(
         "prompt-security-fuzzer 2.1.1 wheel, ps_fuzz/attack_data/prompt_injections_for_base64"
         ".parquet: 203 injection prompts (en/de) from deepset/prompt-injections",

@@ -3,9 +3,9 @@
 ::
 
     python -m llmops.guards.train fit                   # shipped texts + Python docs + man pages
-    python -m llmops.guards.train evaluate --pyrit-wheel pyrit-1.1.0-py3-none-any.whl
+    python -m llmops.guards.train evaluate --pyrit-wheel pyrit-1.1.0-py3-none-any.whl --jobs 2
     python -m llmops.guards.train extract --pyrit-wheel W --psfuzz-wheel W2 \\
-        --project-data tests/data/guards
+        --spikee-wheel W3 --promptinject-wheel W4 --project-data tests/data/guards
 
 ``fit`` writes ``injection_model.json``, ``injection_lexical.npy`` and ``injection_manifest.json``
 (sources, licenses, counts, content digests) into ``src/llmops/_data/guards`` (or ``--out``).
@@ -16,6 +16,8 @@ rounded, so two runs on the same inputs write the same bytes.
 similarity corpus, the fusion and its threshold) is rebuilt without that source and scored on it.
 Evaluation-only sources (licenses that do not allow training) are scored by the model trained on
 every training source. Thresholds are chosen on the training folds only (out-of-fold scores).
+Design options (``OPTIONS``) are chosen by nested leave-one-source-out (``llmops.guards.
+evaluation``); ``fit`` takes the option that wins it over all training sources.
 garak's data is never read.
 """
 
@@ -45,18 +47,33 @@ from llmops.guards.sources import (
     pyrit_records,
     write_shipped,
 )
+from llmops.guards.sources_pypi import promptinject_records, spikee_records
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["Dataset", "collect", "evaluate", "featurize", "fit", "main"]
+__all__ = ["OPTIONS", "Dataset", "Options", "collect", "corpus_for", "featurize", "fit", "main"]
 
-C_EMB = 1.0
-C_LEX = 1.0
 C_FUSE = 1.0
 MAX_TRAIN_FPR = 0.01
 INNER_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class Options:
+    """One design option of the learned layer (compared by nested validation only)."""
+
+    name: str
+    c_emb: float = 1.0
+    c_lex: float = 1.0
+    knn: bool = True  # the similarity layer's features (off: zero, and skipped at run time)
+
+
+#: The fixed list nested validation chooses from (docs/guardrails.md, round-2 protocol).
+OPTIONS: dict[str, Options] = {
+    o.name: o for o in (Options("base"), Options("no_knn", knn=False), Options("c03", 0.3, 0.3))
+}
 DATA = Path(__file__).resolve().parents[1] / "_data" / "guards"
 
 
@@ -141,21 +158,38 @@ def _weights(ds: Dataset, idx: Sequence[int]) -> Any:
     return w
 
 
-def _fit_base(ds: Dataset, idx: Sequence[int]) -> tuple[Any, float, Any, float]:
+Memo = dict[tuple[int, float, float], tuple[Any, float, Any, float]]
+
+
+def _fit_base(
+    ds: Dataset, idx: Sequence[int], opts: Options, memo: Memo | None = None
+) -> tuple[Any, float, Any, float]:
     """Fit the doc/window model and the lexical model on rows ``idx``; return raw weights."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
+    key = (hash(tuple(idx)), opts.c_emb, opts.c_lex)
+    if memo is not None and key in memo:
+        return memo[key]
     y = ds.labels[list(idx)]
     sw = _weights(ds, idx)
     x = np.stack([ds.vectors[i].doc for i in idx]).astype(np.float64)
     mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-6
-    emb = LogisticRegression(C=C_EMB, max_iter=3000).fit((x - mu) / sd, y, sample_weight=sw)
+    emb = LogisticRegression(C=opts.c_emb, max_iter=3000).fit((x - mu) / sd, y, sample_weight=sw)
     # Fold the standardisation into the weights: the guard computes x @ w + b on raw vectors.
     w = emb.coef_[0] / sd
     b = float(emb.intercept_[0] - (emb.coef_[0] * mu / sd).sum())
-    lex = LogisticRegression(C=C_LEX, max_iter=3000).fit(_lex_matrix(ds, idx), y, sample_weight=sw)
-    return w, b, lex.coef_[0], float(lex.intercept_[0])
+    # Only the lexical ids some training text has: the other columns are all zero and their
+    # weights 0 under L2, and leaving them out makes the fit several times faster.
+    lex_x = _lex_matrix(ds, idx)
+    used = np.unique(lex_x.indices)
+    lex = LogisticRegression(C=opts.c_lex, max_iter=3000).fit(lex_x[:, used], y, sample_weight=sw)
+    lex_w = np.zeros(N_LEX)
+    lex_w[used] = lex.coef_[0]
+    out = (w, b, lex_w, float(lex.intercept_[0]))
+    if memo is not None:
+        memo[key] = out
+    return out
 
 
 def _base_model(w: Any, b: float, lw: Any, lb: float) -> LearnedModel:
@@ -167,9 +201,11 @@ def _base_model(w: Any, b: float, lw: Any, lb: float) -> LearnedModel:
     )
 
 
-def _corpus_for(ds: Dataset, corpus_rows: list[int]) -> Corpus:
+def corpus_for(ds: Dataset, train: Sequence[int]) -> Corpus:
+    """The similarity corpus of a model trained on rows ``train`` (shipped sources only)."""
     import numpy as np
 
+    corpus_rows = [i for i in train if SOURCES[str(ds.sources[i])].shipped]
     vecs = np.stack([ds.vectors[i].doc[:384] for i in corpus_rows])
     vecs = vecs / np.clip(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12, None)
     return Corpus(
@@ -179,24 +215,53 @@ def _corpus_for(ds: Dataset, corpus_rows: list[int]) -> Corpus:
     )
 
 
-def _inputs(ds: Dataset, i: int, model: LearnedModel, corpus: Corpus) -> list[float]:
+_LAST_MASKED: list[tuple[Corpus, str, Corpus]] = []
+
+
+def _without(corpus: Corpus, source: str) -> Corpus:
+    """``corpus`` without the rows of ``source`` (the last one kept: rows come source by source)."""
+    import numpy as np
+
+    if _LAST_MASKED and _LAST_MASKED[0][0] is corpus and _LAST_MASKED[0][1] == source:
+        return _LAST_MASKED[0][2]
+    keep = np.asarray(corpus.sources) != source
+    masked = Corpus(
+        corpus.vectors[keep], corpus.attack[keep], [s for s in corpus.sources if s != source]
+    )
+    _LAST_MASKED[:] = [(corpus, source, masked)]
+    return masked
+
+
+def _inputs(ds: Dataset, i: int, model: LearnedModel, corpus: Corpus, knn: bool) -> list[float]:
     """The fusion inputs of row ``i``; the similarity layer never sees the row's own source."""
     import numpy as np
 
-    sims = similarity(ds.vectors[i], corpus, np.asarray(corpus.sources) != ds.sources[i])
-    feats = {"pattern": float(ds.pattern[i]), **model.logits(ds.vectors[i]), **sims}
+    tv = ds.vectors[i]
+    if knn:
+        best = tv.windows[int(np.argmax(tv.windows @ model.emb_coef))]
+        queries = np.vstack([tv.doc, best])
+        sims = similarity(queries, _without(corpus, str(ds.sources[i])))
+    else:
+        sims = dict.fromkeys(("knn", "sim_attack", "sim_benign"), 0.0)
+    feats = {"pattern": float(ds.pattern[i]), **model.logits(tv), **sims}
     return [round(float(feats[k]), 4) for k in FUSE_FEATURES]
 
 
-def fit(ds: Dataset, train: Sequence[int], *, strong: float = 0.9) -> LearnedModel:
+def fit(
+    ds: Dataset,
+    train: Sequence[int],
+    *,
+    strong: float = 0.9,
+    options: Options = OPTIONS["base"],
+    memo: Memo | None = None,
+) -> LearnedModel:
     """Fit base models, out-of-fold fusion and threshold on rows ``train`` only."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
     train = list(train)
-    corpus_rows = [i for i in train if SOURCES[str(ds.sources[i])].shipped]
-    corpus = _corpus_for(ds, corpus_rows)
+    corpus = corpus_for(ds, train)
     groups = ds.sources[train]
     n_groups = len(set(groups.tolist()))
     oof = np.zeros((len(train), len(FUSE_FEATURES)))
@@ -204,9 +269,9 @@ def fit(ds: Dataset, train: Sequence[int], *, strong: float = 0.9) -> LearnedMod
     # they were not trained on (what leave-one-source-out evaluation, and real traffic, do).
     splits = GroupKFold(n_splits=min(INNER_FOLDS, n_groups)).split(train, groups=groups)
     for inner_train, inner_test in splits:
-        base = _base_model(*_fit_base(ds, [train[j] for j in inner_train]))
+        base = _base_model(*_fit_base(ds, [train[j] for j in inner_train], options, memo))
         for j in inner_test:
-            oof[j] = _inputs(ds, train[j], base, corpus)
+            oof[j] = _inputs(ds, train[j], base, corpus, options.knn)
     y = ds.labels[train]
     soft = ds.pattern[train] < strong  # the fusion only ever sees texts patterns did not decide
     sw = _weights(ds, train)
@@ -216,12 +281,14 @@ def fit(ds: Dataset, train: Sequence[int], *, strong: float = 0.9) -> LearnedMod
     z = oof @ fuse.coef_[0] + fuse.intercept_[0]
     scores = np.where(soft, 1.0 / (1.0 + np.exp(-z)), ds.pattern[train])
     threshold = _threshold(scores[y == 0], strong)
-    model = _base_model(*_fit_base(ds, train))
+    model = _base_model(*_fit_base(ds, train, options, memo))
     model.fuse_coef = [round(float(c), 6) for c in fuse.coef_[0]]
     model.fuse_bias = round(float(fuse.intercept_[0]), 6)
     model.threshold = threshold
     oof_tpr = float((scores[y == 1] >= threshold).mean()) if (y == 1).any() else 0.0
     model.meta = {
+        "option": options.name,
+        "knn": options.knn,
         "train_oof_tpr": round(oof_tpr, 4),
         "train_oof_fpr": round(float((scores[y == 0] >= threshold).mean()), 4),
         "train_rows": len(train),
@@ -237,85 +304,6 @@ def _threshold(benign_scores: Any, strong: float) -> float:
     allowed = int(np.floor(MAX_TRAIN_FPR * s.size))
     above = s[allowed] if allowed < s.size else 0.0  # the highest benign score that must pass
     return round(min(strong, float(above) + 1e-4), 4)
-
-
-def _score(ds: Dataset, i: int, model: LearnedModel, corpus: Corpus, strong: float) -> float:
-    if ds.pattern[i] >= strong:
-        return float(ds.pattern[i])
-    x = _inputs(ds, i, model, corpus)
-    return model.fuse(dict(zip(FUSE_FEATURES, x, strict=True)))
-
-
-def evaluate(ds: Dataset, *, strong: float = 0.9) -> dict[str, Any]:
-    """Leave-one-source-out: per source, per category and pooled TPR/FPR."""
-    trainable = sorted({s for s in ds.sources.tolist() if SOURCES[s].use == "train"})
-    folds: dict[str, list[int]] = defaultdict(list)
-    for i, s in enumerate(ds.sources.tolist()):
-        folds[s].append(i)
-    flagged = [False] * len(ds.records)
-    scores = [0.0] * len(ds.records)
-    thresholds: dict[str, float] = {}
-    full_train = [i for s in trainable for i in folds[s]]
-    plans = [(s, [i for i in full_train if ds.sources[i] != s], folds[s]) for s in trainable]
-    evals = [i for s, rows in folds.items() if s not in trainable for i in rows]
-    if evals:
-        plans.append(("(eval-only sources)", full_train, evals))
-    for name, train, test in plans:
-        model = fit(ds, train, strong=strong)
-        thresholds[name] = model.threshold
-        corpus_rows = [i for i in train if SOURCES[str(ds.sources[i])].shipped]
-        corpus = _corpus_for(ds, corpus_rows)
-        for i in test:
-            scores[i] = _score(ds, i, model, corpus, strong)
-            flagged[i] = scores[i] >= model.threshold
-    return _report(ds, flagged, thresholds, scores)
-
-
-def _rate(hits: int, n: int) -> dict[str, Any]:
-    return {"rate": round(hits / n, 4) if n else None, "hits": hits, "n": n}
-
-
-def _report(
-    ds: Dataset, flagged: list[bool], thresholds: dict[str, float], scores: list[float]
-) -> dict[str, Any]:
-    by_source: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    by_cat: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for r, f in zip(ds.records, flagged, strict=True):
-        row = by_source[r.source]
-        if r.label == "attack":
-            row[0] += int(f)
-            row[1] += 1
-            by_cat[r.category][0] += int(f)
-            by_cat[r.category][1] += 1
-        else:
-            row[2] += int(f)
-            row[3] += 1
-    att = [f for r, f in zip(ds.records, flagged, strict=True) if r.label == "attack"]
-    ben = [f for r, f in zip(ds.records, flagged, strict=True) if r.label == "benign"]
-    missed = sorted(
-        (
-            (s, r)
-            for r, f, s in zip(ds.records, flagged, scores, strict=True)
-            if r.label == "attack" and not f
-        ),
-        key=lambda t: -t[0],
-    )
-    false_pos = [r for r, f in zip(ds.records, flagged, strict=True) if r.label == "benign" and f]
-    cat_rates = [v[0] / v[1] for v in by_cat.values() if v[1]]
-    return {
-        "pooled": {"tpr": _rate(sum(att), len(att)), "fpr": _rate(sum(ben), len(ben))},
-        # 488 of the attacks are in-the-wild jailbreaks: the mean over categories weighs the
-        # small, harder categories as much as that one.
-        "mean_category_tpr": round(sum(cat_rates) / len(cat_rates), 4) if cat_rates else None,
-        "by_source": {
-            s: {"use": SOURCES[s].use, "tpr": _rate(v[0], v[1]), "fpr": _rate(v[2], v[3])}
-            for s, v in sorted(by_source.items())
-        },
-        "by_category": {c: _rate(v[0], v[1]) for c, v in sorted(by_cat.items())},
-        "thresholds": thresholds,
-        "missed_examples": [f"{r.source}/{r.category}: {r.text[:100]!r}" for _, r in missed[:15]],
-        "false_positive_examples": [f"{r.source}: {r.text[:100]!r}" for r in false_pos[:15]],
-    }
 
 
 # -- writing the shipped model ---------------------------------------------------------------
@@ -370,8 +358,9 @@ def write_model(model: LearnedModel, ds: Dataset, out: Path, model_spec: str) ->
             for s, i in sorted(SOURCES.items())
             if i.use == "eval"
         },
-        "settings": {"C_emb": C_EMB, "C_lex": C_LEX, "C_fuse": C_FUSE,
-                     "max_train_fpr": MAX_TRAIN_FPR, "inner_folds": INNER_FOLDS},
+        "settings": {"option": model.meta.get("option"), "C_fuse": C_FUSE,
+                     "max_train_fpr": MAX_TRAIN_FPR, "inner_folds": INNER_FOLDS,
+                     "selection": model.meta.get("selection")},
         "model_sha256": hashlib.sha256(text.encode() + lexical).hexdigest(),
     }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
@@ -415,34 +404,59 @@ def main(argv: list[str] | None = None) -> int:
     ext = sub.add_parser("extract", help="rebuild the shipped texts from the PyRIT wheel")
     ext.add_argument("--pyrit-wheel", type=Path, required=True)
     ext.add_argument("--psfuzz-wheel", type=Path, required=True)
+    ext.add_argument("--spikee-wheel", type=Path, required=True)
+    ext.add_argument("--promptinject-wheel", type=Path, required=True)
     ext.add_argument("--project-data", type=Path, default=Path("tests/data/guards"))
     fit_p = sub.add_parser("fit", help="train on every training source; write the model")
     fit_p.add_argument("--out", type=Path, default=DATA)
+    fit_p.add_argument(
+        "--option", choices=sorted(OPTIONS), default=None,
+        help="design option (default: chosen by leave-one-source-out over the training sources)",
+    )  # fmt: skip
     ev = sub.add_parser("evaluate", help="leave-one-source-out evaluation (prints JSON)")
     ev.add_argument("--pyrit-wheel", type=Path, default=None)
     ev.add_argument("--psfuzz-wheel", type=Path, default=None)
+    ev.add_argument(
+        "--options", default=",".join(OPTIONS),
+        help="comma-separated design options; more than one: chosen per fold by nested LOSO",
+    )  # fmt: skip
+    ev.add_argument("--jobs", type=int, default=1, help="outer folds run in parallel processes")
     for p in (fit_p, ev):
         p.add_argument("--model", default="onnx:all-MiniLM-L6-v2")
         p.add_argument("--docs", type=int, default=700, help="paragraphs per docs source")
     args = parser.parse_args(argv)
     if args.cmd == "extract":
         wheel_rows = pyrit_records(args.pyrit_wheel) + psfuzz_records(args.psfuzz_wheel)
+        wheel_rows += spikee_records(args.spikee_wheel)
+        wheel_rows += promptinject_records(args.promptinject_wheel)
         wheel_rows = [r for r in wheel_rows if SOURCES[r.source].shipped]
         records = wheel_rows + _project_records(args.project_data)
         write_shipped(records, DATA / "train_texts.jsonl.gz")
         print(f"wrote {len(records)} records to {DATA / 'train_texts.jsonl.gz'}")
         return 0
+    from llmops.guards.evaluation import evaluate, select
+
     if args.cmd == "fit":
         ds = featurize(collect(docs=args.docs), args.model)
-        model = fit(ds, range(len(ds.records)))
+        rows = range(len(ds.records))
+        selection: dict[str, float] = {}
+        option = args.option
+        if option is None:
+            option, selection = select(ds, rows, list(OPTIONS))
+        model = fit(ds, rows, options=OPTIONS[option])
+        model.meta["selection"] = selection
         manifest = write_model(model, ds, args.out, args.model)
         print(json.dumps({"threshold": model.threshold, **model.meta,
                           "model_sha256": manifest["model_sha256"]}))  # fmt: skip
         return 0
+    unknown = [o for o in args.options.split(",") if o not in OPTIONS]
+    if unknown:
+        parser.error(f"unknown option {unknown[0]!r}; known: {', '.join(OPTIONS)}")
     ds = featurize(
         collect(args.pyrit_wheel, docs=args.docs, psfuzz_wheel=args.psfuzz_wheel), args.model
     )
-    json.dump(evaluate(ds), sys.stdout, indent=1)
+    report = evaluate(ds, options=args.options.split(","), jobs=args.jobs)
+    json.dump(report, sys.stdout, indent=1)
     print()
     return 0
 
