@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,7 +105,10 @@ def monitored(url: str, now: float | None = None) -> Monitored:
     if not writer.flush(60):
         raise RuntimeError("the trace writer did not flush within 60 s")
     writer.close()
-    status = Scorer(store, cfg, clock=lambda: at).score_pending(limit=1000)
+    scorer = Scorer(store, cfg, clock=lambda: at)
+    # Its own thread: the scorer runs asyncio, and a test's Playwright holds the main thread's loop.
+    with ThreadPoolExecutor(1) as pool:
+        status = pool.submit(scorer.score_pending, 1000).result()
     if status.errors or status.scored < N_NOW - BLOCKED:
         raise RuntimeError(f"scoring failed: {status}")
     answered = sum(1 for r in records if r.answer)

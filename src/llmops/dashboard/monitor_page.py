@@ -386,6 +386,7 @@ class MonitorPage:
             {
                 "id": "arms",
                 "title": "Canary / A-B arms",
+                "wide": True,
                 "kind": "intervals",
                 "min": 0,
                 "rows": [
