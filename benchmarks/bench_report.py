@@ -11,11 +11,14 @@ monitor page over a million traces.
   summarise would do).
 - Time to first render: Debian's chromium opens the file (headless, via Playwright); the page
   stamps ``performance.now()`` when its first view is drawn (target < 2,000 ms at 10,000).
-- Served monitor page: ``--traces`` synthetic traces in a SQLite trace store over 24 h; the real
-  gateway under uvicorn serves ``/dashboard/api/pages/monitor`` with an admin key (target
-  <= 1 s, warm, and after 10,000 new traces arrived; the first request folds every trace into
-  hourly counts once and is reported apart); the peer reads the same columns into Python and
-  computes the same percentiles with numpy.
+- Served monitor page: ``--traces`` traces in the last 24 h (plus a quarter of that over the
+  week before) written through ``TraceStore.write`` (rollups at write time, a scored sample,
+  drift vectors: ``bench_monitor.fill``, the monitors' own benchmark data); ``llmops serve`` in
+  a fresh process serves ``/dashboard/api/pages/monitor`` with an admin key. Measured apart:
+  the first request after the gateway is ready (its lazy imports included) and warm requests,
+  each with the 1-minute load average at that moment; twice, from two fresh gateway processes.
+  Target <= 1 s for both. Peer (bench_monitor's): the window's rows read into pandas, then the
+  headline figures aggregated, in a child process.
 
 Prints one JSON document (the table) on stdout. Figures are noisy on a shared machine: the table
 carries the load average at the start.
@@ -26,7 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +38,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "dashboard"))
-sys.path.insert(0, str(REPO / "tests" / "gateway"))
+sys.path.insert(0, str(REPO / "benchmarks"))  # bench_monitor.fill: the same trace data
 
 
 def _build(n: int, folder: Path) -> dict[str, Any]:
@@ -96,84 +99,52 @@ def _first_render(html: str, repeats: int = 3) -> dict[str, float]:
     return {"first_render_ms": min(times), "goto_to_ready_ms": min(walls)}
 
 
-def _fill_traces(path: Path, n: int, now: float) -> None:
-    import random
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 300.0) -> float:
+    """Wait until the gateway answers /healthz; return the seconds it took to start."""
+    import httpx
 
-    from llmops.traces import TraceStore
-    from llmops.traces.record import COLUMNS
-
-    TraceStore(f"sqlite:///{path}").close()  # creates the table and its indexes
-    rng = random.Random(0)
-    cols = ", ".join(f'"{c}"' for c in COLUMNS)
-    sql = f"INSERT INTO llmops_traces ({cols}) VALUES ({', '.join('?' * len(COLUMNS))})"
-    conn = sqlite3.connect(path)
-    batch = []
-    for i in range(n):
-        top1 = min(max(rng.gauss(0.62, 0.1), 0.0), 0.999)
-        blocked = i % 50 == 0
-        row = {
-            "request_id": f"r{i}",
-            "ts": now - rng.uniform(0, 86400 * 2),
-            "endpoint": "chat",
-            "route": ("support", "search", "billing")[i % 3],
-            "arm": ("canary" if i % 10 == 0 else "stable") if i % 3 == 0 else None,
-            "stream": 0,
-            "status": 400 if blocked else 200,
-            "error_code": "prompt_injection" if blocked else None,
-            "latency_ms": rng.lognormvariate(5.5, 0.5),
-            "chunk_ids": '["a#0","b#1"]',
-            "chunk_scores": json.dumps([round(top1, 4), round(top1 / 2, 4)]),
-            "guards": '[{"stage":"input","name":"injection","passed":false}]' if blocked else None,
-        }
-        batch.append(tuple(row.get(c) for c in COLUMNS))
-        if len(batch) == 50_000:
-            conn.executemany(sql, batch)
-            conn.commit()
-            batch = []
-    if batch:
-        conn.executemany(sql, batch)
-        conn.commit()
-    conn.close()
-
-
-def _naive_monitor(path: Path, now: float) -> float:
-    """The peer: read the window's columns into Python and compute the same figures."""
-    import numpy as np
-
-    t0 = time.perf_counter()
-    conn = sqlite3.connect(path)
-    rows = conn.execute(
-        "SELECT route, arm, status, error_code, guards, latency_ms, chunk_scores FROM llmops_traces "
-        "WHERE ts >= ?",
-        (now - 2 * 86400,),
-    ).fetchall()
-    conn.close()
-    lat = np.array([r[5] for r in rows if r[5] is not None])
-    np.quantile(lat, [0.5, 0.9, 0.99])
-    top1 = np.array([json.loads(r[6])[0] for r in rows if r[6]])
-    np.histogram(top1, bins=20, range=(0, 1))
-    return time.perf_counter() - t0
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the gateway exited with {proc.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("the gateway did not start")
 
 
 def _served_monitor(n: int, folder: Path) -> dict[str, Any]:
+    """Fill a trace store as bench_monitor does, serve it with `llmops serve` in a fresh process,
+    and time the monitor page's first request after the start, then warm ones."""
+    import socket
+
     import httpx
-    from gateway_helpers import running_gateway
+    from bench_monitor import _measure, fill
 
     from llmops.gateway.auth import hash_key
     from llmops.testing import ScriptedLLMServer
 
     now = time.time()
     db = folder / "traces.db"
+    url = f"sqlite:///{db}"
     t0 = time.perf_counter()
-    _fill_traces(db, n, now)
+    filled = fill(url, n, now)  # n in the last 24 h, n/4 the week before; rollups at write time
     fill_s = time.perf_counter() - t0
     root = folder / "proj"
     (root / "serving").mkdir(parents=True)
     (root / "llmops.yaml").write_text("project: bench\n")
     keys = {"keys": [{"id": "ops", "sha256": hash_key("sk-bench"), "scopes": ["*", "admin"]}]}
     (root / "serving" / "keys.yaml").write_text(json.dumps(keys))
-    os.environ["LLMOPS_HOME"] = str(folder / "home")
     headers = {"authorization": "Bearer sk-bench"}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "LLMOPS_HOME": str(folder / "home")}
+    runs: list[dict[str, Any]] = []
     with ScriptedLLMServer(latency=0.0) as upstream:
         config = {
             "auth": {"enabled": True, "keys_file": "serving/keys.yaml"},
@@ -185,38 +156,54 @@ def _served_monitor(n: int, folder: Path) -> dict[str, Any]:
                 }
             },
             "routes": {"chat": {"upstream": "up"}},
-            "traces": {"url": f"sqlite:///{db}"},
+            "traces": {"url": url},
         }
-        with running_gateway(config, root=root) as gw:
-            t0 = time.perf_counter()
-            httpx.get(gw.url + "/dashboard/api/pages/monitor", headers=headers, timeout=600)
-            cold = time.perf_counter() - t0  # the first request folds every trace once
-            walls = []
-            for _ in range(3):
+        (root / "serving" / "gateway.yaml").write_text(json.dumps(config))
+        for _start in range(2):  # two fresh gateway processes: two first requests
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "llmops", "serve", "--port", str(port),
+                 "--log-level", "warning"],
+                cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            try:
+                start_s = _wait_ready(base, proc)
+                load = os.getloadavg()[0]
                 t0 = time.perf_counter()
-                r = httpx.get(gw.url + "/dashboard/api/pages/monitor", headers=headers, timeout=120)
-                walls.append(time.perf_counter() - t0)
+                r = httpx.get(base + "/dashboard/api/pages/monitor", headers=headers, timeout=600)
+                first = time.perf_counter() - t0
                 r.raise_for_status()
-            _fill_traces(db, 10_000, time.time())  # new traffic since the last request
-            t0 = time.perf_counter()
-            httpx.get(gw.url + "/dashboard/api/pages/monitor", headers=headers, timeout=120)
-            after_new = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            page = httpx.get(gw.url + "/dashboard", headers=headers, timeout=120)
-            page_s = time.perf_counter() - t0
-            page.raise_for_status()
-    naive = _naive_monitor(db, now)
+                warm = []
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    r = httpx.get(
+                        base + "/dashboard/api/pages/monitor", headers=headers, timeout=120
+                    )
+                    warm.append(time.perf_counter() - t0)
+                    r.raise_for_status()
+                t0 = time.perf_counter()
+                page = httpx.get(base + "/dashboard", headers=headers, timeout=120)
+                page_s = time.perf_counter() - t0
+                page.raise_for_status()
+                runs.append(
+                    {"gateway_start_s": round(start_s, 2), "load_1min": round(load, 2),
+                     "first_s": round(first, 3), "warm_s": [round(w, 3) for w in warm],
+                     "dashboard_page_s": round(page_s, 3)}
+                )  # fmt: skip
+            finally:
+                proc.terminate()
+                proc.wait(30)
     panels = {p["id"]: p for p in r.json()["panels"]}
+    peer = _measure("naive", url, repeats=1)  # the window's rows into pandas, then aggregate
     return {
-        "traces": n,
+        "peer_pandas_s": peer["seconds"],
+        "traces": filled["traces"],
         "fill_s": round(fill_s, 1),
-        "monitor_api_s": round(min(walls), 3),
-        "first_request_s": round(cold, 3),
-        "after_10k_new_traces_s": round(after_new, 3),
-        "monitor_api_runs_s": [round(w, 3) for w in walls],
-        "dashboard_page_s": round(page_s, 3),
-        "naive_python_s": round(naive, 3),
+        "first_request_s": min(x["first_s"] for x in runs),
+        "warm_request_s": min(min(x["warm_s"]) for x in runs),
+        "runs": runs,
         "requests_in_window": panels["drift"]["note"],
+        "hallucination_rows": len(panels["hallucination"]["rows"]),
+        "drift_rows": len(panels["drift"]["table"]["rows"]),
     }
 
 
@@ -265,20 +252,18 @@ def main() -> int:
                 )
         if args.traces:
             served = _served_monitor(args.traces, Path(tmp))
-            figures.append(
-                {
-                    "figure": f"served monitor page at {args.traces:,} traces (s, best of 3)",
-                    "value": served["monitor_api_s"],
-                    "target": "<= 1 s",
-                    "ok": max(served["monitor_api_s"], served["after_10k_new_traces_s"]) <= 1.0,
-                    "detail": {
-                        **served,
-                        "ratio_to_naive_python_peer": round(
-                            served["monitor_api_s"] / served["naive_python_s"], 3
-                        ),
-                    },
-                }
-            )
+            for kind, value in (("first request after the gateway starts", served["first_request_s"]),
+                                ("warm request", served["warm_request_s"])):  # fmt: skip
+                figures.append(
+                    {
+                        "figure": f"served monitor page at {args.traces:,} traces: {kind} (s)",
+                        "value": value,
+                        "target": "<= 1 s",
+                        "ok": value <= 1.0,
+                        "ratio_to_peer": round(value / served["peer_pandas_s"], 4),
+                        "detail": served,
+                    }
+                )
     table = {
         "benchmark": "bench_report",
         "load_average_at_start": [round(x, 2) for x in load],

@@ -1,7 +1,10 @@
-"""Dashboard fixtures: a history of synthetic runs, and a real headless Chromium (Debian's)."""
+"""Dashboard fixtures: a history of synthetic runs, a real headless Chromium (Debian's), and the
+gateway tests' throwaway PostgreSQL server (one recipe, shared like tests/monitor and
+tests/traces share it)."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,16 @@ from dash_browser import CHROMIUM, CHROMIUM_ARGS, Tab  # noqa: E402
 from dash_helpers import baseline_doc, lineage, make_run  # noqa: E402
 
 from llmops.dashboard import History  # noqa: E402
+
+_GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
+if str(_GATEWAY) not in sys.path:
+    sys.path.insert(0, str(_GATEWAY))  # gateway_helpers: running_gateway, http_pool
+_spec = importlib.util.spec_from_file_location("_gateway_conftest_d", _GATEWAY / "conftest.py")
+assert _spec is not None and _spec.loader is not None
+_gateway_conftest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_gateway_conftest)
+
+postgres_url = _gateway_conftest.postgres_url
 
 
 @pytest.fixture

@@ -137,3 +137,17 @@ def baseline_doc(run: RunResult) -> dict[str, Any]:
     from llmops.evals.report import baseline_from_run
 
     return baseline_from_run(run)
+
+
+def fresh_database(server_url: str) -> str:
+    """Return the URL of a new, empty database on a PostgreSQL server (tests share a server)."""
+    import random
+
+    import sqlalchemy as sa
+
+    name = f"d{random.randrange(10**9)}"
+    engine = sa.create_engine(server_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"

@@ -118,28 +118,23 @@ def test_markdown_is_a_view_of_the_same_document(history: History) -> None:
 
 
 def test_report_build_with_the_monitor_page(cli: Any, tmp_path: Path) -> None:
-    import time
+    import json
+
+    from monitor_traffic import MONITOR, N_NOW, monitored
 
     from llmops.config import load_settings
-    from llmops.traces import TraceRecord, TraceStore
 
-    (tmp_path / "llmops.yaml").write_text("project: pages\n")
+    (tmp_path / "llmops.yaml").write_text(json.dumps({"project": "pages", "monitor": MONITOR}))
     settings = load_settings(tmp_path)
     History.for_state(settings.state_path).record(make_run(6))
-    store = TraceStore(settings.trace_url)
-    store.write(
-        [
-            TraceRecord(
-                request_id=f"r{i}", ts=time.time() - 60, route="support", latency_ms=20.0 + i
-            )
-            for i in range(30)
-        ]
-    )
-    store.close()
+    m = monitored(settings.trace_url)  # the trace writer, then the monitor's scorer
+    m.store.close()
     out = tmp_path / "site"
     built = cli("report", "build", "--page", "monitor", "--out", str(out), cwd=tmp_path)
     assert built.exit_code == 0, built.stderr
     html = (out / "index.html").read_text()
     assert '"id":"monitor"' in html and "Latency by route" in html
+    assert "qa · unsupported (groundedness)" in html  # the monitor's scored rate
+    assert "drifted: KS" in html and f"last 24 h, {N_NOW} requests" in html
     wrong = cli("report", "build", "--page", "monitr", "--out", str(out), cwd=tmp_path)
     assert wrong.exit_code == 2 and "did you mean 'monitor'" in wrong.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +13,12 @@ import httpx
 import pytest
 from dash_browser import Tab
 from dash_helpers import baseline_doc, lineage, make_run
+from monitor_traffic import BLOCKED, MONITOR, N_NOW, monitored
 from playwright.sync_api import expect
 
 from llmops.dashboard import History
 from llmops.gateway.auth import hash_key
 from llmops.testing import ScriptedLLMServer
-from llmops.traces import TraceRecord, TraceStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))
 from gateway_helpers import http_pool, running_gateway  # noqa: E402
@@ -27,32 +26,11 @@ from gateway_helpers import http_pool, running_gateway  # noqa: E402
 OPS = {"authorization": "Bearer sk-ops"}
 
 
-def _traces(url: str, now: float) -> None:
-    store = TraceStore(url)
-    records = []
-    for i in range(400):
-        records.append(
-            TraceRecord(
-                request_id=f"r{i}",
-                ts=now - 3600 + i,
-                route="support",
-                arm="canary" if i % 4 == 0 else "stable",
-                status=400 if i % 25 == 0 else 200,
-                error_code="prompt_injection" if i % 25 == 0 else None,
-                guards=[{"stage": "input", "name": "injection", "passed": i % 25 != 0}],
-                latency_ms=50.0 + (i % 100) * 3,
-                chunk_scores=[0.4 + (i % 10) / 20, 0.3],
-            )
-        )
-    store.write(records)
-    store.close()
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, History]]:
     root = tmp_path_factory.mktemp("served")
     home = root / "home"
-    (root / "llmops.yaml").write_text("project: served\n")
+    (root / "llmops.yaml").write_text(json.dumps({"project": "served", "monitor": MONITOR}))
     (root / "serving").mkdir()
     keys = {
         "keys": [
@@ -79,7 +57,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Hist
         )
     )
     traces = f"sqlite:///{root / 'traces.db'}"
-    _traces(traces, time.time())
+    monitored(traces).store.close()  # written by the trace writer, scored by the monitor
     with ScriptedLLMServer(latency=0.0) as upstream:
         config = {
             "auth": {"enabled": True, "keys_file": "serving/keys.yaml"},
@@ -167,8 +145,12 @@ def test_api_pages_with_a_keyset_cursor(served: tuple[str, History]) -> None:
     )
     monitor = httpx.get(url + "/dashboard/api/pages/monitor", headers=OPS).json()
     panels = {p["id"]: p for p in monitor["panels"]}
-    assert panels["guards"]["table"]["rows"][0][:2] == ["prompt_injection", 16]
+    assert panels["guards"]["table"]["rows"][0][:3] == ["qa", BLOCKED, N_NOW]
     assert {r[1] for r in panels["arms"]["table"]["rows"]} == {"canary", "stable"}
+    labels = [r["label"] for r in panels["hallucination"]["rows"]]
+    assert labels == ["qa · unsupported (groundedness)", "qa · rag-answer@2"]
+    drift = {r[1]: r for r in panels["drift"]["table"]["rows"]}
+    assert float(drift["top1_drift"][6]) < 0.01
 
 
 def test_served_page_in_chromium(browser: Any, served: tuple[str, History]) -> None:
@@ -201,6 +183,11 @@ def test_served_page_in_chromium(browser: Any, served: tuple[str, History]) -> N
         page.click("button[data-tab=monitor]")
         page.wait_for_selector("body[data-ready=monitor]")
         assert page.locator(".panel").count() == 6
+        hallucination = page.locator('.panel[data-panel="hallucination"]')
+        assert hallucination.locator("svg circle.pt").count() == 2  # route, prompt version
+        expect(hallucination.locator("table")).to_contain_text("reweighted from 72 scored")
+        drift = page.locator('.panel[data-panel="drift"] table')
+        expect(drift.locator("tr", has_text="top1_drift")).to_contain_text("drifted")
         assert page.locator('.panel[data-panel="retrieval"] svg rect.bar').count() >= 5
         assert page.locator('.panel[data-panel="arms"] svg circle.pt').count() == 2
         tab.shot("monitor")

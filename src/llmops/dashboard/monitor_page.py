@@ -1,15 +1,16 @@
-"""The monitor page: production signals from the trace store, behind a small data-provider seam.
+"""The monitor page: the monitors' own signals (``llmops.monitor``) drawn as dashboard panels.
 
-``MonitorData`` is what the page needs (hallucination rates, drift tests, retrieval score
-distribution, latency, guard blocks, canary arms), each over a window. ``SqlMonitorProvider``
-computes them from the gateway's trace table with two aggregate queries (never loading traces
-into Python); ``llmops.monitor`` can plug its own aggregates in by implementing the Protocol.
+``MonitorData`` is what the page needs for one window: hallucination rates with intervals (the
+online evaluation's reweighted scores, judge rates Rogan-Gladen corrected when calibrated),
+drift tests with p-values, the top-1 retrieval score distribution, latency, guard blocks and
+canary arms. ``MonitorProvider`` is its one implementation: it asks ``llmops.monitor``'s
+``Evaluator`` for the signal groups, which read the rollups written with each batch of traces
+and the scored sample (never the window's raw rows), so a first request costs what a later one
+does.
 """
 
 from __future__ import annotations
 
-import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,22 +18,22 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from llmops.config import Settings
+    from llmops.monitor.signals import SignalValue
+    from llmops.traces.store import TraceStore
 
-__all__ = ["MonitorData", "MonitorPage", "SqlMonitorProvider", "create_monitor_page", "wilson"]
+__all__ = ["GROUPS", "MonitorData", "MonitorPage", "MonitorProvider", "create_monitor_page"]
 
-SCORE_BINS = 20
-MIN_DRIFT_N = 50
-
-
-def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Return the Wilson score interval of a proportion."""
-    if n == 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+#: the monitor signal groups the page shows (``llmops.monitor.signals.GROUPS``' values)
+GROUPS = ("operational", "hallucination", "retrieval", "answers", "query_drift", "release")
+DRIFT_SIGNALS = (
+    "query_drift",
+    "top1_drift",
+    "topk_drift",
+    "source_mix_drift",
+    "answer_length_drift",
+    "abstention_drift",
+    "refusal_drift",
+)
 
 
 @dataclass
@@ -45,258 +46,215 @@ class Signals:
     hallucination_note: str = ""
     drift: list[dict[str, Any]] = field(default_factory=list)
     scores: list[dict[str, Any]] = field(default_factory=list)
+    retrieval: list[dict[str, Any]] = field(default_factory=list)
     latency: list[dict[str, Any]] = field(default_factory=list)
     guards: list[dict[str, Any]] = field(default_factory=list)
     arms: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unscored: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 class MonitorData(Protocol):
-    """A source of monitor signals (the trace store's SQL aggregates, or ``llmops.monitor``)."""
+    """A source of monitor signals."""
 
     def signals(self, window_s: float) -> Signals:
         """Return the signals of the last ``window_s`` seconds."""
         ...
 
 
-def _trunc(dialect: str, expr: str) -> str:
-    # SQLite's CAST truncates; PostgreSQL's rounds.
-    return f"CAST({expr} AS INTEGER)" if dialect == "sqlite" else f"FLOOR({expr})::int"
+def _interval(s: SignalValue) -> dict[str, Any]:
+    return {"value": s.value, "low": s.low, "high": s.high}
 
 
-def _latency_bucket(dialect: str) -> str:
-    def t(expr: str) -> str:
-        return _trunc(dialect, expr)
-
-    return (
-        "CASE WHEN latency_ms IS NULL THEN -1 "
-        f"WHEN latency_ms < 100 THEN {t('latency_ms')} "
-        f"WHEN latency_ms < 1000 THEN 100 + {t('(latency_ms - 100) / 10')} "
-        f"WHEN latency_ms < 10000 THEN 190 + {t('(latency_ms - 1000) / 100')} "
-        f"ELSE 280 + {t('(latency_ms - 10000) / 1000')} END"
-    )
-
-
-def _bucket_high(bucket: int) -> float:
-    """Return the upper edge (ms) of a latency bucket (error <= 1 ms, 10 ms, 100 ms, 1 s)."""
-    if bucket < 100:
-        return bucket + 1.0
-    if bucket < 190:
-        return 100 + (bucket - 100 + 1) * 10.0
-    if bucket < 280:
-        return 1000 + (bucket - 190 + 1) * 100.0
-    return 10000 + (bucket - 280 + 1) * 1000.0
-
-
-def _percentile(hist: dict[int, int], q: float) -> float | None:
-    total = sum(hist.values())
-    if total == 0:
-        return None
-    rank = q * total
-    seen = 0
-    for bucket in sorted(hist):
-        seen += hist[bucket]
-        if seen >= rank:
-            return _bucket_high(bucket)
-    return _bucket_high(max(hist))
-
-
-def _chi_square(ref: list[int], cur: list[int]) -> tuple[float, float, int]:
-    """Return (statistic, p-value, degrees of freedom) of a 2 x k homogeneity test."""
-    from scipy.stats import chi2
-
-    cols = [(r, c) for r, c in zip(ref, cur, strict=True) if r + c > 0]
-    n_ref, n_cur = sum(r for r, _ in cols), sum(c for _, c in cols)
-    total = n_ref + n_cur
-    stat = 0.0
-    for r, c in cols:
-        for observed, row_total in ((r, n_ref), (c, n_cur)):
-            expected = row_total * (r + c) / total
-            stat += (observed - expected) ** 2 / expected
-    dof = max(len(cols) - 1, 1)
-    return stat, float(chi2.sf(stat, dof)), dof
-
-
-def _psi(ref: list[int], cur: list[int]) -> float:
-    n_ref, n_cur = sum(ref), sum(cur)
-    value = 0.0
-    for r, c in zip(ref, cur, strict=True):
-        p = max(r / n_ref, 1e-4)
-        q = max(c / n_cur, 1e-4)
-        value += (q - p) * math.log(q / p)
-    return value
-
-
-class SqlMonitorProvider:
-    """Monitor signals from the gateway trace table by SQL aggregates (SQLite or PostgreSQL).
-
-    Traces are folded once into per-hour counts (route, arm, error, guard block, latency bucket;
-    top-1 score bin): each call aggregates, in the database, only the rows added since the last
-    call (``id`` above a watermark, a primary-key range), so a page over a million traces costs
-    one pass the first time and a few milliseconds after. Windows therefore align to whole
-    hours (``slot_s``).
-    """
+class MonitorProvider:
+    """Monitor signals from ``llmops.monitor`` over one trace store (SQLite or PostgreSQL)."""
 
     def __init__(
-        self, store: Any, *, clock: Callable[[], float] = time.time, slot_s: int = 3600
+        self, store: TraceStore, settings: Settings, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.store = store
+        self.settings = settings
         self.clock = clock
-        self.slot_s = slot_s
-        self._last_id = 0
-        self._ops: dict[tuple[Any, ...], int] = {}
-        self._bins: dict[tuple[int, int], int] = {}
-        self._lock = threading.Lock()
 
-    def _refresh(self) -> None:
-        import sqlalchemy as sa
+    @staticmethod
+    def preload() -> None:
+        """Import what a page needs (the monitors' signal groups, numpy) now, so the gateway's
+        start pays for it once and the first request does not."""
+        import numpy  # noqa: F401 - the drift and interval code import it lazily
 
-        engine = self.store.engine
-        dialect = engine.dialect.name
-        table = self.store.TABLE
-        top1 = (
-            "json_extract(chunk_scores, '$[0]')"
-            if dialect == "sqlite"
-            else "(chunk_scores::json->>0)::float"
-        )
-        slot = _trunc(dialect, f"ts / {self.slot_s}")
-        span = "id > :last AND id <= :top"
-        ops = sa.text(
-            f"SELECT {slot} AS slot, route, arm, CASE WHEN status >= 400 THEN "
-            f"COALESCE(error_code, 'http_' || CAST(status AS TEXT)) END AS err, "
-            f"CASE WHEN status >= 400 AND status < 500 AND guards IS NOT NULL THEN 1 ELSE 0 END "
-            f"AS blocked, {_latency_bucket(dialect)} AS lb, COUNT(*) AS n "
-            f"FROM {table} WHERE {span} GROUP BY 1, 2, 3, 4, 5, 6"
-        )
-        bins = sa.text(
-            f"SELECT {slot} AS slot, {_trunc(dialect, f'{top1} * {SCORE_BINS}')} AS b, "
-            f"COUNT(*) AS n FROM {table} WHERE {span} AND chunk_scores IS NOT NULL "
-            f"AND chunk_scores <> '[]' GROUP BY 1, 2"
-        )
-        with engine.connect() as conn:
-            top = conn.execute(sa.text(f"SELECT MAX(id) FROM {table}")).scalar()
-            if top is None or int(top) <= self._last_id:
-                return
-            args = {"last": self._last_id, "top": int(top)}
-            for slot_no, route, arm, err, blocked, lb, n in conn.execute(ops, args):
-                key = (int(slot_no), route, arm, err, int(blocked), int(lb))
-                self._ops[key] = self._ops.get(key, 0) + int(n)
-            for slot_no, b, n in conn.execute(bins, args):
-                if b is not None:
-                    bkey = (int(slot_no), min(max(int(b), 0), SCORE_BINS - 1))
-                    self._bins[bkey] = self._bins.get(bkey, 0) + int(n)
-        self._last_id = int(top)
+        import llmops.monitor.groups  # noqa: F401
 
     def signals(self, window_s: float) -> Signals:
-        """Return the signals of the last ``window_s`` seconds (in whole hours; reference: the
-        window before)."""
-        with self._lock:
-            self._refresh()
-            now = self.clock()
-            now_slot = int(now // self.slot_s)
-            width = max(1, math.ceil(window_s / self.slot_s))
-            first = int((now - window_s) // self.slot_s)  # the slot holding the window's start
-            op_rows = [(*k[1:], n) for k, n in self._ops.items() if first <= k[0] <= now_slot]
-            bin_rows = [
-                (1 if k[0] >= first else 0, k[1], n)
-                for k, n in self._bins.items()
-                if first - width <= k[0] <= now_slot
-            ]
+        """Return the signals of the last ``window_s`` seconds (windows align to minutes)."""
+        from llmops.monitor.queries import Window, routes_in
+        from llmops.monitor.signals import Evaluator
+
+        started = time.perf_counter()
+        window = Window.last(window_s, self.clock())
+        ev = Evaluator(self.store, self.settings, clock=self.clock)
         out = Signals(window_s=window_s)
-        out.hallucination_note = (
-            "No online-eval scores in the trace store yet: llmops.monitor's sampler scores "
-            "sampled traces (groundedness, judge faithfulness) and writes them back."
-        )
-        self._operations(out, op_rows)
-        self._retrieval(out, bin_rows)
+        routes = routes_in(self.store, window)
+        if not routes:
+            out.notes.append("no traffic in the window: no data (nothing is shown as 0)")
+        for route in routes:
+            found = {g: ev.group(g, route, window) for g in GROUPS}
+            out.total += int(found["operational"]["details"]["requests"])
+            _hallucination(out, route, found["hallucination"])
+            _drift(out, route, found)
+            _retrieval(out, route, found["retrieval"], ev, window)
+            _operations(out, route, found["operational"], found["release"])
+        if not out.hallucination:
+            out.hallucination_note = (
+                "; ".join(out.unscored)
+                or "no sampled answers in this window (no rate from nothing)"
+            )
+        out.seconds = time.perf_counter() - started
         return out
 
-    @staticmethod
-    def _operations(out: Signals, rows: list[Any]) -> None:
-        latency: dict[str, dict[int, int]] = {}
-        arms: dict[tuple[str, str], dict[str, Any]] = {}
-        codes: dict[str, int] = {}
-        for route, arm, err, blocked, bucket, n in rows:
-            n = int(n)
-            route = route or "(none)"
-            out.total += n
-            if bucket is not None and int(bucket) >= 0:
-                hist = latency.setdefault(route, {})
-                hist[int(bucket)] = hist.get(int(bucket), 0) + n
-            if arm:
-                cell = arms.setdefault((route, arm), {"n": 0, "errors": 0, "hist": {}})
-                cell["n"] += n
-                cell["errors"] += n if err else 0
-                if bucket is not None and int(bucket) >= 0:
-                    cell["hist"][int(bucket)] = cell["hist"].get(int(bucket), 0) + n
-            if blocked:
-                codes[str(err)] = codes.get(str(err), 0) + n
-        for route, hist in sorted(latency.items()):
-            out.latency.append(
+
+def _hallucination(out: Signals, route: str, group: dict[str, Any]) -> None:
+    sig = group["signals"]
+    details = group["details"]
+    for name, what in (("unsupported_rate", "unsupported"), ("judge_unfaithful_rate", "judge")):
+        s: SignalValue = sig[name]
+        if s.status != "ok":
+            out.unscored.append(f"{what} ({route}): {s.message}")
+            continue
+        correction = s.evidence.get("correction")
+        out.hallucination.append(
+            {
+                "label": f"{route} · {'unsupported (groundedness)' if what == 'unsupported' else 'judge: unfaithful'}",
+                "route": route,
+                "signal": name,
+                **_interval(s),
+                "n": s.n,
+                "message": s.message,
+                "correction": correction,
+            }
+        )
+    for v in details.get("by_version") or []:
+        rate = v.get("unsupported_rate")
+        if rate and v.get("prompt"):
+            out.hallucination.append(
                 {
+                    "label": f"{route} · {v['prompt']}",
                     "route": route,
-                    "n": sum(hist.values()),
-                    **{f"p{int(q * 100)}": _percentile(hist, q) for q in (0.5, 0.9, 0.99)},
-                }
-            )
-        for code, n in sorted(codes.items(), key=lambda kv: -kv[1]):
-            low, high = wilson(n, out.total)
-            out.guards.append(
-                {"code": code, "blocked": n, "rate": n / out.total, "low": low, "high": high}
-            )
-        for (route, arm), cell in sorted(arms.items()):
-            low, high = wilson(cell["errors"], cell["n"])
-            out.arms.append(
-                {
-                    "route": route,
-                    "arm": arm,
-                    "n": cell["n"],
-                    "error_rate": cell["errors"] / cell["n"],
-                    "low": low,
-                    "high": high,
-                    "p50": _percentile(cell["hist"], 0.5),
-                    "p90": _percentile(cell["hist"], 0.9),
+                    "signal": "unsupported_rate",
+                    "value": rate["value"],
+                    "low": rate["low"],
+                    "high": rate["high"],
+                    "n": rate.get("n", v["scored"]),
+                    "message": f"{v['scored']} of {v['sampled']} sampled answers scored",
+                    "correction": None,
                 }
             )
 
-    @staticmethod
-    def _retrieval(out: Signals, rows: list[Any]) -> None:
-        ref = [0] * SCORE_BINS
-        cur = [0] * SCORE_BINS
-        for window, bucket, n in rows:
-            if bucket is None:
-                continue
-            index = min(max(int(bucket), 0), SCORE_BINS - 1)
-            (cur if int(window) else ref)[index] += int(n)
-        out.scores = [
-            {"label": f"{i / SCORE_BINS:.2f}", "value": cur[i]} for i in range(SCORE_BINS)
-        ]
-        n_ref, n_cur = sum(ref), sum(cur)
-        row: dict[str, Any] = {
-            "signal": "top-1 retrieval score",
-            "test": "chi-square, 20 bins, vs the previous window",
-            "n_ref": n_ref,
-            "n_cur": n_cur,
+
+def _drift(out: Signals, route: str, found: dict[str, Any]) -> None:
+    from llmops.monitor.signals import GROUPS as SIGNAL_GROUPS
+
+    for name in DRIFT_SIGNALS:
+        s: SignalValue = found[SIGNAL_GROUPS[name]]["signals"][name]
+        ev = s.evidence
+        tests = [k for k, v in ev.items() if isinstance(v, dict) and "p_value" in v]
+        test = ", ".join(tests) or ("MMD, permutation" if name == "query_drift" else "–")
+        out.drift.append(
+            {
+                "route": route,
+                "signal": name,
+                "test": test,
+                "n_ref": ev.get("n_ref"),
+                "n_cur": ev.get("n_cur", s.n),
+                "statistic": s.value,
+                "p_value": s.p_value,
+                "status": s.status,
+                "verdict": s.message,
+            }
+        )
+
+
+def _retrieval(out: Signals, route: str, group: dict[str, Any], ev: Any, window: Any) -> None:
+    from llmops.monitor.groups import totals
+    from llmops.traces.rollup import BINS
+
+    sig = group["signals"]
+    tot = totals(ev, route, window)
+    if tot is not None and group["details"].get("retrievals"):
+        counts = tot.bins["top1"]
+        if not out.scores:
+            edges = BINS["top1"].edges
+            labels = [f"<{edges[0]:.2f}"] + [f"{e:.2f}" for e in edges[:-1]] + [f"≥{edges[-1]:.2f}"]
+            out.scores = [{"label": label, "value": 0.0} for label in labels]
+        for bar, n in zip(out.scores, counts, strict=True):
+            bar["value"] += n
+    for name in ("empty_retrieval_rate", "low_score_rate", "out_of_coverage_rate"):
+        s: SignalValue = sig[name]
+        out.retrieval.append({"route": route, "signal": name, **_interval(s), "message": s.message})
+
+
+def _operations(out: Signals, route: str, ops: dict[str, Any], release: dict[str, Any]) -> None:
+    sig = ops["signals"]
+    out.latency.append(
+        {
+            "route": route,
+            "n": ops["details"]["requests"],
+            **{
+                q: None if sig[f"latency_{q}"].value is None else sig[f"latency_{q}"].value * 1000
+                for q in ("p50", "p95", "p99")
+            },
         }
-        if min(n_ref, n_cur) < MIN_DRIFT_N:
-            row.update(
-                statistic=None,
-                p_value=None,
-                psi=None,
-                verdict=f"too few queries (< {MIN_DRIFT_N} per window)",
-            )
-        else:
-            stat, p_value, dof = _chi_square(ref, cur)
-            row.update(
-                statistic=round(stat, 3),
-                p_value=p_value,
-                psi=round(_psi(ref, cur), 4),
-                verdict="drifted (p < 0.01)" if p_value < 0.01 else "no significant drift",
-            )
-        out.drift.append(row)
+    )
+    block: SignalValue = sig["guard_block_rate"]
+    if block.status == "ok":
+        blocked = round((block.value or 0.0) * (block.n or 0.0))
+        out.guards.append(
+            {"route": route, "blocked": blocked, "n": int(block.n or 0), **_interval(block)}
+        )
+    rel: SignalValue = release["signals"]["release"]
+    if rel.status != "ok":  # fewer than two arms: nothing to compare
+        return
+    comparisons = rel.evidence.get("comparisons", {})
+    from llmops.monitor.stats import wilson
+
+    for arm, a in release["details"]["arms"].items():
+        rate = wilson(a["errors"], a["requests"])
+        verdict = comparisons.get(arm, {}).get("recommendation")
+        if arm == release["details"].get("baseline"):
+            verdict = "baseline"
+        unsupported = a.get("unsupported_rate")
+        out.arms.append(
+            {
+                "route": route,
+                "arm": arm,
+                "n": a["requests"],
+                "error_rate": rate.value if rate else None,
+                "low": rate.low if rate else None,
+                "high": rate.high if rate else None,
+                "p95": a["p95_ms"][0] if a.get("p95_ms") else None,
+                "unsupported": unsupported,
+                "verdict": verdict,
+                "message": rel.message,
+            }
+        )
 
 
 def _fmt_ms(value: float | None) -> str:
-    return "–" if value is None else f"≤{value:,.0f} ms"
+    return "–" if value is None else f"{value:,.0f} ms"
+
+
+def _fmt_rate(row: dict[str, Any]) -> str:
+    if row.get("value") is None:
+        return "–"
+    return f"{row['value']:.1%} [{row['low']:.1%}, {row['high']:.1%}]"
+
+
+def _fmt_p(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2g}"
+
+
+def _fmt_stat(value: float | None) -> Any:
+    return "–" if value is None else round(value, 4)
 
 
 class MonitorPage:
@@ -312,58 +270,68 @@ class MonitorPage:
     def panels(self) -> list[dict[str, Any]]:
         """Return the monitor panels for the window."""
         s = self.data.signals(self.window_s)
-        hours = self.window_s / 3600
-        window = f"last {hours:g} h, {s.total:,} requests"
+        window = f"last {self.window_s / 3600:g} h, {s.total:,} requests"
         return [
             {
                 "id": "hallucination",
-                "title": "Hallucination rate (Wilson 95% interval)",
+                "title": "Hallucination rate (reweighted sample, 95% interval)",
+                "wide": True,
                 "kind": "intervals",
                 "min": 0,
                 "max": 1,
+                "note": window + "; per route and prompt version",
                 "rows": [
-                    {
-                        "label": r["label"],
-                        "value": r["rate"],
-                        "low": r["low"],
-                        "high": r["high"],
-                        "alert": r.get("alert", False),
-                    }
+                    {"label": r["label"], "value": r["value"], "low": r["low"], "high": r["high"]}
                     for r in s.hallucination
                 ],
-                "empty": s.hallucination_note or "no scored traces in this window",
+                "table": {
+                    "columns": ["route", "signal", "rate [95%]", "scored", "how"],
+                    "rows": [
+                        [
+                            r["route"],
+                            r["label"].split(" · ", 1)[1],
+                            _fmt_rate(r),
+                            int(r["n"] or 0),
+                            r["correction"] or r["message"],
+                        ]
+                        for r in s.hallucination
+                    ],
+                },
+                "empty": s.hallucination_note,
             },
             {
                 "id": "drift",
-                "title": "Drift tests",
+                "title": "Drift tests (window vs reference)",
+                "wide": True,
                 "kind": "table",
                 "note": window,
                 "rows": [],
                 "table": {
                     "columns": [
+                        "route",
                         "signal",
                         "test",
                         "n ref",
                         "n now",
                         "statistic",
                         "p-value",
-                        "PSI",
                         "verdict",
                     ],
                     "rows": [
                         [
+                            d["route"],
                             d["signal"],
                             d["test"],
-                            d["n_ref"],
-                            d["n_cur"],
-                            "–" if d["statistic"] is None else d["statistic"],
-                            "–" if d["p_value"] is None else f"{d['p_value']:.2g}",
-                            "–" if d["psi"] is None else d["psi"],
+                            "–" if d["n_ref"] is None else int(d["n_ref"]),
+                            "–" if d["n_cur"] is None else int(d["n_cur"]),
+                            _fmt_stat(d["statistic"]),
+                            _fmt_p(d["p_value"]),
                             d["verdict"],
                         ]
                         for d in s.drift
                     ],
-                },
+                },  # fmt: skip
+                "empty": "; ".join(s.notes) or "no traffic in this window",
             },
             {
                 "id": "retrieval",
@@ -371,46 +339,54 @@ class MonitorPage:
                 "kind": "bars",
                 "note": window,
                 "rows": s.scores if any(b["value"] for b in s.scores) else [],
+                "table": {
+                    "columns": ["route", "signal", "rate [95%]", "detail"],
+                    "rows": [
+                        [r["route"], r["signal"], _fmt_rate(r), r["message"]] for r in s.retrieval
+                    ],
+                },
                 "empty": "no retrieval in this window",
             },
             {
                 "id": "latency",
                 "title": "Latency by route",
                 "kind": "table",
-                "note": "percentiles from bucketed counts (1 ms buckets below 100 ms, 10 ms below 1 s, 100 ms below 10 s)",
+                "note": "percentiles from the rollups' latency histograms",
                 "rows": [],
                 "table": {
-                    "columns": ["route", "requests", "p50", "p90", "p99"],
+                    "columns": ["route", "requests", "p50", "p95", "p99"],
                     "rows": [
                         [
                             r["route"],
                             r["n"],
                             _fmt_ms(r["p50"]),
-                            _fmt_ms(r["p90"]),
+                            _fmt_ms(r["p95"]),
                             _fmt_ms(r["p99"]),
                         ]
                         for r in s.latency
                     ],
-                },
+                },  # fmt: skip
+                "empty": "no traffic in this window",
             },
             {
                 "id": "guards",
-                "title": "Guard blocks (share of all requests, Wilson 95%)",
+                "title": "Guard blocks (share of requests, Wilson 95%)",
                 "kind": "intervals",
                 "min": 0,
                 "rows": [
-                    {"label": g["code"], "value": g["rate"], "low": g["low"], "high": g["high"]}
+                    {"label": g["route"], "value": g["value"], "low": g["low"], "high": g["high"]}
                     for g in s.guards
                 ],
                 "table": {
-                    "columns": ["code", "blocked", "rate"],
-                    "rows": [[g["code"], g["blocked"], g["rate"]] for g in s.guards],
+                    "columns": ["route", "blocked", "requests", "rate [95%]"],
+                    "rows": [[g["route"], g["blocked"], g["n"], _fmt_rate(g)] for g in s.guards],
                 },
-                "empty": "no request blocked by a guard in this window",
+                "empty": "no traffic in this window",
             },
             {
                 "id": "arms",
                 "title": "Canary / A-B arms",
+                "wide": True,
                 "kind": "intervals",
                 "min": 0,
                 "rows": [
@@ -421,22 +397,32 @@ class MonitorPage:
                         "high": a["high"],
                     }
                     for a in s.arms
+                    if a["error_rate"] is not None
                 ],
-                "note": "error rate per arm with its Wilson 95% interval",
+                "note": "error rate per arm (Wilson 95%); the release monitor's recommendation",
                 "table": {
-                    "columns": ["route", "arm", "requests", "error rate", "p50", "p90"],
+                    "columns": [
+                        "route",
+                        "arm",
+                        "requests",
+                        "error rate",
+                        "p95",
+                        "unsupported",
+                        "verdict",
+                    ],
                     "rows": [
                         [
                             a["route"],
                             a["arm"],
                             a["n"],
-                            a["error_rate"],
-                            _fmt_ms(a["p50"]),
-                            _fmt_ms(a["p90"]),
+                            "–" if a["error_rate"] is None else round(a["error_rate"], 4),
+                            _fmt_ms(a["p95"]),
+                            _fmt_rate(a["unsupported"]) if a["unsupported"] else "–",
+                            a["verdict"] or "–",
                         ]
                         for a in s.arms
                     ],
-                },
+                },  # fmt: skip
                 "empty": "no release arms in this window",
             },
         ]
@@ -452,6 +438,5 @@ def create_monitor_page(settings: Settings, options: dict[str, Any]) -> MonitorP
             return None
     from llmops.traces import TraceStore
 
-    return MonitorPage(
-        SqlMonitorProvider(TraceStore(url)), window_s=float(options.get("window_s", 86400.0))
-    )
+    provider = MonitorProvider(TraceStore(url), settings)
+    return MonitorPage(provider, window_s=float(options.get("window_s", 86400.0)))

@@ -6,7 +6,8 @@ needs. A panel is a small JSON document the page script draws::
 
     {"id": ..., "title": ..., "kind": "intervals" | "bars" | "table",
      "rows": [{"label", "value", "low", "high", "alert"}],     # intervals / bars
-     "table": {"columns": [...], "rows": [[...], ...]}, "note": ..., "empty": ...}
+     "table": {"columns": [...], "rows": [[...], ...]}, "note": ..., "empty": ...,
+     "wide": true}                                               # optional: a full-width card
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 The page is the static dashboard's renderer fed from the live stores at request time; item pages
 come from ``/dashboard/api/items`` with keyset pagination (``after`` is the last row's sort key,
-never an offset), and monitor pages are computed from the trace store by SQL aggregates.
+never an offset), and the monitor page shows ``llmops.monitor``'s signals (rollups and the
+scored sample).
 
 Browsers cannot send ``Authorization`` headers when following a link, so an admin key may also be
 exchanged once at ``POST /dashboard/login`` for a session cookie (HttpOnly, SameSite=Strict,
@@ -91,17 +92,16 @@ def make_dashboard_router(
     sessions = sessions or DashboardSessions()
 
     built: list[Page] = []
+    if pages is None and getattr(runtime, "store", None) is not None:
+        # Built with the gateway, its imports paid at start: the monitors' rollups are kept at
+        # write time, so nothing else is left for the first request to do.
+        from llmops.dashboard.monitor_page import MonitorPage, MonitorProvider
+
+        MonitorProvider.preload()
+        built.append(MonitorPage(MonitorProvider(runtime.store, settings)))
 
     def live_pages() -> list[Page]:
-        if pages is not None:
-            return pages()
-        if getattr(runtime, "store", None) is None:
-            return []
-        if not built:  # one provider per process: it keeps its rollups between requests
-            from llmops.dashboard.monitor_page import MonitorPage, SqlMonitorProvider
-
-            built.append(MonitorPage(SqlMonitorProvider(runtime.store)))
-        return built
+        return pages() if pages is not None else built
 
     def authorise(request: Request) -> ApiKey:
         keys: KeyStore = runtime.keys

@@ -477,7 +477,7 @@
   }
 
   function panelView(panel) {
-    var card = el("div", { class: "card panel", "data-panel": panel.id });
+    var card = el("div", { class: "card panel" + (panel.wide ? " wide" : ""), "data-panel": panel.id });
     card.appendChild(el("h4", { text: panel.title }));
     if (panel.note) card.appendChild(el("p", { class: "note", text: panel.note }));
     if (panel.kind === "intervals" && panel.rows.length) card.appendChild(intervalChart(panel.rows.map(function (r) { return { label: r.label, v: r.value, lo: r.low, hi: r.high, cls: r.alert ? "bad" : "" }; }), { min: panel.min, max: panel.max, label: panel.title }));
