@@ -43,7 +43,6 @@ def compute_coverage(
 
     from llmops.monitor.drift import one_blas_thread
     from llmops.rag import Pipeline
-    from llmops.rag.store import DENSE
 
     pipe = Pipeline.from_name(pipeline, settings)
     store = pipe.store()
@@ -60,19 +59,11 @@ def compute_coverage(
     collection = pipe.collection_name(version)
     vectors: list[Any] = []
     docs: list[str] = []
-    offset: Any = None
-    while True:
-        with store.lock:
-            points, offset = store.client.scroll(
-                collection, limit=2048, offset=offset, with_payload=True, with_vectors=[DENSE]
-            )
-        for p in points:
-            vec = p.vector[DENSE] if isinstance(p.vector, dict) else p.vector
-            vectors.append(vec)
-            payload = p.payload or {}
-            docs.append(str(payload.get("source") or payload.get("doc_id") or ""))
-        if offset is None:
-            break
+    ids = sorted(store.ids(collection))  # sorted: the sample below is seeded
+    for start in range(0, len(ids), 2048):
+        for p in store.fetch(collection, ids[start : start + 2048]):
+            vectors.append(p.dense)
+            docs.append(str(p.payload.get("source") or p.payload.get("doc_id") or ""))
     if len(vectors) < 2:
         raise ValueError(f"index {pipeline}@{version} has fewer than 2 chunks")
     x = np.asarray(vectors, dtype=np.float32)
