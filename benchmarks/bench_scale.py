@@ -205,10 +205,79 @@ def gateway_part(quick: bool) -> list[dict[str, Any]]:
     ]
 
 
-# -- store and ray parts are added below -----------------------------------------------------------
+# -- store: Qdrant local mode vs Qdrant Edge --------------------------------------------------------
+
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llmops-bench"
 
 
-PARTS = {"gateway": gateway_part}
+def store_part(quick: bool, sizes: list[int] | None = None) -> list[dict[str, Any]]:
+    import numpy as np
+    import scale_store as ss
+
+    sizes = sizes or ([20_000] if quick else [100_000, 1_000_000])
+    real, texts = ss.real_vectors(CACHE)
+    rows: list[dict[str, Any]] = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix="bench-scale-store-") as tmp:
+            work = Path(tmp)
+            points = ss.synthetic(real, n, seed=1)
+            queries = ss.synthetic(real, 200, seed=2)
+            truth_start = time.perf_counter()
+            truth = ss.exact_top(points, queries)
+            exact_ms = (time.perf_counter() - truth_start) / len(queries) * 1000
+            np.save(work / "points.npy", points)
+            np.save(work / "queries.npy", queries)
+            np.save(work / "truth.npy", truth)
+            (work / "texts.json").write_text(json.dumps(texts))
+            del points
+            results: dict[str, Any] = {}
+            for engine in ("edge", "local"):
+                load_before = _load()
+                cmd = [
+                    sys.executable,
+                    str(HERE.parent / "scale_store.py"),
+                    "--engine",
+                    engine,
+                    "--points",
+                    str(work / "points.npy"),
+                    "--queries",
+                    str(work / "queries.npy"),
+                    "--truth",
+                    str(work / "truth.npy"),
+                    "--texts",
+                    str(work / "texts.json"),
+                    "--dir",
+                    str(work / engine),
+                    "--budget-seconds",
+                    str(STORE_BUDGET_S),
+                    "--max-rss-mb",
+                    str(STORE_MAX_RSS_MB),
+                ]
+                done = subprocess.run(cmd, capture_output=True, text=True)
+                if done.returncode != 0:
+                    results[engine] = {"failed": done.stderr.strip().splitlines()[-3:]}
+                else:
+                    results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
+                results[engine]["load_average"] = f"{load_before} -> {_load()}"
+                shutil.rmtree(work / engine, ignore_errors=True)
+            rows.append(
+                {
+                    "part": "store",
+                    "figure": f"{n:,} chunks x 384 dims: Qdrant Edge vs local mode",
+                    "value": results,
+                    "exact search (numpy, all points, ms/query)": round(exact_ms, 1),
+                    "vectors": "mixes of two real MiniLM vectors of the sample corpus + noise "
+                    "(scale_store.py docstring); 200 held-out queries; payloads like llmops'",
+                }
+            )
+    return rows
+
+
+STORE_BUDGET_S = 2400  # per engine and size: local mode at 1M may not finish
+STORE_MAX_RSS_MB = 9000
+
+
+PARTS = {"gateway": gateway_part, "store": store_part}
 
 
 def main() -> int:
@@ -217,10 +286,15 @@ def main() -> int:
     )
     parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--sizes", default=None, help="store sizes, e.g. 100000,1000000")
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     for name, part in PARTS.items():
-        if args.part in (name, "all"):
+        if args.part not in (name, "all"):
+            continue
+        if name == "store" and args.sizes:
+            rows += store_part(args.quick, [int(s) for s in args.sizes.split(",")])
+        else:
             rows += part(args.quick)
     doc = {
         "benchmark": "scale",
