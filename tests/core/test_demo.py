@@ -85,8 +85,11 @@ def test_serve_step_fails_fast_when_the_gateway_cannot_start(
 
 
 def test_default_steps_keep_the_store_owner_order() -> None:
-    # The gateway holds the embedded Qdrant store: index before serve, serve before eval.
-    assert [s.name for s in default_steps()] == ["prompts", "index", "query", "serve", "eval"]
+    # The gateway holds the embedded Qdrant store: index before serve, serve before eval; the
+    # model (vLLM) is up before the gateway asks it.
+    names = ["prompts", "index", "query", "model", "serve", "eval"]
+    assert [s.name for s in default_steps()] == names
+    assert [s.name for s in default_steps(offline=True)] == [n for n in names if n != "model"]
 
 
 def test_unknown_step_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,3 +134,11 @@ def test_stop_kills_a_process_that_ignores_ctrl_c() -> None:
 def test_logs_get_wide_tables_but_an_explicit_width_wins(tmp_path: Path) -> None:
     assert Demo(tmp_path, out=io.StringIO(), env={}).env["COLUMNS"] == "120"
     assert Demo(tmp_path, out=io.StringIO(), env={"COLUMNS": "90"}).env["COLUMNS"] == "90"
+
+
+def test_the_demo_says_which_upstream_answered() -> None:
+    from llmops.demo import describe_upstream
+
+    assert "offline fallback" in describe_upstream("offline")
+    assert "vLLM server" in describe_upstream("vllm/discovered:smollm2-135m-instruct")
+    assert "unknown" in describe_upstream("")

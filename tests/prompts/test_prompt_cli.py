@@ -25,7 +25,14 @@ def test_list_json_and_table(cli, shipped: Path) -> None:  # type: ignore[no-unt
     assert rows["rag-answer"]["versions"] == [1, 2]
     assert rows["rag-answer"]["labels"] == {"production": 1, "staging": 2}
     assert rows["rag-answer"]["draft"] == "unchanged"
-    assert all(row["labels"].get("production") == 1 for row in rows.values())
+    # the judge rubrics' v2 (structured outputs) is in production; the others' v1
+    assert {name: row["labels"].get("production") for name, row in rows.items()} == {
+        "rag-answer": 1,
+        "query-rewrite": 1,
+        "judge-faithfulness": 2,
+        "judge-rag": 2,
+        "judge-relevance": 2,
+    }
     table = cli("prompt", "list", cwd=shipped)
     assert table.exit_code == 0
     assert "rag-answer" in table.stdout and "production=1, staging=2" in table.stdout

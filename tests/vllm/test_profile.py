@@ -45,7 +45,8 @@ def test_command_is_exact(tmp_path: Path) -> None:
         tmp_path,
         "model: org/model\nserved_name: m\nport: 9000\ntensor_parallel_size: 2\n"
         "max_model_len: 4096\ngpu_memory_utilization: 0.8\ndtype: bfloat16\n"
-        "extra_args: [--enable-prefix-caching, --max-num-seqs, '64']\n",
+        "max_num_seqs: 64\nkv_cache_memory_bytes: 1073741824\nenforce_eager: true\n"
+        "extra_args: [--enable-prefix-caching, --block-size, '16']\n",
     )
     assert build_command(load_profile(path), "/opt/vllm/bin/python") == [
         "/opt/vllm/bin/python",
@@ -67,9 +68,14 @@ def test_command_is_exact(tmp_path: Path) -> None:
         "0.8",
         "--dtype",
         "bfloat16",
-        "--enable-prefix-caching",
+        "--kv-cache-memory-bytes",
+        "1073741824",
         "--max-num-seqs",
         "64",
+        "--enforce-eager",
+        "--enable-prefix-caching",
+        "--block-size",
+        "16",
     ]
 
 

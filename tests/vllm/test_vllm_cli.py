@@ -193,6 +193,7 @@ def test_vllm_package_exports() -> None:
     import llmops.vllm
 
     assert sorted(llmops.vllm.__all__) == [
+        "GgufModel",
         "UpstreamRecord",
         "VllmProfile",
         "VllmServer",
@@ -202,6 +203,7 @@ def test_vllm_package_exports() -> None:
         "launch",
         "list_upstreams",
         "load_profile",
+        "prepare_gguf",
         "register_upstream",
         "resolve_python",
     ]

@@ -1,4 +1,8 @@
-"""`llmops vllm launch --detach` / `list` / `stop` against a real vLLM CPU server."""
+"""`llmops vllm launch --detach` / `list` / `stop` against a real vLLM CPU server on SmolLM2.
+
+The profile is the shipped one (``model: gguf:smollm2``, the machine-cached folder) on a free
+port under another served name, so these servers never collide with the session's shared one.
+"""
 
 from __future__ import annotations
 
@@ -18,31 +22,30 @@ from llmops.vllm.upstreams import pid_alive
 pytestmark = pytest.mark.vllm
 
 
-def write_profile(project: Path, tiny_model: Path) -> None:
+SHIPPED = Path(__file__).resolve().parents[2] / "serving" / "vllm" / "smollm2-135m-instruct.yaml"
+
+
+def write_profile(project: Path) -> None:
     profiles = project / "serving" / "vllm"
     profiles.mkdir(parents=True)
-    (profiles / "tiny.yaml").write_text(
-        f"model: {tiny_model}\n"
-        "served_name: tiny-cli\n"
-        "port: 0\n"
-        "max_model_len: 256\n"
-        "dtype: float32\n"
-        "gpu_memory_utilization: 0.05\n"
-        f"chat_template: {tiny_model / 'chat_template.jinja'}\n"
-        "env: {VLLM_CPU_OMP_THREADS_BIND: nobind}\n"
-        "extra_args: [--kv-cache-memory-bytes, '134217728', --enforce-eager]\n"
+    text = SHIPPED.read_text()
+    text = text.replace("served_name: smollm2-135m-instruct", "served_name: tiny-cli")
+    text = text.replace("port: 8000", "port: 0").replace(
+        "max_model_len: 8192", "max_model_len: 512"
     )
+    assert "served_name: tiny-cli" in text and "port: 0" in text
+    (profiles / "tiny.yaml").write_text(text)
 
 
 def test_launch_detached_announce_list_and_stop(
     cli: Any,
     vllm_python: Path,
-    tiny_model: Path,
+    smollm2_dir: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     _isolated_state: Path,
 ) -> None:
-    write_profile(tmp_path, tiny_model)
+    write_profile(tmp_path)
     monkeypatch.setenv("LLMOPS_VLLM_PYTHON", str(vllm_python))
     announced = _isolated_state / "upstreams" / "tiny-cli.json"
     pid = None
@@ -74,9 +77,9 @@ def test_launch_detached_announce_list_and_stop(
 
 
 def test_launch_in_the_foreground_stops_the_server_on_sigterm(
-    vllm_python: Path, tiny_model: Path, tmp_path: Path, _isolated_state: Path
+    vllm_python: Path, smollm2_dir: Path, tmp_path: Path, _isolated_state: Path
 ) -> None:
-    write_profile(tmp_path, tiny_model)
+    write_profile(tmp_path)
     env = {
         **os.environ,
         "LLMOPS_VLLM_PYTHON": str(vllm_python),

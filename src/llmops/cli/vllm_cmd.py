@@ -156,6 +156,28 @@ def list_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     typer.echo("\n".join(lines))
 
 
+@app.command("prepare")
+def prepare_cmd(
+    name: Annotated[
+        str, typer.Argument(help="GGUF model shipped in a Python package, e.g. smollm2")
+    ] = "smollm2",
+    json_: JsonOpt = False,
+) -> None:
+    """Convert a packaged GGUF model into the folder vLLM serves (once per machine; cached)."""
+    import time
+
+    from llmops.vllm.gguf_model import gguf_model, prepare_gguf
+
+    model = gguf_model(name)
+    started = time.perf_counter()
+    folder = prepare_gguf(name)
+    seconds = time.perf_counter() - started
+    if json_:
+        print_json({"model": name, "served_name": model.served_name, "path": str(folder)})
+        return
+    typer.echo(f"{name} ({model.served_name}) ready in {seconds:.1f} s: {folder}")
+
+
 @app.command("schema")
 def schema(
     write: Annotated[

@@ -5,8 +5,9 @@ one test that passes when the metric passes the gate (thresholds, minimums and t
 check against the committed baseline). The suite runs once per session, through the same
 cache as ``llmops eval run``. Metrics skipped for lack of a judge are reported as skipped.
 
-Enable with ``-p llmops.evals.pytest_plugin`` (the package also registers it under the
-``pytest11`` entry point ``llmops``).
+Opt-in: enable with ``-p llmops.evals.pytest_plugin`` on the command line, or once for a project
+with ``addopts = "-p llmops.evals.pytest_plugin"`` in its pytest ini. Installing llmops does not
+load it into anyone's pytest runs (no ``pytest11`` entry point).
 """
 
 from __future__ import annotations

@@ -368,8 +368,18 @@ class HttpTarget:
         await self.endpoint.aclose()
 
 
+def _recorded(spec: TargetSpec, settings: Settings) -> Target:
+    from llmops.evals.recorded import RecordedTarget  # stored answers, for judging the judge
+
+    return RecordedTarget(spec, settings)
+
+
 TargetFactory = Callable[["TargetSpec", "Settings"], Target]
-_REGISTRY: dict[str, TargetFactory] = {"inprocess": InProcessTarget, "http": HttpTarget}
+_REGISTRY: dict[str, TargetFactory] = {
+    "inprocess": InProcessTarget,
+    "http": HttpTarget,
+    "recorded": _recorded,
+}
 
 
 def register_target(kind: str, factory: TargetFactory) -> None:

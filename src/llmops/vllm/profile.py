@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from llmops.errors import NotFoundError
 
+GGUF_SCHEME = "gguf:"
+
 __all__ = [
     "MANAGED_FLAGS",
     "SERVER_MODULE",
@@ -41,6 +43,9 @@ MANAGED_FLAGS = {
     "--dtype": "dtype",
     "--chat-template": "chat_template",
     "--api-key": "api_key_env",
+    "--enforce-eager": "enforce_eager",
+    "--kv-cache-memory-bytes": "kv_cache_memory_bytes",
+    "--max-num-seqs": "max_num_seqs",
 }
 
 
@@ -50,7 +55,9 @@ class VllmProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(
-        description="Hugging Face model id or a local folder (relative to this file)"
+        description="Hugging Face model id, a local folder (relative to this file), or "
+        "gguf:<name> for a GGUF model shipped in a Python package (e.g. gguf:smollm2), converted "
+        "once per machine into llmops' cache"
     )
     served_name: str | None = Field(
         None, description="model id clients and the gateway use; default: the model"
@@ -67,6 +74,13 @@ class VllmProfile(BaseModel):
     dtype: Literal["auto", "half", "float16", "bfloat16", "float", "float32"] = Field(
         "auto", description="weight and activation dtype"
     )
+    enforce_eager: bool = Field(
+        False, description="skip graph compilation: much faster start, somewhat slower decoding"
+    )
+    kv_cache_memory_bytes: int | None = Field(
+        None, ge=1 << 20, description="fixed KV cache size in bytes (overrides the utilisation)"
+    )
+    max_num_seqs: int | None = Field(None, ge=1, description="sequences decoded together")
     chat_template: str | None = Field(
         None, description="Jinja chat template file (relative to this file)"
     )
@@ -107,7 +121,21 @@ class VllmProfile(BaseModel):
     @property
     def served(self) -> str:
         """Return the model id the server answers to."""
-        return self.served_name or self.model
+        if self.served_name:
+            return self.served_name
+        if self.model.startswith(GGUF_SCHEME):
+            from llmops.vllm.gguf_model import gguf_model
+
+            return gguf_model(self.model.removeprefix(GGUF_SCHEME)).served_name
+        return self.model
+
+    def model_path(self) -> str:
+        """Return what vLLM loads: a gguf:<name> model's prepared folder (made on first use)."""
+        if self.model.startswith(GGUF_SCHEME):
+            from llmops.vllm.gguf_model import prepare_gguf
+
+            return str(prepare_gguf(self.model.removeprefix(GGUF_SCHEME)))
+        return self.resolve(self.model)
 
     def resolve(self, value: str) -> str:
         """Return ``value`` as an absolute path when it names a file next to the profile."""
@@ -159,7 +187,7 @@ def build_command(
     profile: VllmProfile, python: str = "python", port: int | None = None
 ) -> list[str]:
     """Return the argv that starts vLLM's OpenAI-compatible server for ``profile``."""
-    argv = [python, "-m", SERVER_MODULE, "--model", profile.resolve(profile.model)]
+    argv = [python, "-m", SERVER_MODULE, "--model", profile.model_path()]
     argv += ["--served-model-name", profile.served]
     argv += ["--host", profile.host, "--port", str(profile.port if port is None else port)]
     argv += ["--tensor-parallel-size", str(profile.tensor_parallel_size)]
@@ -167,6 +195,12 @@ def build_command(
         argv += ["--max-model-len", str(profile.max_model_len)]
     argv += ["--gpu-memory-utilization", str(profile.gpu_memory_utilization)]
     argv += ["--dtype", profile.dtype]
+    if profile.kv_cache_memory_bytes is not None:
+        argv += ["--kv-cache-memory-bytes", str(profile.kv_cache_memory_bytes)]
+    if profile.max_num_seqs is not None:
+        argv += ["--max-num-seqs", str(profile.max_num_seqs)]
+    if profile.enforce_eager:
+        argv.append("--enforce-eager")
     if profile.chat_template is not None:
         argv += ["--chat-template", profile.resolve(profile.chat_template)]
     return argv + list(profile.extra_args)

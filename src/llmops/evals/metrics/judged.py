@@ -29,6 +29,10 @@ from llmops.evals.judge import (
     parse_pairwise,
     parse_rag_verdict,
     parse_verdict,
+    rag_verdict_schema,
+    response_format,
+    verdict_schema,
+    wants_schema,
 )
 from llmops.evals.metrics.base import BaseMetric, EvalServices, ItemContext, register_metric
 from llmops.evals.records import MetricResult
@@ -125,6 +129,9 @@ class JudgeMetric(_Judged):
         if early is not None or judge is None:
             return early or MetricResult.skipped(ctx.services.judge_missing)
         messages, rendered = self._messages(ctx)
+        params = dict(rendered.params or {})
+        if wants_schema(params):
+            params["response_format"] = response_format("verdict", verdict_schema())
         samples = self.samples
         verdicts: list[Verdict] = []
         try:
@@ -136,7 +143,7 @@ class JudgeMetric(_Judged):
                         rubric=rendered.lineage,
                         sample=sample,
                         temperature=self._temperature(ctx),
-                        params=dict(rendered.params or {}),
+                        params=params,
                     )
                 )
         except LLMOpsError as exc:
@@ -181,13 +188,21 @@ class RagJudgeMetric(_Judged):
         if self.aspect in ("context_precision", "context_recall") and not has_reference:
             return MetricResult.skipped(NO_REFERENCE)
         messages, rendered = self._messages(ctx)
+        context_ids = [c["id"] for c in _contexts(ctx)]
         # every aspect of the item parses the same reply; only the pass threshold differs
         parse = functools.partial(
             parse_rag_verdict,
             threshold=self.threshold,
-            context_ids=[c["id"] for c in _contexts(ctx)],
+            context_ids=context_ids,
             has_reference=has_reference,
         )
+        params: dict[str, Any] = {
+            "response_format": {"type": "json_object"},
+            **dict(rendered.params or {}),
+        }
+        if wants_schema(params):
+            schema = rag_verdict_schema(context_ids, has_reference=has_reference)
+            params["response_format"] = response_format("judge_rag", schema)
         verdicts: list[Verdict] = []
         missing = ""
         try:
@@ -198,10 +213,7 @@ class RagJudgeMetric(_Judged):
                     rubric=rendered.lineage,
                     sample=sample,
                     temperature=self._temperature(ctx),
-                    params={
-                        "response_format": {"type": "json_object"},
-                        **dict(rendered.params or {}),
-                    },
+                    params=params,
                 )
                 aspect: Verdict | None = getattr(both, self.aspect)
                 if aspect is None:
