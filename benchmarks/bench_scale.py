@@ -210,7 +210,9 @@ def gateway_part(quick: bool) -> list[dict[str, Any]]:
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llmops-bench"
 
 
-def store_part(quick: bool, sizes: list[int] | None = None) -> list[dict[str, Any]]:
+def store_part(
+    quick: bool, sizes: list[int] | None = None, budget_s: float = 2400
+) -> list[dict[str, Any]]:
     import numpy as np
     import scale_store as ss
 
@@ -249,7 +251,7 @@ def store_part(quick: bool, sizes: list[int] | None = None) -> list[dict[str, An
                     "--dir",
                     str(work / engine),
                     "--budget-seconds",
-                    str(STORE_BUDGET_S),
+                    str(budget_s),
                     "--max-rss-mb",
                     str(STORE_MAX_RSS_MB),
                 ]
@@ -273,7 +275,6 @@ def store_part(quick: bool, sizes: list[int] | None = None) -> list[dict[str, An
     return rows
 
 
-STORE_BUDGET_S = 2400  # per engine and size: local mode at 1M may not finish
 STORE_MAX_RSS_MB = 9000
 
 
@@ -287,13 +288,17 @@ def main() -> int:
     parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--sizes", default=None, help="store sizes, e.g. 100000,1000000")
+    parser.add_argument(
+        "--store-budget", type=float, default=2400, help="seconds per engine and size to build"
+    )
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     for name, part in PARTS.items():
         if args.part not in (name, "all"):
             continue
-        if name == "store" and args.sizes:
-            rows += store_part(args.quick, [int(s) for s in args.sizes.split(",")])
+        if name == "store" and (args.sizes or args.store_budget != 2400):
+            sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
+            rows += store_part(args.quick, sizes, args.store_budget)
         else:
             rows += part(args.quick)
     doc = {
