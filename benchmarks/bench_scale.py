@@ -211,7 +211,10 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "llmops
 
 
 def store_part(
-    quick: bool, sizes: list[int] | None = None, budget_s: float = 2400
+    quick: bool,
+    sizes: list[int] | None = None,
+    budget_s: float = 2400,
+    engines: tuple[str, ...] = ("edge", "local"),
 ) -> list[dict[str, Any]]:
     import numpy as np
     import scale_store as ss
@@ -233,7 +236,7 @@ def store_part(
             (work / "texts.json").write_text(json.dumps(texts))
             del points
             results: dict[str, Any] = {}
-            for engine in ("edge", "local"):
+            for engine in engines:
                 load_before = _load()
                 cmd = [
                     sys.executable,
@@ -267,6 +270,7 @@ def store_part(
                     "part": "store",
                     "figure": f"{n:,} chunks x 384 dims: Qdrant Edge vs local mode",
                     "value": results,
+                    "ratio local / edge": _store_ratios(results),
                     "exact search (numpy, all points, ms/query)": round(exact_ms, 1),
                     "vectors": "mixes of two real MiniLM vectors of the sample corpus + noise "
                     "(scale_store.py docstring); 200 held-out queries; payloads like llmops'",
@@ -276,6 +280,18 @@ def store_part(
 
 
 STORE_MAX_RSS_MB = 9000
+
+
+def _store_ratios(results: dict[str, Any]) -> dict[str, float]:
+    """Return local mode's figure over Edge's for what both engines measured."""
+    edge, local = results.get("edge", {}), results.get("local", {})
+    out: dict[str, float] = {}
+    for key in ("build_s", "build_cpu_s", "open_s", "p50_ms", "p99_ms", "query_cpu_ms_mean"):
+        if edge.get(key) and local.get(key):
+            out[key] = round(local[key] / edge[key], 2)
+    if "rss_serving" in edge and "rss_serving" in local:
+        out["rss_serving"] = round(local["rss_serving"]["VmRSS"] / edge["rss_serving"]["VmRSS"], 2)
+    return out
 
 
 PARTS = {"gateway": gateway_part, "store": store_part}
@@ -288,6 +304,7 @@ def main() -> int:
     parser.add_argument("--part", choices=[*PARTS, "all"], default="all")
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
     parser.add_argument("--sizes", default=None, help="store sizes, e.g. 100000,1000000")
+    parser.add_argument("--engines", default="edge,local", help="store engines to run")
     parser.add_argument(
         "--store-budget", type=float, default=2400, help="seconds per engine and size to build"
     )
@@ -296,9 +313,10 @@ def main() -> int:
     for name, part in PARTS.items():
         if args.part not in (name, "all"):
             continue
-        if name == "store" and (args.sizes or args.store_budget != 2400):
+        if name == "store":
             sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
-            rows += store_part(args.quick, sizes, args.store_budget)
+            engines = tuple(args.engines.split(","))
+            rows += store_part(args.quick, sizes, args.store_budget, engines)
         else:
             rows += part(args.quick)
     doc = {
