@@ -1,11 +1,10 @@
-"""Past one machine: shared gateway state, the embedded store at 100k-1M chunks, Ray builds.
+"""Past one machine: shared gateway state and the embedded store at 100k-1M chunks.
 
 Prints ONE JSON document with a row per figure (value, target or peer, ratio):
 
     python benchmarks/bench_scale.py                      # every part, full sizes
     python benchmarks/bench_scale.py --part gateway       # memory vs redis shared state
     python benchmarks/bench_scale.py --part store --sizes 100000,1000000
-    python benchmarks/bench_scale.py --part ray           # Ray build vs local build
     python benchmarks/bench_scale.py --quick              # smaller sizes everywhere
 
 **gateway**: the scripted upstream, and two gateways with the same key and rate limit — the
@@ -14,8 +13,11 @@ this script starts — measured in alternation with ``bench_gateway.measure_inte
 (direct vs each gateway, c=1 latency and c=64 throughput). Target: the default adds
 p50 <= 1 ms; the Redis mode's added cost is measured against it.
 
-**store**: see ``bench_store.py`` (each engine and size runs in its own process so its RSS
-is its own); this script runs it and folds its rows in.
+**store**: Qdrant local mode vs Qdrant Edge at each size, built, reopened and queried by
+``scale_store.py`` (one process per engine and size, so each RSS is its own; its docstring says
+how the synthetic vectors are drawn); rows carry the ratio local / Edge.
+
+There is no Ray part: the Ray executor is not merged (see docs/scale.md).
 """
 
 from __future__ import annotations
