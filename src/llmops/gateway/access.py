@@ -43,11 +43,10 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(SELF_AUTHENTICATED)
 
 
-def admit(rt: GatewayRuntime, authorization: bytes | None, path: str) -> ApiKey:
-    """Return the caller of ``path`` after the rate limit; raise the 401/429 ApiError."""
+async def admit(rt: GatewayRuntime, authorization: bytes | None, path: str) -> ApiKey:
+    """Return the caller of ``path`` after the rate limit; raise the 401/429/503 ApiError."""
     key = rt.keys.caller(authorization)
-    if path.startswith(RATE_LIMITED):
-        rt.limiter.enforce(key.id, key.rate_limit)
+    await rt.limiter.admit(key, limited=path.startswith(RATE_LIMITED))
     return key
 
 

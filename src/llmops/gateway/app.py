@@ -36,12 +36,13 @@ __all__ = ["ROUTE_GROUPS", "GatewayApp", "create_api", "create_app"]
 
 def _groups() -> list[Callable[[GatewayRuntime], APIRouter]]:
     from llmops.dashboard.server import make_dashboard_router
-    from llmops.gateway import routes_admin, routes_monitor, routes_ops, routes_v1
+    from llmops.gateway import routes_admin, routes_keys, routes_monitor, routes_ops, routes_v1
 
     return [
         routes_ops.router,
         routes_v1.router,
         routes_admin.router,
+        routes_keys.router,
         routes_monitor.router,
         make_dashboard_router,
     ]
@@ -134,7 +135,7 @@ class GatewayApp:
         rt = self.runtime
         headers = dict(scope["headers"])
         try:
-            remember(scope, admit(rt, headers.get(b"authorization"), scope["path"]))
+            remember(scope, await admit(rt, headers.get(b"authorization"), scope["path"]))
             if scope["method"] not in _BODY_METHODS:
                 return receive
             body = await read_body(receive, headers, rt.config.server.max_body_bytes)

@@ -25,6 +25,7 @@ from llmops.errors import ConfigError
 from llmops.files import load_yaml_model
 from llmops.gateway.config import AuthConfig, KeyRateLimit
 from llmops.gateway.responses import ApiError
+from llmops.gateway.revocations import Revocations
 
 __all__ = [
     "ADMIN_SCOPE",
@@ -80,6 +81,8 @@ class ApiKey:
     id: str
     scopes: frozenset[str]
     rate_limit: KeyRateLimit
+    #: The stored SHA-256 of the key (None for the anonymous caller): what a revocation names.
+    sha256: str | None = None
 
     def allows_route(self, route_scopes: list[str]) -> bool:
         """Return True when the key may call a route requiring any of ``route_scopes``."""
@@ -99,8 +102,11 @@ ANONYMOUS_ID = "anonymous"
 class KeyStore:
     """Look callers up by the SHA-256 of their bearer token."""
 
-    def __init__(self, config: AuthConfig, root: Path) -> None:
+    def __init__(
+        self, config: AuthConfig, root: Path, revocations: Revocations | None = None
+    ) -> None:
         self.enabled = config.enabled
+        self.revocations = revocations if revocations is not None else Revocations()
         self._default_limit = config.default_rate_limit
         entries: list[KeyEntry] = []
         if config.keys_file:
@@ -114,7 +120,9 @@ class KeyStore:
                 hint=f"add auth.keys_file or set {config.keys_env or 'auth.keys_env'}",
             )
         self._by_hash: dict[str, ApiKey] = {
-            e.sha256: ApiKey(e.id, frozenset(e.scopes), e.rate_limit or self._default_limit)
+            e.sha256: ApiKey(
+                e.id, frozenset(e.scopes), e.rate_limit or self._default_limit, e.sha256
+            )
             for e in entries
         }
         self.anonymous = ApiKey(ANONYMOUS_ID, frozenset({"*"}), self._default_limit)
@@ -146,6 +154,14 @@ class KeyStore:
     def __len__(self) -> int:
         return len(self._by_hash)
 
+    def stored(self) -> list[ApiKey]:
+        """Return the keys from the keys file and environment (not the local admin)."""
+        return list(self._by_hash.values())
+
+    def digests_of(self, key_id: str) -> list[str]:
+        """Return the stored digests of the keys called ``key_id`` (one, unless reused)."""
+        return [digest for digest, key in self._by_hash.items() if key.id == key_id]
+
     def authenticate(self, authorization: str | None) -> ApiKey | None:
         """Return the key for an ``Authorization: Bearer`` header value, or None."""
         if not authorization:
@@ -157,6 +173,8 @@ class KeyStore:
         digest = hash_key(token.strip())
         if self._local_admin is not None and digest == self._local_admin[0]:
             return self._local_admin[1]
+        if digest in self.revocations:
+            return None
         return self._by_hash.get(digest)
 
     def caller(self, authorization: bytes | str | None) -> ApiKey:
@@ -173,12 +191,25 @@ class KeyStore:
             return self.anonymous
         key = self.authenticate(authorization)
         if key is None:
+            if authorization and len(self.revocations):
+                self.refuse_if_revoked(hash_key(authorization.partition(" ")[2].strip()))
             raise ApiError(
                 401,
                 "missing or invalid API key: send 'Authorization: Bearer <key>'",
                 code="invalid_api_key",
             )
         return key
+
+    def refuse_if_revoked(self, digest: str | None) -> None:
+        """Raise the 401 ApiError of a revoked key when ``digest`` is revoked."""
+        if digest is None or digest not in self.revocations:
+            return
+        key = self._by_hash.get(digest)
+        raise ApiError(
+            401,
+            f"API key '{key.id if key else 'unknown'}' has been revoked",
+            code="invalid_api_key",
+        )
 
     def require_admin(self, key: ApiKey) -> None:
         """Raise a 403 ApiError unless ``key`` may use the admin endpoints."""

@@ -1,8 +1,13 @@
-"""A circuit breaker per replica: closed, open after N consecutive failures, then one probe."""
+"""A circuit breaker per replica: closed, open after N consecutive failures, then one probe.
+
+Listeners (``on_open``) hear when this breaker opens on its own failures; ``trip`` opens it
+because another gateway replica's breaker on the same upstream opened (``shared_state``).
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Literal
 
 __all__ = ["BreakerState", "CircuitBreaker"]
@@ -21,6 +26,8 @@ class CircuitBreaker:
         self.failures = 0
         self.opened_at = 0.0
         self._probing = False
+        #: Called with this breaker when it opens on its own failures (not on ``trip``).
+        self.on_open: list[Callable[[CircuitBreaker], None]] = []
 
     def can_try(self, now: float | None = None) -> bool:
         """Return True when a request may go to this replica now (no side effect)."""
@@ -46,10 +53,30 @@ class CircuitBreaker:
     def failure(self, now: float | None = None) -> None:
         """Count a failure; open on the threshold or when the half-open probe fails."""
         self.failures += 1
+        self._probing = False
         if self.state == "half_open" or self.failures >= self.threshold:
+            opening = self.state != "open"
             self.state = "open"
             self.opened_at = time.monotonic() if now is None else now
+            for listener in self.on_open if opening else ():
+                listener(self)
+
+    def trip(self, seconds: float, now: float | None = None) -> None:
+        """Open for ``seconds`` (then probe as usual) unless already open for longer."""
+        now = time.monotonic() if now is None else now
+        opened_at = now - max(0.0, self.reset_after - seconds)
+        if self.state == "open" and self.opened_at >= opened_at:
+            return
+        self.state = "open"
+        self.opened_at = opened_at
         self._probing = False
+
+    def remaining(self, now: float | None = None) -> float:
+        """Return seconds until an open breaker lets a probe through (0 when not open)."""
+        if self.state != "open":
+            return 0.0
+        elapsed = (time.monotonic() if now is None else now) - self.opened_at
+        return max(0.0, self.reset_after - elapsed)
 
     @property
     def value(self) -> int:

@@ -31,7 +31,7 @@ async def handle_completion(ctx: RequestContext) -> None:
     """Serve one chat (``shape='chat'``) or legacy text completion request."""
     rt = ctx.rt
     try:
-        ctx.accepted(admit(rt, ctx.headers.get(b"authorization"), "/v1/"))
+        ctx.accepted(await admit(rt, ctx.headers.get(b"authorization"), "/v1/"))
         ctx.body = await read_body(ctx.receive, ctx.headers, rt.config.server.max_body_bytes)
         data = parse_json(ctx.body)
         if ctx.shape == "chat":

@@ -34,6 +34,7 @@ __all__ = [
     "RouteConfig",
     "ServerConfig",
     "ShadowConfig",
+    "SharedStateConfig",
     "TimeoutConfig",
     "TraceConfig",
     "load_gateway_config",
@@ -257,6 +258,46 @@ class TraceConfig(_Model):
     record_text: bool = Field(True, description="store questions and answers")
 
 
+class SharedStateConfig(_Model):
+    """What gateway replicas share: rate-limit buckets, key revocations and breaker trips.
+
+    ``memory`` (the default) keeps them in this process: right for one replica, while N
+    replicas behind a load balancer would each allow the full rate. ``redis`` keeps them in
+    one Redis server that every replica uses.
+    """
+
+    backend: Literal["memory", "redis"] = Field(
+        "memory", description="'memory' (this process only) or 'redis' (shared by replicas)"
+    )
+    url: str | None = Field(
+        None, description="redis://host:port/db (backend redis); the password goes in password_env"
+    )
+    password_env: str | None = Field(None, description="env var holding the Redis password")
+    prefix: str = Field(
+        "llmops:", min_length=1, description="key prefix: one per deployment sharing a Redis"
+    )
+    when_unavailable: Literal["open", "closed"] = Field(
+        "open",
+        description="Redis unreachable: 'open' = each replica limits alone with the "
+        "revocations it last saw; 'closed' = refuse with 503 until Redis answers",
+    )
+    timeout: float = Field(0.25, gt=0, description="seconds a Redis call may take")
+    retry_after: float = Field(
+        2.0, gt=0, description="seconds before a replica tries an unreachable Redis again"
+    )
+    share_breakers: bool = Field(
+        True, description="a breaker opening on one replica opens it on the others"
+    )
+
+    @model_validator(mode="after")
+    def _url_for_redis(self) -> SharedStateConfig:
+        if self.backend == "redis" and not self.url:
+            raise ValueError("backend 'redis' needs a url (redis://host:port/db)")
+        if self.url and not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("url must start with redis://, rediss:// or unix://")
+        return self
+
+
 class GatewayConfig(_Model):
     """Everything in ``serving/gateway.yaml``."""
 
@@ -264,6 +305,10 @@ class GatewayConfig(_Model):
     server: ServerConfig = Field(default_factory=ServerConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     traces: TraceConfig = Field(default_factory=TraceConfig)
+    shared_state: SharedStateConfig = Field(
+        default_factory=SharedStateConfig,
+        description="where replicas share rate limits, revocations and breaker trips",
+    )
     upstreams: dict[str, PoolConfig] = Field(default_factory=dict)
     routes: dict[str, RouteConfig] = Field(default_factory=dict)
 

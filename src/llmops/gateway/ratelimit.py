@@ -1,4 +1,11 @@
-"""Token buckets per API key, on requests and on tokens."""
+"""Token buckets per API key, on requests and on tokens; admission at the front door.
+
+One replica keeps its buckets in this process. Replicas that share a ``SharedState``
+(``shared_state`` in gateway.yaml) ask it instead, once per request: it also answers whether
+the key was revoked. When it cannot answer, ``when_unavailable`` decides: ``open`` falls back
+to these in-process buckets (each replica then allows the full rate alone) and the
+revocations this replica last mirrored; ``closed`` refuses with 503.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +13,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 from llmops.gateway.config import KeyRateLimit
 from llmops.gateway.responses import ApiError
+from llmops.gateway.shared_state import REVOKED, SharedState, SharedStateDownError
+
+if TYPE_CHECKING:
+    from llmops.gateway.auth import ApiKey
 
 __all__ = ["RateLimiter", "TokenBucket"]
 
@@ -50,14 +62,55 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """Request and token buckets per key id; ``check`` before, ``charge_tokens`` after."""
+    """Request and token buckets per key id; ``admit`` before, ``charge_tokens`` after."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        shared: SharedState | None = None,
+        when_unavailable: Literal["open", "closed"] = "open",
+        retry_after: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.shared = shared
+        self.when_unavailable = when_unavailable
+        self.retry_after = retry_after
         self.clock = clock  # tests inject one
         self._requests: dict[str, TokenBucket] = {}
         self._tokens: dict[str, TokenBucket] = {}
         # Tokens are charged from the trace writer thread, checks run on the event loop.
         self._lock = threading.Lock()
+
+    async def admit(self, key: ApiKey, *, limited: bool) -> None:
+        """Raise the 401 (revoked), 429 or 503 ApiError that refuses ``key``, else return.
+
+        ``limited``: the path shares the per-key buckets (``/v1/``); other paths only check
+        that a shared revocation does not name the key.
+        """
+        if self.shared is None:
+            if limited:
+                self.enforce(key.id, key.rate_limit)
+            return
+        limit = key.rate_limit if limited and _limits(key.rate_limit) else None
+        if limit is None and key.sha256 is None:
+            return  # the anonymous caller with no limit: nothing to ask
+        try:
+            wait = await self.shared.admit(key, limit)
+        except SharedStateDownError as exc:
+            if self.when_unavailable == "closed":
+                seconds = max(1, int(self.retry_after + 0.999))
+                raise ApiError(
+                    503,
+                    f"the gateway's shared state is unavailable ({exc}); retry in {seconds} s",
+                    code="shared_state_unavailable",
+                    headers={"retry-after": str(seconds)},
+                ) from None
+            if limited:
+                self.enforce(key.id, key.rate_limit)
+            return
+        if wait == REVOKED:
+            raise ApiError(401, f"API key '{key.id}' has been revoked", code="invalid_api_key")
+        if wait > 0:
+            raise _limited(key.id, wait)
 
     def _bucket(
         self, store: dict[str, TokenBucket], key: str, per_minute: float, burst: float | None
@@ -74,17 +127,11 @@ class RateLimiter:
         """Raise a 429 ApiError (with Retry-After) when ``key`` is over ``limit``."""
         wait = self.check(key, limit)
         if wait > 0:
-            seconds = max(1, int(wait + 0.999))
-            raise ApiError(
-                429,
-                f"rate limit exceeded for key '{key}'; retry in {seconds} s",
-                code="rate_limit_exceeded",
-                headers={"retry-after": str(seconds)},
-            )
+            raise _limited(key, wait)
 
     def check(self, key: str, limit: KeyRateLimit) -> float:
         """Return 0 when the request may go ahead, else the Retry-After in seconds."""
-        if limit.tokens_per_minute is None and limit.requests_per_minute is None:
+        if not _limits(limit):
             return 0.0
         with self._lock:
             return self._check(key, limit)
@@ -101,9 +148,25 @@ class RateLimiter:
         return 0.0
 
     def charge_tokens(self, key: str, limit: KeyRateLimit, tokens: int) -> None:
-        """Debit the tokens a request used."""
+        """Debit the tokens a request used (here, and in the shared state when there is one)."""
         if limit.tokens_per_minute and tokens:
             with self._lock:
                 self._bucket(self._tokens, key, limit.tokens_per_minute, None).debit(
                     tokens, self.clock()
                 )
+            if self.shared is not None:
+                self.shared.charge_tokens(key, limit, tokens)
+
+
+def _limits(limit: KeyRateLimit) -> bool:
+    return limit.tokens_per_minute is not None or limit.requests_per_minute is not None
+
+
+def _limited(key_id: str, wait: float) -> ApiError:
+    seconds = max(1, int(wait + 0.999))
+    return ApiError(
+        429,
+        f"rate limit exceeded for key '{key_id}'; retry in {seconds} s",
+        code="rate_limit_exceeded",
+        headers={"retry-after": str(seconds)},
+    )

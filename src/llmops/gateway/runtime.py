@@ -21,6 +21,8 @@ from llmops.gateway.config import GatewayConfig, RouteConfig, load_gateway_confi
 from llmops.gateway.hooks import RouteGuards, build_route_guards
 from llmops.gateway.metrics import GatewayMetrics
 from llmops.gateway.ratelimit import RateLimiter
+from llmops.gateway.revocations import Revocations, revocations_path
+from llmops.gateway.shared_state import open_shared_state
 from llmops.gateway.upstream import Pool
 from llmops.traces import TraceRecord, TraceStore, TraceWriter
 from llmops.traces.writer import Observer
@@ -71,7 +73,14 @@ class GatewayRuntime:
         self.settings = settings
         self.config_path = config_path
         self.metrics = GatewayMetrics()
-        self.limiter = RateLimiter()
+        shared = config.shared_state
+        # Kept across reloads, like the buckets: a reload re-reads keys, not who was revoked.
+        self.revocations = Revocations(
+            revocations_path(settings.state_path) if shared.backend == "memory" else None
+        )
+        self.limiter = RateLimiter(
+            open_shared_state(shared, self.revocations), shared.when_unavailable, shared.retry_after
+        )
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="llmops-gw")
         self.started = False
         self.shadow_tasks: set[asyncio.Task[None]] = set()
@@ -115,7 +124,7 @@ class GatewayRuntime:
 
     def _apply(self, config: GatewayConfig) -> None:
         config.check_references(self.settings)  # what `llmops serve --check` checks
-        keys = KeyStore(config.auth, self.settings.root)
+        keys = KeyStore(config.auth, self.settings.root, self.revocations)
         keys.set_local_admin(self._admin_token)
         pools = {
             name: Pool(
@@ -175,6 +184,9 @@ class GatewayRuntime:
         """Open upstream clients, start health checks, load guards and the embedding model."""
         for pool in self.pools.values():
             await pool.start()
+        if self.limiter.shared is not None:
+            await self.limiter.shared.start()
+            self.limiter.shared.watch(self.pools.values())
         for route in self.routes.values():
             warm = getattr(route.guards, "warm", None)
             if warm is not None:
@@ -249,6 +261,8 @@ class GatewayRuntime:
             await pool.close()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.writer.close)
+        if self.limiter.shared is not None:
+            await self.limiter.shared.close()
         if self.store is not None:
             self.store.close()
         self.executor.shutdown(wait=False)
@@ -261,6 +275,15 @@ class GatewayRuntime:
 
             raise UsageError("this gateway was not started from a file; nothing to reload")
         config = load_gateway_config(self.config_path, self.settings)
+        if config.shared_state != self.config.shared_state:
+            from llmops.errors import ConfigError
+
+            raise ConfigError(
+                "shared_state changed: a reload cannot move rate limits and revocations",
+                file=self.config_path,
+                key="shared_state",
+                hint="restart the gateway (each replica in turn) to apply it",
+            )
         old_pools = self.pools
         self._apply(config)
         await self.start()
