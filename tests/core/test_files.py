@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict
 
+from llmops.atomic import atomic_write_json, atomic_write_text
 from llmops.errors import ConfigError, StateError
-from llmops.files import atomic_write_json, atomic_write_text, file_lock, load_yaml_model
+from llmops.locks import file_lock
+from llmops.validation import load_yaml_model
 
 
 class Inner(BaseModel):

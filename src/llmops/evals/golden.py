@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from llmops.errors import CheckFailedError, NotFoundError
-from llmops.files import sha256_text
+from llmops.hashing import sha256_text
 
 __all__ = ["GoldenRecord", "GoldenSet", "load_golden_set", "load_golden_sets"]
 

@@ -1,7 +1,7 @@
 """The vector store: one Qdrant client per local folder or server URL, per process.
 
 Embedded (local) mode lets only one process open a folder, so llmops takes an owner lock
-(``<folder>/.llmops-owner``, holding the pid) before opening it and keeps one client per folder
+(``<folder>/.llmops-owner.lock``; the pid is in ``.llmops-owner``) before opening it and keeps one client per folder
 for the life of the process: a gateway that serves from the store can also run
 ``Pipeline.run()`` in-process on the same client. A second process gets a ``StateError`` naming
 the owner pid. A Qdrant server or cluster (``qdrant.url`` + the API key from ``api_key_env``)
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import sys
@@ -26,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from llmops.errors import StateError
 
 if TYPE_CHECKING:
+    from filelock import FileLock
     from qdrant_client import QdrantClient
 
     from llmops.config import Settings
@@ -46,7 +45,7 @@ class VectorStore:
     client: QdrantClient
     where: str
     lock: threading.RLock = field(default_factory=threading.RLock)
-    _owner_fd: int | None = None
+    _owner_lock: FileLock | None = None
 
     # -- collections ---------------------------------------------------------------------------
 
@@ -212,25 +211,26 @@ class VectorStore:
         """Close the client and release the owner lock."""
         with contextlib.suppress(Exception):
             self.client.close()
-        if self._owner_fd is not None:
+        if self._owner_lock is not None:
             with contextlib.suppress(OSError):
-                os.close(self._owner_fd)
-            self._owner_fd = None
+                self._owner_lock.release()
+            self._owner_lock = None
 
 
-def _take_owner_lock(folder: Path) -> int:
-    """Lock ``<folder>/.llmops-owner`` for this process, or raise StateError naming the owner."""
+def _take_owner_lock(folder: Path) -> FileLock:
+    """Lock ``<folder>/.llmops-owner.lock`` for this process, or raise StateError naming the owner.
+
+    The owner's pid is written next to the lock (``.llmops-owner``) for the error message.
+    """
+    from llmops.atomic import atomic_write_text
+    from llmops.locks import try_lock
+
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ".llmops-owner"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno not in (errno.EAGAIN, errno.EACCES):
-            raise
+    owner_file = folder / ".llmops-owner"
+    lock = try_lock(folder / ".llmops-owner.lock")
+    if lock is None:
         try:
-            owner = json.loads(path.read_text(encoding="utf-8") or "{}")
+            owner = json.loads(owner_file.read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError):
             owner = {}
         pid = owner.get("pid", "?")
@@ -239,28 +239,26 @@ def _take_owner_lock(folder: Path) -> int:
             hint="stop that process (or send this work through it, e.g. the gateway's admin "
             "API), or run a Qdrant server and set qdrant.url in llmops.yaml",
         ) from None
-    info = json.dumps({"pid": os.getpid(), "argv": " ".join(sys.argv[:3])})
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, info.encode(), 0)
-    return fd
+    atomic_write_text(owner_file, json.dumps({"pid": os.getpid(), "argv": " ".join(sys.argv[:3])}))
+    return lock
 
 
 def _open_local(folder: Path) -> VectorStore:
     from qdrant_client import QdrantClient
 
-    fd = _take_owner_lock(folder)
+    owner = _take_owner_lock(folder)
     try:
         client = QdrantClient(path=str(folder), force_disable_check_same_thread=True)
     except RuntimeError as exc:  # Qdrant's own lock: a process that does not use llmops
-        os.close(fd)
+        owner.release()
         raise StateError(
             f"the embedded Qdrant store at {folder} is open in another process",
             hint=f"{exc}; stop that process or run a Qdrant server and set qdrant.url",
         ) from None
     except BaseException:
-        os.close(fd)
+        owner.release()
         raise
-    return VectorStore(client=client, where=str(folder), _owner_fd=fd)
+    return VectorStore(client=client, where=str(folder), _owner_lock=owner)
 
 
 def _open_server(url: str, api_key_env: str, timeout: float) -> VectorStore:
