@@ -412,7 +412,7 @@ def _median(values: list[float | None]) -> float | None:
 
 def trace_write_cost(n: int) -> dict[str, float]:
     """Per-request cost of the trace path: enqueue (request path) and batched SQLite write."""
-    from llmops.gateway.traces import TraceRecord, TraceStore, TraceWriter
+    from llmops.traces import TraceRecord, TraceStore, TraceWriter
 
     with tempfile.TemporaryDirectory() as tmp:
         writer = TraceWriter(TraceStore(f"sqlite:///{tmp}/t.db"), flush_interval=0.5)

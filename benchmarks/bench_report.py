@@ -99,7 +99,8 @@ def _first_render(html: str, repeats: int = 3) -> dict[str, float]:
 def _fill_traces(path: Path, n: int, now: float) -> None:
     import random
 
-    from llmops.gateway.traces import COLUMNS, TraceStore
+    from llmops.traces import TraceStore
+    from llmops.traces.record import COLUMNS
 
     TraceStore(f"sqlite:///{path}").close()  # creates the table and its indexes
     rng = random.Random(0)

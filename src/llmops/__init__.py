@@ -39,7 +39,7 @@ _LAZY: dict[str, str] = {
     "Retriever": "llmops.rag",
     "GuardPipeline": "llmops.guards",
     "GatewayServer": "llmops.gateway",
-    "TraceStore": "llmops.gateway",
+    "TraceStore": "llmops.traces",
     "EvalRunner": "llmops.evals",
     "ScriptedLLMServer": "llmops.testing",
     "create_provider": "llmops.providers",
@@ -77,7 +77,6 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     from llmops.evals import EvalRunner as EvalRunner
     from llmops.gateway import GatewayServer as GatewayServer
-    from llmops.gateway import TraceStore as TraceStore
     from llmops.guards import GuardPipeline as GuardPipeline
     from llmops.lineage import (
         IndexLineage as IndexLineage,
@@ -98,6 +97,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from llmops.rag import Pipeline as Pipeline
     from llmops.rag import Retriever as Retriever
     from llmops.testing import ScriptedLLMServer as ScriptedLLMServer
+    from llmops.traces import TraceStore as TraceStore
 
 
 def __getattr__(name: str) -> Any:

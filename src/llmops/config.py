@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from llmops.errors import ConfigError
+from llmops.monitor.settings import SIGNALS, MonitorSettings
 from llmops.validation import validate_model
 from llmops.yamlfile import load_yaml
 
@@ -24,6 +25,7 @@ __all__ = [
     "EmbeddingSettings",
     "JudgeSettings",
     "MlflowSettings",
+    "MonitorSettings",
     "QdrantSettings",
     "Settings",
     "TraceSettings",
@@ -113,6 +115,7 @@ class Settings(_Section):
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
     traces: TraceSettings = Field(default_factory=TraceSettings)
     vllm: VllmSettings = Field(default_factory=VllmSettings)
+    monitor: MonitorSettings = Field(default_factory=MonitorSettings)
 
     # Filled by load_settings; not part of the file format.
     _root: Path = PrivateAttr(default_factory=Path.cwd)
@@ -222,7 +225,19 @@ def load_settings(
             doc = load_yaml(config_file, text=text)
             if not isinstance(doc.data, dict):
                 raise ConfigError("expected a mapping at the top level", file=config_file, line=1)
-            validate_model(Settings, doc)  # file errors point at file:line
+            checked = validate_model(Settings, doc)  # file errors point at file:line
+            problems = checked.monitor.reference_problems()
+            if problems:
+                loc, message = problems[0]
+                raise ConfigError(
+                    message,
+                    file=config_file,
+                    line=doc.line_of(loc),
+                    key=".".join(str(p) for p in loc),
+                    hint=f"known actions: log, {', '.join(checked.monitor.actions) or '(none)'}"
+                    if "action" in message
+                    else f"known signals: {', '.join(SIGNALS)}",
+                )
             data = doc.data
     overrides = _env_overrides(environ)
     try:

@@ -18,6 +18,8 @@ PACKAGES = [
     "llmops.evals",
     "llmops.dashboard",
     "llmops.mlmodels",
+    "llmops.monitor",
+    "llmops.traces",
     "llmops.testing",
     "llmops.transport",
     "llmops.vllm",

@@ -11,7 +11,7 @@ import pytest
 from pg_helpers import postgres
 
 from llmops.dashboard.monitor_page import MonitorPage, SqlMonitorProvider, wilson
-from llmops.gateway.traces import TraceRecord, TraceStore
+from llmops.traces import TraceRecord, TraceStore
 
 NOW = 1_800_000_000.0
 HOUR = 3600.0

@@ -121,7 +121,7 @@ def test_report_build_with_the_monitor_page(cli: Any, tmp_path: Path) -> None:
     import time
 
     from llmops.config import load_settings
-    from llmops.gateway.traces import TraceRecord, TraceStore
+    from llmops.traces import TraceRecord, TraceStore
 
     (tmp_path / "llmops.yaml").write_text("project: pages\n")
     settings = load_settings(tmp_path)

@@ -18,8 +18,8 @@ from playwright.sync_api import expect
 
 from llmops.dashboard import History
 from llmops.gateway.auth import hash_key
-from llmops.gateway.traces import TraceRecord, TraceStore
 from llmops.testing import ScriptedLLMServer
+from llmops.traces import TraceRecord, TraceStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))
 from gateway_helpers import http_pool, running_gateway  # noqa: E402

@@ -37,4 +37,4 @@ def test_evals_exports() -> None:
 
 
 def test_every_builtin_metric_is_registered() -> None:
-    assert len(llmops.evals.available_metrics()) == 26
+    assert len(llmops.evals.available_metrics()) == 27

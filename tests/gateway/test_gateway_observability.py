@@ -14,9 +14,9 @@ import httpx
 import pytest
 from gateway_helpers import http_pool, running_gateway
 
-from llmops.gateway import GatewayServer, TraceRecord, TraceStore
-from llmops.gateway.traces import TraceWriter
+from llmops.gateway import GatewayServer
 from llmops.testing import Reply, ScriptedLLMServer
+from llmops.traces import TraceRecord, TraceStore, TraceWriter
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_traces_survive_a_crash_up_to_the_last_flush(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
     script = textwrap.dedent(f"""
         import os
-        from llmops.gateway.traces import TraceRecord, TraceStore, TraceWriter
+        from llmops.traces import TraceRecord, TraceStore, TraceWriter
         writer = TraceWriter(TraceStore("sqlite:///{db}"), flush_interval=60)
         for i in range(100):
             writer.submit(TraceRecord(f"flushed-{{i}}", route="r"))

@@ -16,7 +16,7 @@ from ml_helpers import FAST_SPEC  # type: ignore[import-not-found]
 from llmops.config import Settings, load_settings
 from llmops.gateway import GatewayRuntime, GatewayServer
 from llmops.gateway.config import GatewayConfig
-from llmops.gateway.traces import TraceStore
+from llmops.traces import TraceStore
 
 
 @pytest.fixture

@@ -450,7 +450,7 @@ def create_monitor_page(settings: Settings, options: dict[str, Any]) -> MonitorP
 
         if not Path(url[len("sqlite:///") :]).is_file():
             return None
-    from llmops.gateway.traces import TraceStore
+    from llmops.traces import TraceStore
 
     return MonitorPage(
         SqlMonitorProvider(TraceStore(url)), window_s=float(options.get("window_s", 86400.0))

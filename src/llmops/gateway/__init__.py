@@ -4,7 +4,7 @@ security and observability in front of vLLM or any OpenAI-compatible server."""
 from llmops.gateway.config import GatewayConfig, load_gateway_config
 from llmops.gateway.runtime import GatewayRuntime
 from llmops.gateway.server import GatewayServer, run
-from llmops.gateway.traces import TraceRecord, TraceStore
+from llmops.traces import TraceRecord, TraceStore
 
 __all__ = [
     "GatewayConfig",

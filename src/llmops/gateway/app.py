@@ -36,9 +36,15 @@ __all__ = ["ROUTE_GROUPS", "GatewayApp", "create_api", "create_app"]
 
 def _groups() -> list[Callable[[GatewayRuntime], APIRouter]]:
     from llmops.dashboard.server import make_dashboard_router
-    from llmops.gateway import routes_admin, routes_ops, routes_v1
+    from llmops.gateway import routes_admin, routes_monitor, routes_ops, routes_v1
 
-    return [routes_ops.router, routes_v1.router, routes_admin.router, make_dashboard_router]
+    return [
+        routes_ops.router,
+        routes_v1.router,
+        routes_admin.router,
+        routes_monitor.router,
+        make_dashboard_router,
+    ]
 
 
 #: Route groups served by FastAPI, each a ``(runtime) -> APIRouter`` factory.

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmops.gateway.formats import Shape
 from llmops.gateway.responses import ApiError, Send, send_json
-from llmops.gateway.traces import TraceRecord
+from llmops.traces import TraceRecord
 
 if TYPE_CHECKING:
     from llmops.gateway.auth import ApiKey

@@ -93,6 +93,7 @@ async def _retrieve(ctx: RequestContext, question: str) -> list[Context]:
         [float(c.score) if c.score is not None else 0.0 for c in contexts],
         (time.perf_counter() - t) * 1000,
     )
+    ctx.rec.note_retrieval(result, contexts, route.retriever.pipeline.model_spec)
     guards = route.guards
     if guards is None or not contexts:
         return contexts

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 if TYPE_CHECKING:
-    from llmops.gateway.traces import TraceRecord
     from llmops.gateway.upstream import Pool
+    from llmops.traces import TraceRecord
 
 __all__ = ["GatewayMetrics"]
 

@@ -21,8 +21,9 @@ from llmops.gateway.config import GatewayConfig, RouteConfig, load_gateway_confi
 from llmops.gateway.hooks import RouteGuards, build_route_guards
 from llmops.gateway.metrics import GatewayMetrics
 from llmops.gateway.ratelimit import RateLimiter
-from llmops.gateway.traces import TraceRecord, TraceStore, TraceWriter
 from llmops.gateway.upstream import Pool
+from llmops.traces import TraceRecord, TraceStore, TraceWriter
+from llmops.traces.writer import Observer
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -86,14 +87,22 @@ class GatewayRuntime:
         self._apply(config)
         store: TraceStore | None = None
         if config.traces.enabled:
-            store = TraceStore(config.traces.url or settings.trace_url)
+            url = config.traces.url or settings.trace_url
+            store = TraceStore(url, rollups=settings.monitor.enabled)
         self.store = store
+        observers: list[Observer] = [self.metrics.observe, self._charge_tokens]
+        self.monitor: Any = None
+        if settings.monitor.enabled:  # sampling, derived fields, monitor gauges (writer thread)
+            from llmops.monitor.hooks import install
+
+            self.monitor = install(self, store)
+            observers.insert(0, self.monitor.observe)
         self.writer = TraceWriter(
             store,
             flush_interval=config.traces.flush_interval,
             batch_size=config.traces.batch_size,
             record_text=config.traces.record_text,
-            observers=[self.metrics.observe, self._charge_tokens],
+            observers=observers,
         )
 
     @classmethod

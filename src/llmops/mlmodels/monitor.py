@@ -65,9 +65,9 @@ def logged_inputs(
     """
     import pandas as pd
 
-    from llmops.gateway.config import project_trace_url
-    from llmops.gateway.traces import TraceStore
     from llmops.mlmodels.serving import prediction_route
+    from llmops.traces import TraceStore
+    from llmops.traces.locate import project_trace_url
 
     url = trace_url or project_trace_url(settings)
     store = TraceStore(url)
@@ -135,7 +135,7 @@ def run_drift_rule(
         )
     profile = registry.run_profile(client, champion.run_id)
     if batch is None:
-        from llmops.gateway.config import project_trace_url
+        from llmops.traces.locate import project_trace_url
 
         trace_url = trace_url or project_trace_url(settings)
         batch = logged_inputs(settings, spec.name, trace_url=trace_url)

@@ -278,7 +278,7 @@ class PredictService:
         Inside the gateway the row joins its batched trace writer (no write on the request
         path); standalone, it is written at once.
         """
-        from llmops.gateway.traces import TraceRecord, TraceStore
+        from llmops.traces import TraceRecord, TraceStore
 
         try:
             record = TraceRecord(endpoint="predict", upstream="mlflow", **fields)

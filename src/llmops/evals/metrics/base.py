@@ -47,6 +47,7 @@ BUILTIN_MODULES = (
     "llmops.evals.metrics.text",
     "llmops.evals.metrics.retrieval",
     "llmops.evals.metrics.behaviour",
+    "llmops.evals.metrics.grounded",
     "llmops.evals.metrics.judged",
     "llmops.evals.metrics.ragas_metrics",
 )

@@ -1,0 +1,64 @@
+"""Production monitors over the trace store: online evaluation, hallucination and drift
+signals, alert rules with actions, and the report behind ``llmops monitor``.
+
+The query API for other readers (the dashboard): ``build_report`` (every signal of every
+route), ``Evaluator`` (one signal or group), and ``llmops.monitor.queries`` (rollup totals,
+scored-sample sums, keyset-paginated trace listing) all return dataclasses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmops.monitor.alerts import RuleOutcome, evaluate_rules
+    from llmops.monitor.drift import DriftResult, query_drift
+    from llmops.monitor.queries import Page, Window, list_traces
+    from llmops.monitor.report import MonitorReport, build_report
+    from llmops.monitor.scoring import Scorer
+    from llmops.monitor.signals import Evaluator, SignalValue
+    from llmops.monitor.watch import run_once, watch
+
+__all__ = [
+    "DriftResult",
+    "Evaluator",
+    "MonitorReport",
+    "Page",
+    "RuleOutcome",
+    "Scorer",
+    "SignalValue",
+    "Window",
+    "build_report",
+    "evaluate_rules",
+    "list_traces",
+    "query_drift",
+    "run_once",
+    "watch",
+]
+
+_WHERE = {
+    "RuleOutcome": "alerts",
+    "evaluate_rules": "alerts",
+    "DriftResult": "drift",
+    "query_drift": "drift",
+    "Page": "queries",
+    "Window": "queries",
+    "list_traces": "queries",
+    "MonitorReport": "report",
+    "build_report": "report",
+    "Scorer": "scoring",
+    "Evaluator": "signals",
+    "SignalValue": "signals",
+    "run_once": "watch",
+    "watch": "watch",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: llmops.config imports llmops.monitor.settings, which must not pull the monitors in.
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmops.monitor' has no attribute '{name}'")
+    import importlib
+
+    return getattr(importlib.import_module(f"llmops.monitor.{module}"), name)
