@@ -129,11 +129,15 @@ class Registry(Generic[T]):
             entry = self._entries.get(normalized)
             if entry is None:
                 raise unknown_name_error(self.kind, name, self._entries, key=self.key)
-            if not isinstance(entry, _Lazy):
-                return entry
-            loaded: T = self._load(normalized, entry)
-            self._entries[normalized] = loaded
-            return loaded
+        if not isinstance(entry, _Lazy):
+            return entry
+        # Imported outside the lock: an import that looks something up in another thread's
+        # registry must not wait on this one (two threads may import the same module; harmless).
+        loaded: T = self._load(normalized, entry)
+        with self._lock:
+            if self._entries.get(normalized) == entry:  # not re-registered meanwhile
+                self._entries[normalized] = loaded
+        return loaded
 
     def items(self) -> list[tuple[str, T]]:
         """Return ``(name, entry)`` for every name, loading lazy entries."""
