@@ -28,13 +28,13 @@ class Outer(BaseModel):
     tags: list[str] = []
 
 
-
 def _load_error(path: Path, text: str, model: type[BaseModel]) -> ConfigError:
     """Write ``text`` to ``path``, load it into ``model`` and return the ConfigError raised."""
     path.write_text(text)
     with pytest.raises(ConfigError) as info:
         load_yaml_model(path, model)
     return info.value
+
 
 @pytest.mark.parametrize(
     ("text", "line", "fragment"),
