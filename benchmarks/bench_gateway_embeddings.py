@@ -28,14 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from procs import free_port, stop
 
 MB = 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> float:
@@ -48,7 +43,7 @@ def _rss_mb(pid: int) -> float:
 def _serve(
     work: Path, server: dict[str, Any], auth: bool = False
 ) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     config: dict[str, Any] = {"server": {"port": port, **server}, "routes": {}, "upstreams": {}}
     env = {**os.environ, "LLMOPS_HOME": str(work / "state")}
     if auth:
@@ -87,14 +82,6 @@ def _rchar(pid: int) -> int:
     return -1
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def rss_growth(work: Path) -> dict[str, Any]:
     proc, url = _serve(work, {})
     try:
@@ -110,7 +97,7 @@ def rss_growth(work: Path) -> dict[str, Any]:
             "seconds": round(took, 2),
         }
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def healthz_stall(work: Path) -> dict[str, Any]:
@@ -136,7 +123,7 @@ def healthz_stall(work: Path) -> dict[str, Any]:
         worker.join()
         return {"healthz_max_ms": round(slowest * 1000, 1), "embedding": result}
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def early_401(work: Path) -> dict[str, Any]:
@@ -175,7 +162,7 @@ def early_401(work: Path) -> dict[str, Any]:
             "status_line": answer.split(b"\r\n", 1)[0].decode(),
         }
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def main() -> int:

@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from procs import free_port, stop, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -44,28 +45,6 @@ TARGETS = {
     "explanation_report_s": 15.0,
     "llmops_1row_explain_p50_ms": 60.0,
 }
-
-
-def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {url}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"server not ready: {url}")
 
 
 def _stats(samples: list[float]) -> dict[str, float]:
@@ -89,15 +68,6 @@ def _time_http(url: str, body: dict[str, Any], n: int) -> dict[str, float]:
             client.post(url, json=body).raise_for_status()
             samples.append(time.perf_counter() - start)
     return _stats(samples)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def main() -> None:
@@ -150,20 +120,20 @@ def main() -> None:
                 samples.append(time.perf_counter() - start)
             results["floor"][label] = _stats(samples)
 
-        port = _port()
+        port = free_port()
         gw = subprocess.Popen(
             [str(BIN / "llmops"), "serve", "--port", str(port), "--log-level", "warning"],
             cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         procs.append(gw)
-        _wait(f"http://127.0.0.1:{port}/healthz", gw)
+        wait_http(f"http://127.0.0.1:{port}/healthz", gw)
         url = f"http://127.0.0.1:{port}/v1/models/{spec.name}/predict"
         for label, frame in sizes.items():
             body = {"inputs": frame.to_dict(orient="records")}
             results["llmops"][label] = _time_http(url, body, n)
         one_row = sizes["1row"].to_dict(orient="records")
         results["llmops"]["1row_explain5"] = _time_http(url, {"inputs": one_row, "explain": 5}, n)
-        _stop(gw)
+        stop(gw)
 
         from llmops.mlmodels.serving import PredictService
 
@@ -179,7 +149,7 @@ def main() -> None:
             warm.append(time.perf_counter() - start)
         service.close()
 
-        port = _port()
+        port = free_port()
         peer = subprocess.Popen(
             [str(BIN / "mlflow"), "models", "serve", "-m", f"models:/{spec.name}@champion",
              "--env-manager", "local", "-p", str(port), "-h", "127.0.0.1", "-w", "1"],
@@ -191,7 +161,7 @@ def main() -> None:
         )  # fmt: skip
         procs.append(peer)
         try:
-            _wait(f"http://127.0.0.1:{port}/ping", peer)
+            wait_http(f"http://127.0.0.1:{port}/ping", peer)
             for label, frame in sizes.items():
                 body = {"dataframe_records": frame.to_dict(orient="records")}
                 results["mlflow_serve"][label] = _time_http(
@@ -199,7 +169,7 @@ def main() -> None:
                 )
         except RuntimeError as exc:
             results["mlflow_serve"] = {"error": str(exc)}
-        _stop(peer)
+        stop(peer)
 
         train_frame = pd.read_csv(tmp / "models" / "data" / "breast_cancer.csv")
         profile = profile_frame(train_frame, spec.features.numeric, [], spec.target)
@@ -264,7 +234,7 @@ def main() -> None:
     finally:
         for proc in procs:
             if proc.poll() is None:
-                _stop(proc)
+                stop(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -31,7 +31,6 @@ import os
 import random
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from procs import free_port
 
 HERE = Path(__file__).resolve()
 REPO = HERE.parents[1]
@@ -232,12 +233,6 @@ def _cli_report(url: str, home: Path) -> float:
 # -- PostgreSQL ----------------------------------------------------------------------------------
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_postgres() -> tuple[str, Any]:
     """Start a throwaway cluster (as tests/gateway/conftest.py does); return (url, stop)."""
     bindir = "/usr/lib/postgresql/15/bin"
@@ -249,7 +244,7 @@ def start_postgres() -> tuple[str, Any]:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
-    port = _port()
+    port = free_port()
     data = base / "data"
     subprocess.run([*prefix, initdb, "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
                    check=True, capture_output=True)  # fmt: skip
@@ -302,7 +297,7 @@ def request_path(requests: int, work: Path) -> dict[str, Any]:
                 f"project: bench\nmonitor: {{enabled: {'true' if mode == 'on' else 'false'}, "
                 "sampler: {rate: 0.05}}\n"
             )
-            port = _port()
+            port = free_port()
             (proj / "serving" / "gateway.yaml").write_text(json.dumps({
                 "server": {"port": port},
                 "upstreams": {"up": {"kind": "openai", "replicas": [{"base_url": upstream}],

@@ -16,8 +16,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from llmops.errors import ConfigError
-from llmops.files import load_yaml, validate_model
 from llmops.monitor.settings import SIGNALS, MonitorSettings
+from llmops.validation import validate_model
+from llmops.yamlfile import load_yaml
 
 __all__ = [
     "CONFIG_FILENAME",

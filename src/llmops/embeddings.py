@@ -29,12 +29,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from llmops.errors import ConfigError, LLMOpsError
+from llmops.registry import Registry
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
 __all__ = [
+    "BACKENDS",
     "DEFAULT_MODEL",
     "Embedder",
     "backend_for",
@@ -69,13 +71,14 @@ class Embedder(Protocol):
 
 
 BackendFactory = Callable[[str, str], Embedder]
-_BACKENDS: dict[str, BackendFactory] = {}
+#: Embedding backends by short id; the built-ins are registered below.
+BACKENDS: Registry[BackendFactory] = Registry("embedding backend", key="embedding.backend")
 _LOCK = threading.Lock()  # guards _KEY_LOCKS; each model loads under its own re-entrant lock
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:
     """Register an embedding backend: ``factory(model, device) -> Embedder``."""
-    _BACKENDS[name] = factory
+    BACKENDS.register(name, factory)
 
 
 def resolve_model_path(model: str) -> Path:
@@ -286,7 +289,7 @@ def _content_key(path: Path) -> str:
     import hashlib
     from importlib import metadata
 
-    from llmops.files import atomic_write_text
+    from llmops.atomic import atomic_write_text
     from llmops.machine_cache import machine_cache_dir
 
     stamp = hashlib.sha256()
@@ -411,7 +414,7 @@ register_backend("torch", SentenceTransformerEmbedder)  # the short name of the 
 def backend_for(spec: str, device: str = "cpu") -> tuple[str, str]:
     """Return ``(backend, model)`` that ``get_embedder(spec, device=device)`` runs."""
     backend, sep, model = spec.partition(":")
-    if sep and backend in _BACKENDS:
+    if sep and backend in BACKENDS:
         return ("sentence-transformers" if backend == "torch" else backend), model
     forced = os.environ.get(BACKEND_ENV, "").strip().lower()
     if forced in ("torch", "sentence-transformers"):
@@ -421,7 +424,7 @@ def backend_for(spec: str, device: str = "cpu") -> tuple[str, str]:
             f"unknown embedding backend '{forced}' in ${BACKEND_ENV}",
             hint="use onnx (the default) or torch",
         )
-    if device == "cpu" and "onnx" in _BACKENDS and _onnx_supported(spec):
+    if device == "cpu" and "onnx" in BACKENDS and _onnx_supported(spec):
         return "onnx", spec
     return "sentence-transformers", spec
 
@@ -437,7 +440,7 @@ def _onnx_supported(model: str) -> bool:
 
 @functools.lru_cache(maxsize=8)
 def _cached(backend: str, model: str, device: str) -> Embedder:
-    return _BACKENDS[backend](model, device)
+    return BACKENDS.get(backend)(model, device)
 
 
 _KEY_LOCKS: dict[tuple[str, str, str], threading.RLock] = {}

@@ -9,6 +9,7 @@ The tree::
     ├── StateError                   the state under .llmops/ is unusable or locked (exit 2)
     ├── CheckFailedError             a check ran and found problems: lint, gate, validation (exit 1)
     ├── UpstreamError                a model endpoint failed (provider, status, request id)
+    │   └── UpstreamConnectError     ... could not be reached at all (refused, reset, DNS)
     └── GuardrailBlockedError        a guard refused an input or output
 
 Only the CLI turns these into exit codes and one-line messages. This module imports nothing from
@@ -26,6 +27,7 @@ __all__ = [
     "LLMOpsError",
     "NotFoundError",
     "StateError",
+    "UpstreamConnectError",
     "UpstreamError",
     "UsageError",
 ]
@@ -110,6 +112,9 @@ class UpstreamError(LLMOpsError):
 
     exit_code = 1
 
+    #: True when no answer came back at all (refused, reset, DNS): see ``UpstreamConnectError``.
+    connect_error: bool = False
+
     def __init__(
         self,
         message: str,
@@ -118,7 +123,6 @@ class UpstreamError(LLMOpsError):
         status: int | None = None,
         request_id: str | None = None,
         retry_after: float | None = None,
-        connect_error: bool = False,
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
@@ -126,13 +130,18 @@ class UpstreamError(LLMOpsError):
         self.status = status
         self.request_id = request_id
         self.retry_after = retry_after
-        self.connect_error = connect_error
 
     def is_retryable(self) -> bool:
         """Return True for connection errors, 408, 429 and 5xx."""
         if self.connect_error:
             return True
         return self.status is not None and (self.status in (408, 429) or self.status >= 500)
+
+
+class UpstreamConnectError(UpstreamError):
+    """A model endpoint could not be reached at all (always retryable)."""
+
+    connect_error = True
 
 
 class GuardrailBlockedError(LLMOpsError):

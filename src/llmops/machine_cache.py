@@ -42,7 +42,7 @@ def cached_dir(
     published only when ``build`` returns. Concurrent callers wait on a lock (up to ``timeout``
     seconds) and the loser reuses the winner's entry.
     """
-    from llmops.files import file_lock
+    from llmops.locks import file_lock
 
     target = machine_cache_dir() / kind / key
     if (target / _COMPLETE).is_file():

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from llmops.atomic import atomic_write_bytes
 from llmops.errors import UsageError
-from llmops.files import atomic_write_bytes
 
 __all__ = ["SCAFFOLD_DIR", "scaffold"]
 

@@ -36,7 +36,7 @@ def schema_text(schema: dict[str, Any]) -> str:
 
 def write_schema(schema: dict[str, Any], path: Path) -> Path:
     """Write ``schema`` to ``path`` (atomically); return the path."""
-    from llmops.files import atomic_write_text
+    from llmops.atomic import atomic_write_text
 
     atomic_write_text(path, schema_text(schema))
     return path

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, ConfigDict
 
+from llmops.atomic import atomic_write_json, atomic_write_text
 from llmops.errors import ConfigError, StateError
-from llmops.files import atomic_write_json, atomic_write_text, file_lock, load_yaml_model
+from llmops.locks import file_lock
+from llmops.validation import load_yaml_model
 
 
 class Inner(BaseModel):
@@ -24,6 +26,14 @@ class Outer(BaseModel):
     name: str
     params: Inner = Inner()
     tags: list[str] = []
+
+
+def _load_error(path: Path, text: str, model: type[BaseModel]) -> ConfigError:
+    """Write ``text`` to ``path``, load it into ``model`` and return the ConfigError raised."""
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_yaml_model(path, model)
+    return info.value
 
 
 @pytest.mark.parametrize(
@@ -50,14 +60,11 @@ class Outer(BaseModel):
 def test_errors_name_file_line_key(
     tmp_path: Path, text: str, line: int | None, fragment: str
 ) -> None:
-    path = tmp_path / "f.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_yaml_model(path, Outer)
-    assert fragment in info.value.message
-    assert info.value.file == str(path)
+    error = _load_error(tmp_path / "f.yaml", text, Outer)
+    assert fragment in error.message
+    assert error.file == str(tmp_path / "f.yaml")
     if line is not None:
-        assert info.value.line == line
+        assert error.line == line
 
 
 def test_binary_and_directory_and_bad_utf8(tmp_path: Path) -> None:
@@ -140,10 +147,24 @@ class Gateway(BaseModel):
 def test_did_you_mean_inside_dicts_and_lists(
     tmp_path: Path, text: str, line: int, fragment: str
 ) -> None:
-    path = tmp_path / "g.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError) as info:
-        load_yaml_model(path, Gateway)
-    assert fragment in info.value.message
-    assert info.value.line == line
-    assert info.value.hint is not None and "pool, prompt" in info.value.hint
+    error = _load_error(tmp_path / "g.yaml", text, Gateway)
+    assert fragment in error.message and error.line == line
+    assert error.hint is not None and "pool, prompt" in error.hint
+
+
+def test_try_lock_does_not_wait_and_locks_contend_within_a_process(tmp_path: Path) -> None:
+    from llmops.locks import try_lock
+
+    path = tmp_path / "state" / "owner.lock"
+    held = try_lock(path)
+    assert held is not None
+    try:
+        assert try_lock(path) is None  # a second lock on the same file, even in this process
+        with pytest.raises(StateError, match="the index is locked by another process"):
+            with file_lock(path, timeout=0.1, what="the index"):
+                pass
+    finally:
+        held.release()
+    again = try_lock(path)
+    assert again is not None
+    again.release()

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from llmops.errors import ConfigError
-from llmops.files import load_yaml_model
 from llmops.guards import GuardsConfig, available_guards, default_guards
 from llmops.guards.config import GuardSpec
+from llmops.validation import load_yaml_model
 
 
 def test_default_set_is_valid_and_stable() -> None:

@@ -11,7 +11,7 @@ import llmops.mlmodels
 EXPECTED = {
     "DriftReport", "FeatureDrift", "Metric", "ModelSpec", "available_estimators",
     "available_metrics", "find_spec", "get_metric", "load_spec", "measure_drift", "psi",
-    "register_estimator", "register_metric", "resolve_estimator",
+    "register_estimator", "register_metric", "register_ml_metric", "resolve_estimator",
 }  # fmt: skip
 
 

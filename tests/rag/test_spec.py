@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from llmops.errors import ConfigError
-from llmops.files import load_yaml_model
 from llmops.rag import PipelineSpec
 from llmops.rag.schema import SCHEMA_PATH, schema_text
+from llmops.validation import load_yaml_model
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import email.utils
 
 import pytest
 
-from llmops.errors import UpstreamError
+from llmops.errors import UpstreamConnectError, UpstreamError
 from llmops.transport import GiveUp, RetryPolicy, parse_retry_after
 
 
@@ -43,9 +43,8 @@ def _run(policy: RetryPolicy, script: Script, **kw: object) -> str:
 
 
 def err(status: int | None = None, retry_after: float | None = None) -> UpstreamError:
-    return UpstreamError(
-        f"HTTP {status}", status=status, retry_after=retry_after, connect_error=status is None
-    )
+    kind = UpstreamConnectError if status is None else UpstreamError
+    return kind(f"HTTP {status}", status=status, retry_after=retry_after)
 
 
 def test_retryable_errors_are_retried_with_jittered_exponential_backoff() -> None:

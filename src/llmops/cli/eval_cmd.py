@@ -158,9 +158,9 @@ def run(
     """
     import sys
 
+    from llmops.atomic import atomic_write_text
     from llmops.evals.report import write_outputs
     from llmops.evals.runner import EvalRunner, Preflight, RunOptions, load_baseline
-    from llmops.files import atomic_write_text
 
     settings = state(ctx).settings()
     chosen = _discover(settings, suites)

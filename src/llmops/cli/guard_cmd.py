@@ -39,11 +39,10 @@ def _pipeline(
     path = config or settings.path("serving") / "gateway.yaml"
     gateway = load_gateway_config(path)
     if route not in gateway.routes:
-        from llmops.files import did_you_mean
+        from llmops.suggest import suggestion
 
-        guess = did_you_mean(route, list(gateway.routes))
         raise NotFoundError(
-            f"no route '{route}' in {path}" + (f" (did you mean '{guess}'?)" if guess else ""),
+            f"no route '{route}' in {path}" + suggestion(route, list(gateway.routes)),
             hint=f"routes: {', '.join(sorted(gateway.routes)) or 'none'}",
         )
     # The route's guards.engine (direct or guardrails) applies here too.

@@ -156,16 +156,15 @@ def validate(
     from llmops.mlmodels import registry
     from llmops.mlmodels.data import feature_columns, load_dataset, load_table
     from llmops.mlmodels.tracking import connect
-    from llmops.mlmodels.validation import check_frame
+    from llmops.mlmodels.validation import Columns, check_frame
 
     settings, spec = _spec(ctx, spec_ref)
     frame = load_table(data) if data else load_dataset(spec)
     numeric, categorical = feature_columns(spec, frame)
     reference = registry.champion_profile(connect(settings), spec.name)
     check_frame(
-        frame, numeric, categorical, spec.target, spec.validation,
-        source=str(data or spec.dataset.path or spec.dataset.sklearn), task=spec.task,
-        reference=reference,
+        frame, Columns(numeric, categorical, spec.target, spec.task), spec.validation,
+        source=str(data or spec.dataset.path or spec.dataset.sklearn), reference=reference,
     )  # fmt: skip
     against = " and the champion's profile" if reference else ""
     console().print(f"ok: {len(frame)} rows match the spec{against}")
@@ -253,7 +252,7 @@ def card(
     """Print the model card (Markdown): intended use, data, metrics, limits, lineage."""
     import sys
 
-    from llmops.files import atomic_write_text
+    from llmops.atomic import atomic_write_text
     from llmops.mlmodels.card import model_card
     from llmops.mlmodels.tracking import connect
 

@@ -50,7 +50,7 @@ def build(
     from llmops.dashboard import BuildOptions, History, build_payload, write_dashboard
     from llmops.dashboard.pages import create_pages
     from llmops.errors import NotFoundError
-    from llmops.files import did_you_mean
+    from llmops.suggest import suggestion
 
     settings = state(ctx).settings()
     history = History.for_state(settings.state_path)
@@ -59,10 +59,8 @@ def build(
         imported += history.import_mlflow(settings)
     known = history.suites()
     if suite is not None and suite not in known:
-        guess = did_you_mean(suite, known)
         raise NotFoundError(
-            f"no runs of suite '{suite}' in the history"
-            + (f" (did you mean '{guess}'?)" if guess else ""),
+            f"no runs of suite '{suite}' in the history" + suggestion(suite, known),
             hint="suites with runs: " + (", ".join(known) or "none — run `llmops eval run` first"),
         )
     payload = build_payload(

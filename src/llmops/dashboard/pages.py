@@ -53,13 +53,12 @@ def available_pages() -> list[str]:
 
 def _resolve(name: str) -> PageFactory:
     from llmops.errors import UsageError
-    from llmops.files import did_you_mean
+    from llmops.suggest import suggestion
 
     entry = _REGISTRY.get(name)
     if entry is None:
-        guess = did_you_mean(name, list(_REGISTRY))
         raise UsageError(
-            f"unknown dashboard page '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""),
+            f"unknown dashboard page '{name}'" + suggestion(name, list(_REGISTRY)),
             hint="pages: " + ", ".join(available_pages()),
         )
     if isinstance(entry, str):

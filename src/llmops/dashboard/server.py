@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from llmops.dashboard.history import History
@@ -33,6 +34,20 @@ __all__ = ["DashboardSessions", "make_dashboard_router"]
 COOKIE = "llmops_dashboard"
 SESSION_SECONDS = 8 * 3600
 MAX_PAGE = 500
+
+
+class ItemsParams(BaseModel):
+    """Query parameters of ``GET /items``: the run, its filters and the keyset page."""
+
+    run: str
+    tag: str | None = None
+    metric: str | None = None
+    status: str | None = None
+    flaky: bool = False
+    q: str | None = None
+    after: str | None = None
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+
 
 LOGIN = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>llmops dashboard</title>
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; form-action 'self'">
@@ -184,23 +199,15 @@ def make_dashboard_router(
         return response
 
     @api.get("/items")
-    async def items(
-        run: str,
-        tag: str | None = None,
-        metric: str | None = None,
-        status: str | None = None,
-        flaky: bool = False,
-        q: str | None = None,
-        after: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    ) -> JSONResponse:
+    async def items(params: Annotated[ItemsParams, Query()]) -> JSONResponse:
         """One page of a run's items, most regressed first; ``next`` is the keyset cursor."""
         from llmops.dashboard.runs import ItemQuery
 
-        cursor = _cursor(after)
-        query = ItemQuery(tag=tag, metric=metric, status=status, flaky=flaky, search=q)
+        p = params
+        cursor = _cursor(p.after)
+        query = ItemQuery(tag=p.tag, metric=p.metric, status=p.status, flaky=p.flaky, search=p.q)
         found, nxt, total = await runtime.in_thread(
-            store.page, run, query, after=cursor, limit=limit
+            store.page, p.run, query, after=cursor, limit=p.limit
         )
         return JSONResponse(
             {

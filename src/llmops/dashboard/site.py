@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmops.atomic import atomic_write_text
 from llmops.dashboard.html import render_html
 from llmops.dashboard.markdown import render_markdown
-from llmops.files import atomic_write_text
 
 __all__ = ["SitePaths", "write_dashboard"]
 

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from llmops.files import sha256_text
+from llmops.hashing import sha256_text
 
 __all__ = ["ModelCache", "cache_key"]
 

@@ -34,7 +34,8 @@ from pydantic import (
 )
 
 from llmops.errors import CheckFailedError, NotFoundError
-from llmops.files import did_you_mean, sha256_text
+from llmops.hashing import sha256_text
+from llmops.suggest import did_you_mean
 
 __all__ = [
     "ATTRIBUTE_NAME",

@@ -93,7 +93,7 @@ def check_dimensions(suite: Suite, golden: GoldenSet) -> None:
     for name in spec.by:
         if name == "tags" or name in present:
             continue
-        from llmops.files import did_you_mean
+        from llmops.suggest import did_you_mean
 
         guess = did_you_mean(name, present)
         raise ConfigError(

@@ -13,7 +13,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from llmops.errors import ConfigError
-from llmops.files import did_you_mean, load_yaml, validate_model
+from llmops.suggest import did_you_mean
+from llmops.validation import validate_model
+from llmops.yamlfile import load_yaml
 
 __all__ = [
     "BudgetSpec",

@@ -21,6 +21,7 @@ from llmops.errors import ConfigError, LLMOpsError
 from llmops.evals.golden import GoldenRecord
 from llmops.evals.records import TargetOutput
 from llmops.lineage import IndexLineage, Lineage, PromptLineage
+from llmops.registry import Registry
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -33,6 +34,7 @@ __all__ = [
     "PreparedCall",
     "RetrievingTarget",
     "Target",
+    "TARGETS",
     "available_targets",
     "create_target",
     "register_target",
@@ -400,26 +402,23 @@ def _recorded(spec: TargetSpec, settings: Settings) -> Target:
 
 
 TargetFactory = Callable[["TargetSpec", "Settings"], Target]
-_REGISTRY: dict[str, TargetFactory] = {
-    "inprocess": InProcessTarget,
-    "http": HttpTarget,
-    "recorded": _recorded,
-}
+#: Eval target kinds (``target.type`` in a suite).
+TARGETS: Registry[TargetFactory] = Registry("target type", key="target.type")
+TARGETS.register("inprocess", InProcessTarget)
+TARGETS.register("http", HttpTarget)
+TARGETS.register("recorded", _recorded)
 
 
 def register_target(kind: str, factory: TargetFactory) -> None:
     """Register a target kind."""
-    _REGISTRY[kind] = factory
+    TARGETS.register(kind, factory)
 
 
 def available_targets() -> list[str]:
     """Return the registered target kinds."""
-    return sorted(_REGISTRY)
+    return TARGETS.names()
 
 
 def create_target(spec: TargetSpec, settings: Settings) -> Target:
-    """Create the target a suite describes."""
-    factory = _REGISTRY.get(spec.type)
-    if factory is None:
-        raise ConfigError(f"unknown target type '{spec.type}'", hint=f"known: {sorted(_REGISTRY)}")
-    return factory(spec, settings)
+    """Create the target a suite describes; an unknown type gets a did-you-mean."""
+    return TARGETS.get(spec.type)(spec, settings)

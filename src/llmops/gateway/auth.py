@@ -22,10 +22,10 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from llmops.errors import ConfigError
-from llmops.files import load_yaml_model
 from llmops.gateway.config import AuthConfig, KeyRateLimit
 from llmops.gateway.responses import ApiError
 from llmops.gateway.revocations import Revocations
+from llmops.validation import load_yaml_model
 
 __all__ = [
     "ADMIN_SCOPE",

@@ -2,7 +2,7 @@
 
 A route maps a public model name to an optional prompt ref, an optional RAG pipeline, an upstream
 pool and a release strategy. Unknown keys refuse to load with the file, the line and a
-did-you-mean (``llmops.files.load_yaml_model``).
+did-you-mean (``llmops.validation.load_yaml_model``).
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmops.errors import ConfigError
-from llmops.files import load_yaml, validate_model
 from llmops.guards.config import GuardsConfig
+from llmops.validation import validate_model
+from llmops.yamlfile import load_yaml
 
 if TYPE_CHECKING:
     from llmops.config import Settings

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from llmops.errors import StateError
-from llmops.files import atomic_write_json
+from llmops.atomic import atomic_write_json
 
 __all__ = ["Revocations", "revocations_path"]
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from llmops.errors import ConfigError
-from llmops.files import did_you_mean
+from llmops.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from llmops.gateway.auth import ApiKey

@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llmops.files import did_you_mean
 from llmops.guards.base import CheckContext, GuardResult, Span, clean_text
 from llmops.guards.registry import GuardInfo
+from llmops.suggest import did_you_mean
 
 __all__ = ["INFO", "PII_TYPES", "PiiGuard", "PiiOptions", "find_pii", "redact", "restore"]
 

@@ -1,25 +1,32 @@
-"""The guard registry: short names -> factories, built-ins registered like plugins.
+"""The guard registry: short names -> ``GuardInfo``, built-ins registered like plugins.
 
 Built-ins are referenced by ``module:attribute`` strings and imported on first use, so loading a
-gateway config (which validates guard names) imports no heavy library.
+gateway config (which validates guard names) imports no heavy library. Third-party guards come
+from the ``llmops.guards`` entry-point group (see docs/plugins.md).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
-from llmops.errors import ConfigError
-from llmops.files import did_you_mean
+from llmops.registry import Registry
 
 if TYPE_CHECKING:
     from llmops.guards.base import Guard
 
-__all__ = ["STAGES", "GuardInfo", "Stage", "available_guards", "get_guard_info", "register_guard"]
+__all__ = [
+    "GUARDS",
+    "STAGES",
+    "GuardInfo",
+    "Stage",
+    "available_guards",
+    "get_guard_info",
+    "register_guard",
+]
 
 Stage = Literal["input", "contexts", "output"]
 STAGES: tuple[Stage, ...] = ("input", "contexts", "output")
@@ -53,31 +60,21 @@ _BUILTINS: dict[str, str] = {
     "json_schema": "llmops.guards.structured:INFO",
 }
 
-_REGISTRY: dict[str, GuardInfo] = {}
+#: Every guard: built-ins, ``register_guard`` calls and the ``llmops.guards`` entry points
+#: (each names a ``GuardInfo``).
+GUARDS: Registry[GuardInfo] = Registry("guard", group="llmops.guards", builtins=_BUILTINS)
 
 
 def register_guard(info: GuardInfo) -> None:
     """Register a guard under ``info.name`` (a later registration replaces an earlier one)."""
-    _REGISTRY[info.name] = info
+    GUARDS.register(info.name, info)
 
 
 def available_guards() -> list[str]:
-    """Return every registered guard name, built-ins included."""
-    return sorted(set(_BUILTINS) | set(_REGISTRY))
+    """Return every registered guard name, built-ins and plugins included."""
+    return GUARDS.names()
 
 
 def get_guard_info(name: str) -> GuardInfo:
     """Return the registered guard ``name``; ConfigError with a did-you-mean otherwise."""
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    target = _BUILTINS.get(name)
-    if target is None:
-        guess = did_you_mean(name, available_guards())
-        raise ConfigError(
-            f"unknown guard '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""),
-            hint=f"available guards: {', '.join(available_guards())}",
-        )
-    module_name, attr = target.split(":")
-    info: Any = getattr(importlib.import_module(module_name), attr)
-    _REGISTRY[name] = info
-    return info  # type: ignore[no-any-return]
+    return GUARDS.get(name)

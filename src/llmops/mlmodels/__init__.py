@@ -7,7 +7,13 @@ from __future__ import annotations
 
 from llmops.mlmodels.drift import DriftReport, FeatureDrift, measure_drift, psi
 from llmops.mlmodels.estimators import available_estimators, register_estimator, resolve_estimator
-from llmops.mlmodels.metrics import Metric, available_metrics, get_metric, register_metric
+from llmops.mlmodels.metrics import (
+    Metric,
+    available_metrics,
+    get_metric,
+    register_metric,
+    register_ml_metric,
+)
 from llmops.mlmodels.spec import ModelSpec, find_spec, load_spec
 
 __all__ = [
@@ -24,5 +30,6 @@ __all__ = [
     "psi",
     "register_estimator",
     "register_metric",
+    "register_ml_metric",
     "resolve_estimator",
 ]

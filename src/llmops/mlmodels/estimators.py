@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 from llmops.errors import ConfigError
-from llmops.files import did_you_mean
+from llmops.registry import Registry, import_target
 
-__all__ = ["available_estimators", "build_pipeline", "register_estimator", "resolve_estimator"]
+__all__ = [
+    "ESTIMATORS",
+    "available_estimators",
+    "build_pipeline",
+    "register_estimator",
+    "resolve_estimator",
+]
 
 EstimatorFactory = Callable[..., Any]
 
@@ -43,52 +48,36 @@ _BUILTINS: dict[str, str] = {
     for name in names
 }
 
-_registry: dict[str, EstimatorFactory | str] = dict(_BUILTINS)
+#: Estimators by short name; the built-ins are import paths, imported on first use.
+ESTIMATORS: Registry[EstimatorFactory] = Registry(
+    "estimator", builtins=_BUILTINS, key="estimator.name"
+)
 
 
 def register_estimator(name: str, factory: EstimatorFactory | str) -> None:
     """Make ``name`` usable in specs: a class/factory, or a dotted import path."""
-    _registry[name] = factory
+    ESTIMATORS.register(name, factory)
 
 
 def available_estimators() -> list[str]:
     """Return the registered short names."""
-    return sorted(_registry)
-
-
-def _import(path: str) -> EstimatorFactory:
-    module_name, _, attr = path.rpartition(".")
-    if not module_name:
-        raise ImportError(path)
-    module = importlib.import_module(module_name)
-    factory = getattr(module, attr)
-    if not callable(factory):
-        raise ImportError(path)
-    return factory  # type: ignore[no-any-return]
+    return ESTIMATORS.names()
 
 
 def resolve_estimator(name: str) -> EstimatorFactory:
-    """Return the estimator class for ``name``; unknown names get a did-you-mean."""
-    entry = _registry.get(name)
-    if entry is None and "." in name:
-        entry = name
-    if entry is None:
-        guess = did_you_mean(name, list(_registry))
-        raise ConfigError(
-            f"unknown estimator '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""),
-            key="estimator.name",
-            hint="use a registered name or a dotted path such as sklearn.svm.SVC",
-        )
-    if not isinstance(entry, str):
-        return entry
+    """Return the estimator class for ``name`` (or a dotted path); unknown names get a did-you-mean."""
+    target = None if name in ESTIMATORS or "." not in name else name
     try:
-        return _import(entry)
+        factory = ESTIMATORS.get(name) if target is None else import_target(target)
     except (ImportError, AttributeError):
         raise ConfigError(
-            f"cannot import estimator '{entry}'",
+            f"cannot import estimator '{target or name}'",
             key="estimator.name",
             hint="check the module path and that the package is installed",
         ) from None
+    if not callable(factory):
+        raise ConfigError(f"estimator '{name}' is not a class or factory", key="estimator.name")
+    return factory
 
 
 def build_pipeline(

@@ -7,9 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from llmops.errors import ConfigError
-from llmops.files import did_you_mean
+from llmops.registry import Registry
 
-__all__ = ["Metric", "available_metrics", "get_metric", "register_metric", "score"]
+__all__ = [
+    "ML_METRICS",
+    "Metric",
+    "available_metrics",
+    "get_metric",
+    "register_metric",
+    "register_ml_metric",
+    "score",
+]
 
 
 @dataclass(frozen=True)
@@ -95,13 +103,23 @@ def _r2(y: Any, p: Any, s: Any, pos: Any) -> float:
     return float(r2_score(y, p))
 
 
-_registry: dict[tuple[str, str], Metric] = {}
+#: One registry per task (``classification``, ``regression``, or a task a plugin adds).
+ML_METRICS: dict[str, Registry[Metric]] = {}
 
 
-def register_metric(metric: Metric) -> None:
+def _for_task(task: str) -> Registry[Metric]:
+    if task not in ML_METRICS:
+        ML_METRICS[task] = Registry(f"{task} metric", key="metrics")
+    return ML_METRICS[task]
+
+
+def register_ml_metric(metric: Metric) -> None:
     """Make a metric usable in specs under ``metric.name`` for ``metric.task``."""
-    _registry[(metric.task, metric.name)] = metric
+    _for_task(metric.task).register(metric.name, metric)
 
+
+#: The first name of ``register_ml_metric`` (kept: it is public API).
+register_metric = register_ml_metric
 
 for _m in (
     Metric("accuracy", "classification", _accuracy),
@@ -114,25 +132,17 @@ for _m in (
     Metric("mae", "regression", _mae, higher_is_better=False),
     Metric("r2", "regression", _r2),
 ):
-    register_metric(_m)
+    register_ml_metric(_m)
 
 
 def available_metrics(task: str) -> list[str]:
     """Return the metric names usable for ``task``."""
-    return sorted(name for t, name in _registry if t == task)
+    return _for_task(task).names()
 
 
 def get_metric(name: str, task: str) -> Metric:
     """Return the metric ``name`` for ``task``; unknown names get a did-you-mean."""
-    metric = _registry.get((task, name))
-    if metric is None:
-        choices = available_metrics(task)
-        guess = did_you_mean(name, choices)
-        raise ConfigError(
-            f"unknown {task} metric '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""),
-            hint=f"available: {', '.join(choices)}",
-        )
-    return metric
+    return _for_task(task).get(name)
 
 
 def score(

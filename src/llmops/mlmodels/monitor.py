@@ -124,7 +124,7 @@ def run_drift_rule(
     from llmops.mlmodels.drift import measure_drift
     from llmops.mlmodels.tracking import connect
     from llmops.mlmodels.training import TrainOptions, train
-    from llmops.mlmodels.validation import check_frame
+    from llmops.mlmodels.validation import Columns, check_frame
 
     client = connect(settings)
     champion = registry.get_alias(client, spec.name, registry.CHAMPION)
@@ -146,12 +146,9 @@ def run_drift_rule(
     # Schema and types must hold before statistics mean anything; the statistics are the point.
     batch = check_frame(
         batch,
-        numeric,
-        categorical,
-        None,
+        Columns(numeric, categorical, None, spec.task),
         spec.validation,
         source=source,
-        task=spec.task,
         compare_stats=False,
     )
     report = measure_drift(profile, batch, spec.monitor.drift)

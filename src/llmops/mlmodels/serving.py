@@ -101,16 +101,15 @@ def _explain_top(body: dict[str, Any], rows: int) -> int | None:
 
 def check_inputs(records: list[dict[str, Any]], profile: DataProfile) -> None:
     """Raise InputError for the first record that does not match the training schema."""
-    from llmops.files import did_you_mean
+    from llmops.suggest import suggestion
 
     features = {c.name: c for c in profile.features}
     for i, record in enumerate(records):
         for key in record:
             if key not in features:
-                guess = did_you_mean(str(key), list(features))
                 raise InputError(
                     f"inputs[{i}] has unknown column '{key}'"
-                    + (f" (did you mean '{guess}'?)" if guess else ""),
+                    + suggestion(str(key), list(features)),
                     param=f"inputs[{i}].{key}",
                     code="unknown_column",
                 )

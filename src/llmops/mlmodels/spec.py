@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from llmops.errors import ConfigError, NotFoundError
-from llmops.files import load_yaml, load_yaml_model, validate_model
+from llmops.validation import load_yaml_model, validate_model
+from llmops.yamlfile import load_yaml
 
 __all__ = [
     "CardSpec",
@@ -340,11 +341,9 @@ def find_spec(name_or_path: str, models_dir: Path) -> ModelSpec:
         names.append(spec.name)
         if spec.name == name_or_path:
             return load_spec(file)
-    from llmops.files import did_you_mean
+    from llmops.suggest import suggestion
 
-    guess = did_you_mean(name_or_path, names)
     raise NotFoundError(
-        f"no model spec named '{name_or_path}' in {models_dir}"
-        + (f" (did you mean '{guess}'?)" if guess else ""),
+        f"no model spec named '{name_or_path}' in {models_dir}" + suggestion(name_or_path, names),
         hint="pass the spec file path, or add models/<name>.yaml",
     )

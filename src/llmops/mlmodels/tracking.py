@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from llmops.errors import StateError, UpstreamError
+from llmops.errors import StateError, UpstreamConnectError, UpstreamError
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -31,10 +31,9 @@ def _probe(uri: str) -> None:
     try:
         response = httpx.get(url, timeout=PROBE_TIMEOUT)
     except httpx.HTTPError as exc:
-        raise UpstreamError(
+        raise UpstreamConnectError(
             f"cannot reach the MLflow tracking server at {uri} ({type(exc).__name__}: {exc})",
             provider="mlflow",
-            connect_error=True,
             hint=hint,
         ) from None
     if response.status_code >= 400:

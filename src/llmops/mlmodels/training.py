@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from llmops.mlmodels.explain import ExplanationReport
     from llmops.mlmodels.fairness import FairnessReport
     from llmops.mlmodels.spec import ModelSpec, SearchSpec
+    from llmops.mlmodels.validation import Columns
 
 __all__ = ["TrainOptions", "TrainResult", "experiment_name", "train"]
 
@@ -139,8 +140,7 @@ def _search(
     search: SearchSpec,
     x: Any,
     y: Any,
-    numeric: list[str],
-    categorical: list[str],
+    columns: Columns,
     pos: Any,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Cross-validate each candidate in a nested run; return the best params and all trials."""
@@ -165,7 +165,7 @@ def _search(
         values = []
         for train_idx, test_idx in folds.split(x, y):
             model = _fit(
-                _make(spec, params, numeric, categorical),
+                _make(spec, params, columns.numeric, columns.categorical),
                 x.iloc[train_idx],
                 y.iloc[train_idx],
                 spec.estimator.name,
@@ -245,7 +245,7 @@ def train(
     from llmops.mlmodels.data import dataset_hash, feature_columns, load_dataset, profile_frame
     from llmops.mlmodels.metrics import get_metric, score
     from llmops.mlmodels.tracking import connect, experiment_id
-    from llmops.mlmodels.validation import check_frame
+    from llmops.mlmodels.validation import Columns, check_frame
 
     options = options or TrainOptions()
     client = connect(settings)
@@ -254,14 +254,12 @@ def train(
     numeric, categorical = feature_columns(spec, frame)
     sensitive = _sensitive_columns(spec, frame, [*numeric, *categorical])
     reference = registry.champion_profile(client, spec.name)
+    columns = Columns(numeric, categorical, spec.target, spec.task)
     frame = check_frame(
         frame,
-        numeric,
-        categorical,
-        spec.target,
+        columns,
         spec.validation,
         source=source,
-        task=spec.task,
         reference=reference,
         compare_stats=options.compare_stats,
     )
@@ -311,7 +309,7 @@ def train(
         trials: list[dict[str, Any]] = []
         params = dict(spec.estimator.params)
         if spec.search is not None:
-            params, trials = _search(spec, spec.search, x_train, y_train, numeric, categorical, pos)
+            params, trials = _search(spec, spec.search, x_train, y_train, columns, pos)
         model = _fit(
             _make(spec, params, numeric, categorical), x_train, y_train, spec.estimator.name
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmops.errors import CheckFailedError
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from llmops.mlmodels.data import DataProfile
     from llmops.mlmodels.spec import ValidationSpec
 
-__all__ = ["check_frame", "validate_frame"]
+__all__ = ["Columns", "check_frame", "validate_frame"]
 
 MAX_SHOWN = 3
 
@@ -22,24 +23,38 @@ def _show(values: list[Any]) -> str:
     return shown + (f" (+{len(values) - MAX_SHOWN} more)" if len(values) > MAX_SHOWN else "")
 
 
+@dataclass(frozen=True)
+class Columns:
+    """The columns a frame must have: features by kind, the target (None for inputs only)."""
+
+    numeric: list[str]
+    categorical: list[str]
+    target: str | None = None
+    task: str = "classification"
+
+
 def validate_frame(
     frame: pd.DataFrame,
-    numeric: list[str],
-    categorical: list[str],
-    target: str | None,
+    columns: Columns,
     rules: ValidationSpec,
     *,
-    task: str = "classification",
     reference: DataProfile | None = None,
     compare_stats: bool = True,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Check ``frame``; return it with numeric columns coerced, and every problem found.
 
-    ``target=None`` checks inputs only (a batch to score). With a ``reference`` profile (the
-    champion's), categories must be known and means may not move more than
+    ``columns.target=None`` checks inputs only (a batch to score). With a ``reference`` profile
+    (the champion's), categories must be known and means may not move more than
     ``rules.max_mean_shift`` reference standard deviations (unless ``compare_stats`` is off).
     """
     import pandas as pd
+
+    numeric, categorical, target, task = (
+        columns.numeric,
+        columns.categorical,
+        columns.target,
+        columns.task,
+    )
 
     problems: list[str] = []
     frame = frame.copy()
@@ -116,26 +131,16 @@ def validate_frame(
 
 def check_frame(
     frame: pd.DataFrame,
-    numeric: list[str],
-    categorical: list[str],
-    target: str | None,
+    columns: Columns,
     rules: ValidationSpec,
     *,
     source: str,
-    task: str = "classification",
     reference: DataProfile | None = None,
     compare_stats: bool = True,
 ) -> pd.DataFrame:
     """Validate like ``validate_frame``; raise CheckFailedError listing every problem."""
     frame, problems = validate_frame(
-        frame,
-        numeric,
-        categorical,
-        target,
-        rules,
-        task=task,
-        reference=reference,
-        compare_stats=compare_stats,
+        frame, columns, rules, reference=reference, compare_stats=compare_stats
     )
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""

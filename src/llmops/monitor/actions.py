@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from llmops.monitor.journal import Journal
 from llmops.monitor.settings import parse_duration
+from llmops.registry import Registry
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -66,12 +67,13 @@ class ActionOutcome:
 
 Runner = Callable[["ActionSpec", ActionContext], dict[str, Any]]
 _PER_RULE = ("log", "webhook")
-_RUNNERS: dict[str, Runner] = {}
+#: How each action ``type`` runs; the built-ins are registered at the end of this module.
+ACTIONS: Registry[Runner] = Registry("monitor action type", key="actions.type")
 
 
 def register_action(kind: str, runner: Runner) -> None:
     """Register how actions of ``type: kind`` run."""
-    _RUNNERS[kind] = runner
+    ACTIONS.register(kind, runner)
 
 
 def _gate(name: str, spec: ActionSpec, ctx: ActionContext, journal: Journal) -> str | None:
@@ -110,7 +112,7 @@ def run_action(name: str, spec: ActionSpec, ctx: ActionContext) -> ActionOutcome
         outcome = ActionOutcome(name, spec.type, "dry_run", f"dry run: would {_describe(spec)}")
     else:
         try:
-            result = _RUNNERS[spec.type](spec, ctx)
+            result = ACTIONS.get(spec.type)(spec, ctx)
             outcome = ActionOutcome(name, spec.type, "done", _describe(spec), result)
         except Exception as exc:  # noqa: BLE001 - a failed action is recorded, never fatal
             log.warning("action %s failed: %s", name, exc)

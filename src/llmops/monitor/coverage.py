@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmops.files import atomic_write_json
+from llmops.atomic import atomic_write_json
 
 if TYPE_CHECKING:
     from llmops.config import Settings

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from llmops.files import atomic_write_bytes, sha256_text
+from llmops.atomic import atomic_write_bytes
+from llmops.hashing import sha256_text
 
 if TYPE_CHECKING:
     import numpy as np

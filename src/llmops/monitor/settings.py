@@ -255,7 +255,7 @@ class MonitorSettings(_Section):
 
     def reference_problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Return (key path, message) for unknown signals, unknown actions, repeated names."""
-        from llmops.files import did_you_mean
+        from llmops.suggest import did_you_mean
 
         problems: list[tuple[tuple[str | int, ...], str]] = []
         seen: set[str] = set()

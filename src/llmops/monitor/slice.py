@@ -12,7 +12,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from llmops.files import atomic_write_text
+from llmops.atomic import atomic_write_text
 
 if TYPE_CHECKING:
     from llmops.monitor.actions import ActionContext

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from llmops.errors import ConfigError
-from llmops.files import load_yaml
 from llmops.prompts.lock import LockFile
 from llmops.prompts.model import content_hash
 from llmops.prompts.version import PromptSource, check_templates, read_prompt
+from llmops.yamlfile import load_yaml
 
 if TYPE_CHECKING:
     from llmops.prompts.registry import PromptRegistry
@@ -139,6 +139,23 @@ def _candidates(registry: PromptRegistry, problems: list[LintProblem]) -> list[_
     return out
 
 
+@dataclass(frozen=True)
+class _Reporter:
+    """Records problems of one prompt file: ``problem(message, rule, line, key)``."""
+
+    problems: list[LintProblem]
+    rel: str
+    name: str
+    version: str
+
+    def __call__(
+        self, message: str, rule: str, line: int | None = None, key: str | None = None
+    ) -> None:
+        self.problems.append(
+            LintProblem(self.rel, line, key, self.name, self.version, message, rule)
+        )
+
+
 def lint_registry(registry: PromptRegistry) -> list[LintProblem]:
     """Check every file in the prompts folder and the lock; return all problems found."""
     problems: list[LintProblem] = []
@@ -163,17 +180,7 @@ def lint_registry(registry: PromptRegistry) -> list[LintProblem]:
         rel = registry.rel(cand.path)
         version = str(cand.version) if cand.version is not None else "draft"
 
-        def problem(
-            message: str,
-            rule: str,
-            line: int | None = None,
-            key: str | None = None,
-            *,
-            _rel: str = rel,
-            _cand: _Candidate = cand,
-            _version: str = version,
-        ) -> None:
-            problems.append(LintProblem(_rel, line, key, _cand.name, _version, message, rule))
+        problem = _Reporter(problems, rel, cand.name, version)
 
         if cand.version is not None:
             present.add((cand.name, cand.version))

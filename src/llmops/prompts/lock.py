@@ -12,8 +12,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llmops.atomic import atomic_write_text
 from llmops.errors import UsageError
-from llmops.files import atomic_write_text, load_yaml_model
+from llmops.validation import load_yaml_model
 
 __all__ = [
     "DEFAULT_LABEL",

@@ -11,6 +11,7 @@ import builtins
 import contextlib
 import datetime as dt
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -24,7 +25,8 @@ from llmops.errors import (
     NotFoundError,
     UsageError,
 )
-from llmops.files import did_you_mean, file_lock, sha256_text
+from llmops.hashing import sha256_text
+from llmops.locks import file_lock
 from llmops.prompts.lock import (
     DEFAULT_LABEL,
     LockFile,
@@ -40,6 +42,7 @@ from llmops.prompts.version import (
     read_prompt,
     released_text,
 )
+from llmops.suggest import did_you_mean, suggestion
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -118,12 +121,12 @@ class PromptRegistry:
     ) -> None:
         self.directory = Path(directory).resolve()
         self.project_root = (project_root or self.directory.parent).resolve()
-        state = state_dir or self.project_root / ".llmops"
-        # The prompts folder itself is the mutex (a directory lock writes nothing into it), so
-        # processes with different state roots (LLMOPS_HOME) exclude each other too; the state
-        # lock file is for a folder that does not exist yet.
+        # The mutex is keyed by the prompts folder and kept in the temp dir, not the state root,
+        # so processes with different state roots (LLMOPS_HOME) exclude each other too, and
+        # nothing is written into the prompts folder (``state_dir`` is accepted for callers that
+        # pass it; the registry keeps no other state).
         digest = sha256_text(str(self.directory))[:16]
-        self._state_mutex = state / "locks" / f"prompts-{digest}.lock"
+        self._mutex_file = Path(tempfile.gettempdir()) / "llmops-locks" / f"prompts-{digest}.lock"
         self.settings: Settings | None = None
         # Parsed files keyed by their bytes: a gateway calls get() per request, and parsing,
         # validating and hashing unchanged YAML again would cost milliseconds each time.
@@ -188,9 +191,8 @@ class PromptRegistry:
                 return name, None
             if not has_draft and entry is None:
                 known = self.names()
-                guess = did_you_mean(name, known)
                 raise NotFoundError(
-                    f"no prompt named '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""),
+                    f"no prompt named '{name}'" + suggestion(name, known),
                     hint=f"prompts in {self.rel(self.directory)}: " + (", ".join(known) or "none"),
                 )
             raise NotFoundError(
@@ -349,7 +351,7 @@ class PromptRegistry:
     # ---- writing -----------------------------------------------------------------------------
 
     def _mutex(self) -> Path:
-        return self.directory if self.directory.is_dir() else self._state_mutex
+        return self._mutex_file
 
     def release(self, name: str, *, note: str | None = None) -> ReleaseResult:
         """Freeze the draft of ``name`` as the next version and record it in the lock."""
@@ -416,10 +418,8 @@ class PromptRegistry:
             lock = self.read_lock()
             in_use = lock.labels_in_use()
             if label not in in_use and not create:
-                guess = did_you_mean(label, sorted(in_use))
                 raise UsageError(
-                    f"label '{label}' is not in use yet"
-                    + (f" (did you mean '{guess}'?)" if guess else ""),
+                    f"label '{label}' is not in use yet" + suggestion(label, sorted(in_use)),
                     hint=f"labels in use: {', '.join(sorted(in_use))}; to create '{label}': "
                     f"llmops prompt label {ref} {label} --new",
                 )
@@ -442,10 +442,9 @@ class PromptRegistry:
             lock = self.read_lock()
             entry = lock.prompts[name]
             if label not in entry.labels:
-                guess = did_you_mean(label, list(entry.labels))
                 raise NotFoundError(
                     f"prompt '{name}' has no label '{label}'"
-                    + (f" (did you mean '{guess}'?)" if guess else ""),
+                    + suggestion(label, list(entry.labels)),
                     hint=_what_exists(name, entry),
                 )
             previous = entry.labels.pop(label)

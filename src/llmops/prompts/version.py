@@ -14,10 +14,12 @@ import jinja2
 from pydantic import BaseModel, ConfigDict
 
 from llmops.errors import ConfigError, StateError, UsageError
-from llmops.files import YamlDocument, did_you_mean, load_yaml, validate_model
 from llmops.lineage import PromptLineage
 from llmops.prompts.model import PromptFile, Variable, content_hash, type_error
 from llmops.prompts.template import render_source, undeclared_names
+from llmops.suggest import did_you_mean, suggestion
+from llmops.validation import validate_model
+from llmops.yamlfile import YamlDocument, load_yaml
 
 if TYPE_CHECKING:
     from langchain_core.prompts import ChatPromptTemplate as LCChatPromptTemplate
@@ -191,10 +193,8 @@ class PromptVersion:
         declared = self.file.variables
         for key in values:
             if key not in declared:
-                guess = did_you_mean(key, list(declared))
                 raise UsageError(
-                    f"{self.ref} has no variable '{key}'"
-                    + (f" (did you mean '{guess}'?)" if guess else ""),
+                    f"{self.ref} has no variable '{key}'" + suggestion(key, list(declared)),
                     hint="declared: " + (", ".join(sorted(declared)) or "none"),
                 )
         bound: dict[str, Any] = {}

@@ -9,13 +9,15 @@ offline extractive model use directly) with a ``ChatResult`` or a stream of ``Ch
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmops.errors import ConfigError
+from llmops.registry import Registry
 
 __all__ = [
+    "PROVIDERS",
     "ChatDelta",
     "ChatRequest",
     "ChatResult",
@@ -26,6 +28,7 @@ __all__ = [
     "Usage",
     "available_providers",
     "create_provider",
+    "parse_options",
     "register_provider",
 ]
 
@@ -153,42 +156,51 @@ class Provider(Protocol):
 _LIFTED = ("n", "stop", "max_tokens", "temperature", "top_p", "seed", "user", "response_format")
 
 ProviderFactory = Callable[..., Provider]
-_REGISTRY: dict[str, ProviderFactory] = {}
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+#: Provider kinds: built-ins (imported on first use) and the ``llmops.providers`` entry points,
+#: each naming a factory ``(**options) -> Provider``.
+PROVIDERS: Registry[ProviderFactory] = Registry(
+    "provider kind",
+    group="llmops.providers",
+    builtins={
+        "openai": "llmops.providers.openai_compat:create",
+        "vllm": "llmops.providers.openai_compat:create",
+        "extractive": "llmops.providers.extractive:create",
+    },
+)
+
+
+def parse_options(model: type[OptionsT], options: dict[str, Any], what: str) -> OptionsT:
+    """Validate a provider's options into ``model``; bad keys get a did-you-mean ConfigError."""
+    from pydantic import ValidationError
+
+    from llmops.suggest import did_you_mean
+
+    try:
+        return model(**options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        known = list(model.model_fields)
+        guess = did_you_mean(key, known) if first["type"] == "extra_forbidden" else None
+        raise ConfigError(
+            f"{what} option '{key}': {first['msg']}"
+            + (f" (did you mean '{guess}'?)" if guess else ""),
+            key=key,
+            hint=f"known options: {', '.join(known)}",
+        ) from None
 
 
 def register_provider(kind: str, factory: ProviderFactory) -> None:
     """Register a provider kind; built-ins register exactly like plugins would."""
-    _REGISTRY[kind] = factory
+    PROVIDERS.register(kind, factory)
 
 
 def available_providers() -> list[str]:
     """Return the registered provider kinds."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return PROVIDERS.names()
 
 
 def create_provider(kind: str, **options: Any) -> Provider:
     """Create a provider of ``kind`` with its options (base_url, model, api_key_env, ...)."""
-    _load_builtins()
-    factory = _REGISTRY.get(kind)
-    if factory is None:
-        from llmops.files import did_you_mean
-
-        guess = did_you_mean(kind, list(_REGISTRY))
-        raise ConfigError(
-            f"unknown provider kind '{kind}'" + (f" (did you mean '{guess}'?)" if guess else ""),
-            hint=f"known kinds: {', '.join(sorted(_REGISTRY))}",
-        )
-    return factory(**options)
-
-
-def _load_builtins() -> None:
-    # Importing the built-in modules registers them; kept lazy so nothing heavy loads at import.
-    import importlib
-
-    for module in ("llmops.providers.openai_compat", "llmops.providers.extractive"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    return PROVIDERS.get(kind)(**options)

@@ -31,9 +31,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from llmops.errors import ConfigError
 from llmops.providers.base import (
     ChatDelta,
     ChatRequest,
@@ -41,7 +40,7 @@ from llmops.providers.base import (
     Choice,
     Context,
     Usage,
-    register_provider,
+    parse_options,
 )
 
 if TYPE_CHECKING:
@@ -317,21 +316,4 @@ class ExtractiveProvider:
 
 def create(**options: Any) -> ExtractiveProvider:
     """Build the provider from gateway/eval options, with file-style errors on bad keys."""
-    try:
-        return ExtractiveProvider(ExtractiveOptions(**options))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        known = list(ExtractiveOptions.model_fields)
-        from llmops.files import did_you_mean
-
-        guess = did_you_mean(key, known) if first["type"] == "extra_forbidden" else None
-        raise ConfigError(
-            f"extractive option '{key}': {first['msg']}"
-            + (f" (did you mean '{guess}'?)" if guess else ""),
-            key=key,
-            hint=f"known options: {', '.join(known)}",
-        ) from None
-
-
-register_provider("extractive", create)
+    return ExtractiveProvider(parse_options(ExtractiveOptions, options, "extractive"))

@@ -13,10 +13,10 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from llmops.errors import ConfigError, UpstreamError
-from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Usage, register_provider
+from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Usage, parse_options
 from llmops.providers.openai_wire import (
     WireError,
     parse_chunk,
@@ -186,21 +186,7 @@ class OpenAICompatProvider:
 
 def create(**options: Any) -> OpenAICompatProvider:
     """Build the provider from gateway/eval options, with file-style errors on bad keys."""
-    try:
-        opts = OpenAIOptions(**options)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        known = list(OpenAIOptions.model_fields)
-        from llmops.files import did_you_mean
-
-        guess = did_you_mean(key, known) if first["type"] == "extra_forbidden" else None
-        raise ConfigError(
-            f"openai provider option '{key}': {first['msg']}"
-            + (f" (did you mean '{guess}'?)" if guess else ""),
-            key=key,
-            hint=f"known options: {', '.join(known)}",
-        ) from None
+    opts = parse_options(OpenAIOptions, options, "openai provider")
     if not opts.base_url:
         raise ConfigError(
             "provider 'openai' needs a base_url",
@@ -211,7 +197,3 @@ def create(**options: Any) -> OpenAICompatProvider:
     provider = OpenAICompatProvider(opts)
     provider._headers()  # a missing key variable is a configuration error now, not at first call
     return provider
-
-
-register_provider("openai", create)
-register_provider("vllm", create)

@@ -83,7 +83,7 @@ def _why(pipeline: Pipeline, skipped: dict[str, int]) -> tuple[str, int | None, 
     key = f"sources.{first}.include" if first is not None else "store.max_shrink"
     if pipeline.path is not None:
         from llmops.errors import LLMOpsError
-        from llmops.files import load_yaml
+        from llmops.yamlfile import load_yaml
 
         try:
             doc = load_yaml(pipeline.path)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmops.files import sha256_text
+from llmops.hashing import sha256_text
 from llmops.rag.documents import Document
 from llmops.rag.spec import ChunkingSpec
 from llmops.tokens import chars_estimate, model_folder, token_counter

@@ -15,7 +15,7 @@ import re
 import sys
 from pathlib import Path
 
-from llmops.files import atomic_write_text
+from llmops.atomic import atomic_write_text
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 

@@ -1,6 +1,7 @@
 """Documents: reading checked files (see ``discovery``) into titled sections, one loader per suffix.
 
-Loaders are registered per file suffix (``register_loader``) like any plugin. Text formats are
+Loaders are registered per file suffix (``register_loader``, or a package's ``llmops.loaders``
+entry point named by the suffix) like any plugin. Text formats are
 read line by line, so a huge file never sits in memory whole. Text that is not UTF-8 (Latin-1,
 Windows-1252, Shift-JIS, ...) is decoded with the encoding ``detect_encoding`` finds; a file that
 is unreadable, binary, empty or in no recognisable encoding is skipped, named in the run summary,
@@ -18,8 +19,10 @@ from typing import Any
 
 from llmops.rag.discovery import FileEntry, detect_encoding, discover, unmatched_globs
 from llmops.rag.spec import ParsingSpec, SourceSpec
+from llmops.registry import Registry
 
 __all__ = [
+    "LOADERS",
     "Document",
     "FileEntry",
     "Loader",
@@ -54,22 +57,23 @@ class Document:
 
 
 Loader = Callable[[FileEntry, SourceSpec, ParsingSpec], Iterator[Document]]
-_LOADERS: dict[str, Loader] = {}
+#: Loaders by file suffix (``.md``): built-ins below and the ``llmops.loaders`` entry points.
+LOADERS: Registry[Loader] = Registry("loader", group="llmops.loaders", normalize=str.lower)
 
 
 def register_loader(suffix: str, loader: Loader) -> None:
     """Register ``loader(entry, source, parsing) -> Iterator[Document]`` for a file suffix."""
-    _LOADERS[suffix.lower()] = loader
+    LOADERS.register(suffix, loader)
 
 
 def loadable_suffixes() -> frozenset[str]:
     """Return the file suffixes a loader is registered for."""
-    return frozenset(_LOADERS)
+    return frozenset(LOADERS.names())
 
 
 def load_file(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> Iterator[Document]:
     """Yield the documents of a checked file with the loader registered for its suffix."""
-    return _LOADERS[entry.path.suffix.lower()](entry, source, parsing)
+    return LOADERS.get(entry.path.suffix)(entry, source, parsing)
 
 
 def _lines(path: Path, encoding: str = "utf-8") -> Iterator[str]:

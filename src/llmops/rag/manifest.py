@@ -16,7 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from llmops.files import atomic_write_json, sha256_text
+from llmops.atomic import atomic_write_json
+from llmops.hashing import sha256_text
 
 __all__ = ["DocumentEntry", "FileRecord", "Manifest", "ManifestStore", "index_version"]
 

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llmops.errors import NotFoundError
-from llmops.files import load_yaml_model
 from llmops.lineage import IndexLineage
 from llmops.rag.build import BuildResult, Progress, run_build
 from llmops.rag.documents import discover
 from llmops.rag.manifest import FileRecord, Manifest, ManifestStore
 from llmops.rag.spec import PipelineSpec, SourceSpec
 from llmops.rag.store import VectorStore, open_store
+from llmops.validation import load_yaml_model
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -57,7 +57,7 @@ class Pipeline:
         path = folder / f"{name}.yaml"
         if not path.is_file():
             known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
-            from llmops.files import did_you_mean
+            from llmops.suggest import did_you_mean
 
             guess = did_you_mean(name, known)
             raise NotFoundError(
@@ -191,7 +191,7 @@ class Pipeline:
         A build that would leave the served index empty, or smaller by more than
         ``store.max_shrink``, is refused before anything is written unless ``allow_shrink``.
         """
-        from llmops.files import file_lock
+        from llmops.locks import file_lock
 
         lock = self.manifests.root / "build.lock"
         with file_lock(lock, timeout=1.0, what=f"the index build of pipeline '{self.name}'"):
@@ -212,7 +212,7 @@ class Pipeline:
 
     def rollback(self, to: str | None = None) -> tuple[str | None, str]:
         """Point the alias at an older retained version; return (previous, new) versions."""
-        from llmops.files import file_lock
+        from llmops.locks import file_lock
         from llmops.rag.versions import rollback
 
         with file_lock(

@@ -1,7 +1,7 @@
 """The Qdrant backend of ``VectorStore``: one client per local folder or server URL.
 
 Embedded (local) mode lets only one process open a folder, so llmops takes an owner lock
-(``<folder>/.llmops-owner``, holding the pid) before opening it; a second process gets a
+(``<folder>/.llmops-owner.lock``; the pid is in ``.llmops-owner``) before opening it; a second process gets a
 ``StateError`` naming the owner pid. A Qdrant server or cluster (``qdrant.url`` + the API key
 from ``api_key_env``) goes through the same methods; only the client construction differs.
 qdrant-client's model classes stay in this module: callers see ``Point`` and ``Query``.
@@ -10,8 +10,6 @@ qdrant-client's model classes stay in this module: callers see ``Point`` and ``Q
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import json
 import os
 import sys
@@ -25,6 +23,7 @@ from llmops.errors import StateError
 from llmops.rag.store import DENSE, SPARSE, Point, Query
 
 if TYPE_CHECKING:
+    from filelock import FileLock
     from qdrant_client import QdrantClient
 
 __all__ = ["QdrantStore", "open_local", "open_server"]
@@ -37,7 +36,7 @@ class QdrantStore:
     client: QdrantClient
     where: str
     lock: threading.RLock = field(default_factory=threading.RLock)
-    _owner_fd: int | None = None
+    _owner_lock: FileLock | None = None
     _closed: bool = False
 
     @property
@@ -256,10 +255,10 @@ class QdrantStore:
         self._closed = True
         with contextlib.suppress(Exception):
             self.client.close()
-        if self._owner_fd is not None:
+        if self._owner_lock is not None:
             with contextlib.suppress(OSError):
-                os.close(self._owner_fd)
-            self._owner_fd = None
+                self._owner_lock.release()
+            self._owner_lock = None
 
 
 def _local_sqlite(client: Any, name: str) -> tuple[Any, str] | None:
@@ -320,19 +319,20 @@ def _filter(filters: dict[str, Any] | None) -> Any:
     return models.Filter(must=must)
 
 
-def _take_owner_lock(folder: Path) -> int:
-    """Lock ``<folder>/.llmops-owner`` for this process, or raise StateError naming the owner."""
+def _take_owner_lock(folder: Path) -> FileLock:
+    """Lock ``<folder>/.llmops-owner.lock`` for this process, or raise StateError naming the owner.
+
+    The owner's pid is written next to the lock (``.llmops-owner``) for the error message.
+    """
+    from llmops.atomic import atomic_write_text
+    from llmops.locks import try_lock
+
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / ".llmops-owner"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        os.close(fd)
-        if exc.errno not in (errno.EAGAIN, errno.EACCES):
-            raise
+    owner_file = folder / ".llmops-owner"
+    lock = try_lock(folder / ".llmops-owner.lock")
+    if lock is None:
         try:
-            owner = json.loads(path.read_text(encoding="utf-8") or "{}")
+            owner = json.loads(owner_file.read_text(encoding="utf-8") or "{}")
         except (OSError, ValueError):
             owner = {}
         pid = owner.get("pid", "?")
@@ -341,31 +341,31 @@ def _take_owner_lock(folder: Path) -> int:
             hint="stop that process (or send this work through it, e.g. the gateway's admin "
             "API), or run a Qdrant server and set qdrant.url in llmops.yaml",
         ) from None
-    info = json.dumps({"pid": os.getpid(), "argv": " ".join(sys.argv[:3])})
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, info.encode(), 0)
-    return fd
+    atomic_write_text(owner_file, json.dumps({"pid": os.getpid(), "argv": " ".join(sys.argv[:3])}))
+    return lock
 
 
 def open_local(folder: Path) -> QdrantStore:
+    from filelock import FileLock
     from qdrant_client import QdrantClient
 
-    fd = _take_owner_lock(folder)
+    owner = _take_owner_lock(folder)
     try:
         client = QdrantClient(path=str(folder), force_disable_check_same_thread=True)
     except RuntimeError as exc:  # Qdrant's own lock: a process that does not use llmops
-        os.close(fd)
+        owner.release()
         raise StateError(
             f"the embedded Qdrant store at {folder} is open in another process",
             hint=f"{exc}; stop that process or run a Qdrant server and set qdrant.url",
         ) from None
     except BaseException:
-        os.close(fd)
+        owner.release()
         raise
-    return QdrantStore(client=client, where=str(folder), _owner_fd=fd)
+    return QdrantStore(client=client, where=str(folder), _owner_lock=owner)
 
 
 def open_server(url: str, api_key_env: str, timeout: float) -> QdrantStore:
+    from filelock import FileLock
     from qdrant_client import QdrantClient
 
     api_key = os.environ.get(api_key_env) or None

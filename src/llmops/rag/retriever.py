@@ -8,14 +8,16 @@ Rerankers (cross-encoders later) plug in through the ``Reranker`` protocol and a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmops.errors import ConfigError, NotFoundError, UsageError
-from llmops.files import did_you_mean
 from llmops.lineage import IndexLineage
 from llmops.rag.store import Point, Query
+from llmops.registry import Registry
+from llmops.suggest import suggestion
 
 if TYPE_CHECKING:
     import numpy as np
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
     from llmops.rag.pipeline import Pipeline
 
 __all__ = [
+    "RERANKERS",
+    "Mmr",
     "Reranker",
     "RetrievalResult",
     "RetrievedChunk",
@@ -91,22 +95,18 @@ class Reranker(Protocol):
         ...
 
 
-_RERANKERS: dict[str, Callable[..., Reranker]] = {}
+#: Reranker factories by short id (none built in: a cross-encoder is a plugin's job).
+RERANKERS: Registry[Callable[..., Reranker]] = Registry("reranker")
 
 
 def register_reranker(name: str, factory: Callable[..., Reranker]) -> None:
     """Register a reranker factory under a short id."""
-    _RERANKERS[name] = factory
+    RERANKERS.register(name, factory)
 
 
 def create_reranker(name: str, **options: Any) -> Reranker:
-    """Create a registered reranker."""
-    if name not in _RERANKERS:
-        raise ConfigError(
-            f"unknown reranker '{name}'",
-            hint=f"registered: {', '.join(sorted(_RERANKERS)) or 'none'}",
-        )
-    return _RERANKERS[name](**options)
+    """Create a registered reranker; an unknown id gets a did-you-mean."""
+    return RERANKERS.get(name)(**options)
 
 
 def mmr_select(
@@ -129,6 +129,17 @@ def mmr_select(
         score[chosen] = -np.inf
         chosen.append(int(np.argmax(score)))
     return chosen
+
+
+@dataclass(frozen=True)
+class Mmr:
+    """Maximal marginal relevance: fetch ``fetch_k`` (default 4k) candidates, keep ``k`` diverse.
+
+    ``lambda_mult`` trades relevance (1.0) against diversity (0.0).
+    """
+
+    fetch_k: int | None = None
+    lambda_mult: float = 0.5
 
 
 class Retriever:
@@ -193,19 +204,18 @@ class Retriever:
         k: int = 5,
         filters: dict[str, Any] | None = None,
         hybrid: bool = False,
-        mmr: bool = False,
-        *,
-        fetch_k: int | None = None,
-        mmr_lambda: float = 0.5,
+        mmr: bool | Mmr = False,
     ) -> RetrievalResult:
-        """Return the top ``k`` chunks for ``query``."""
+        """Return the top ``k`` chunks for ``query``; ``mmr=True`` diversifies with ``Mmr()``."""
         if k < 1:
             raise ConfigError("k must be at least 1")
         lineage = self.served_lineage()
         store = self.pipeline.store()
         alias = self.pipeline.spec.alias
         qvec = self.encode(query)
-        wide = mmr or self.reranker is not None
+        diversify = mmr if isinstance(mmr, Mmr) else (Mmr() if mmr else None)
+        wide = diversify is not None or self.reranker is not None
+        fetch_k = diversify.fetch_k if diversify is not None else None
         limit = max(fetch_k or 4 * k, k) if wide else k
         sparse_q = None
         if hybrid:
@@ -221,23 +231,23 @@ class Retriever:
             sparse=sparse_q,
             filters=payload_filters(filters),
             prefetch=max(limit, 4 * k),
-            with_dense=mmr,
+            with_dense=diversify is not None,
         )
         points = store.search(alias, found)
-        if mmr and points:
+        if diversify is not None and points:
             import numpy as np
 
             vectors = np.asarray([p.dense for p in points], dtype=np.float32)
             points = [
                 points[i]
                 for i in mmr_select(
-                    qvec, vectors, k if self.reranker is None else limit, mmr_lambda
+                    qvec, vectors, k if self.reranker is None else limit, diversify.lambda_mult
                 )
             ]
         chunks = [_chunk(p) for p in points]
         if self.reranker is not None:
             chunks = self.reranker.rerank(query, chunks)
-        mode = "+".join(m for m, on in (("hybrid", hybrid), ("mmr", mmr)) if on) or "dense"
+        mode = "+".join(m for m, on in (("hybrid", hybrid), ("mmr", diversify)) if on) or "dense"
         return RetrievalResult(query=query, chunks=chunks[:k], lineage=lineage, mode=mode)
 
     def check_filters(self, filters: dict[str, Any], *, scan: int = 20_000) -> None:
@@ -258,11 +268,10 @@ class Retriever:
         if not unknown:
             return
         key = unknown[0]
-        guess = did_you_mean(key.removeprefix("metadata."), sorted(known))
         listed = ", ".join(sorted(known))
         raise UsageError(
             f"unknown filter key '{key}'"
-            + (f" (did you mean '{guess}'?)" if guess else "")
+            + suggestion(key.removeprefix("metadata."), sorted(known))
             + f": no chunk of the served index of '{self.pipeline.name}' has it",
             hint=f"keys present: {listed}",
         )

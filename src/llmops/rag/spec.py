@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from llmops.files import sha256_text
+from llmops.hashing import sha256_text
 
 __all__ = [
     "ChunkingSpec",

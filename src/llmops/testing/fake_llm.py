@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import json
 import signal
@@ -32,12 +31,12 @@ import sys
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
-import httptools
-
+from llmops.testing.http_wire import Connection, Request, error_json
 from llmops.testing.replies import (
     Reply,
+    Turn,
     chat_body,
     chat_chunks,
     completion_body,
@@ -53,34 +52,6 @@ __all__ = ["Responder", "ScriptedLLMServer", "main"]
 
 Responder = Callable[[dict[str, Any]], "Reply | None"]
 
-_REASONS = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    413: "Payload Too Large",
-    422: "Unprocessable Entity",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-
-class _Request:
-    __slots__ = ("method", "path", "headers", "body", "keep_alive")
-
-    def __init__(self) -> None:
-        self.method = ""
-        self.path = ""
-        self.headers: dict[str, str] = {}
-        self.body = bytearray()
-        self.keep_alive = True
-
 
 class ScriptedLLMServer:
     """An OpenAI-compatible HTTP server on loopback whose answers the test scripts."""
@@ -88,8 +59,6 @@ class ScriptedLLMServer:
     def __init__(
         self,
         latency: float = 0.0,
-        host: str = "127.0.0.1",
-        port: int = 0,
         *,
         models: tuple[str, ...] = ("test-model",),
         stream_chunks: int | None = None,
@@ -98,8 +67,9 @@ class ScriptedLLMServer:
         record_requests: bool = True,
     ) -> None:
         self.latency = latency
-        self.host = host
-        self.port = port
+        #: Where ``start()`` binds: loopback and a free port unless set before starting.
+        self.host = "127.0.0.1"
+        self.port = 0
         self.models = models
         self.stream_chunks = stream_chunks
         self.default_content = default_content
@@ -114,7 +84,7 @@ class ScriptedLLMServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
-        self._connections: set[_Connection] = set()
+        self._connections: set[Connection] = set()
 
     # -- scripting (called from the test's thread) ---------------------------------------------
 
@@ -212,7 +182,7 @@ class ScriptedLLMServer:
     async def serve(self, sock: socket.socket) -> asyncio.base_events.Server:
         """Serve on an already bound socket in the running loop (used by start() and main())."""
         loop = asyncio.get_running_loop()
-        return await loop.create_server(lambda: _Connection(self), sock=sock, backlog=1024)
+        return await loop.create_server(lambda: Connection(self), sock=sock, backlog=1024)
 
     # -- request handling (runs on the server's loop) ----------------------------------------
 
@@ -229,7 +199,7 @@ class ScriptedLLMServer:
             return Reply(self.default_content)
         return Reply("echo: " + _last_user_text(body))
 
-    async def handle(self, req: _Request, conn: _Connection) -> None:
+    async def handle(self, req: Request, conn: Connection) -> None:
         """Answer one parsed request on ``conn``."""
         path = req.path.split("?", 1)[0]
         body: Any = None
@@ -256,17 +226,17 @@ class ScriptedLLMServer:
             return
         routes = ("/v1/chat/completions", "/v1/completions", "/v1/embeddings")
         if path not in routes and path not in ("/v1/models", "/health"):
-            conn.send(404, _err(f"no route {req.method} {path}", "not_found_error"), rid)
+            conn.send(404, error_json(f"no route {req.method} {path}", "not_found_error"), rid)
             return
         if req.method != "POST" or path not in routes:
-            conn.send(405, _err(f"{req.method} not allowed on {path}"), rid)
+            conn.send(405, error_json(f"{req.method} not allowed on {path}"), rid)
             return
         if not isinstance(body, dict):
-            conn.send(400, _err("request body is not a JSON object"), rid)
+            conn.send(400, error_json("request body is not a JSON object"), rid)
             return
         model = body.get("model")
         if not isinstance(model, str) or not model:
-            conn.send(400, _err("'model' is required", param="model"), rid)
+            conn.send(400, error_json("'model' is required", param="model"), rid)
             return
         if path == "/v1/embeddings":
             if self.latency:
@@ -275,20 +245,20 @@ class ScriptedLLMServer:
             return
         chat = path == "/v1/chat/completions"
         if chat and not isinstance(body.get("messages"), list):
-            conn.send(400, _err("'messages' must be a list", param="messages"), rid)
+            conn.send(400, error_json("'messages' must be a list", param="messages"), rid)
             return
         if not chat and "prompt" not in body:
-            conn.send(400, _err("'prompt' is required", param="prompt"), rid)
+            conn.send(400, error_json("'prompt' is required", param="prompt"), rid)
             return
         try:
             reply = self._next_reply(body)
         except Exception as exc:  # a broken responder is the test's bug: show it as a 500
-            conn.send(500, _err(f"responder raised {exc!r}", "server_error"), rid)
+            conn.send(500, error_json(f"responder raised {exc!r}", "server_error"), rid)
             return
         await self._answer(conn, rid, chat, body, reply)
 
     async def _answer(
-        self, conn: _Connection, rid: str, chat: bool, body: dict[str, Any], reply: Reply
+        self, conn: Connection, rid: str, chat: bool, body: dict[str, Any], reply: Reply
     ) -> None:
         wait = self.latency + reply.delay
         if wait > 0:
@@ -314,19 +284,20 @@ class ScriptedLLMServer:
             finish = "length"
         prompt_tokens = max(1, count_words(body.get("messages") if chat else body.get("prompt")))
         prefix = "chatcmpl-" if chat else "cmpl-"
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        turn = Turn(reply, prefix + rid, model, prompt_tokens, include_usage)
         if not stream:
             build = chat_body if chat else completion_body
-            out = build(reply, prefix + rid, model, content, finish, prompt_tokens)
+            out = build(turn, content, finish)
             if reply.close_mid_stream:
                 conn.send_raw(200, dumps(out), rid, extra, truncate=True)
                 return
             conn.send(200, out, rid, extra)
             return
-        options = body.get("stream_options")
-        include_usage = isinstance(options, dict) and options.get("include_usage") is True
         pieces = split_content(content, self.stream_chunks)
         make = chat_chunks if chat else completion_chunks
-        chunks = make(reply, prefix + rid, model, pieces, finish, prompt_tokens, include_usage)
+        chunks = make(turn, pieces, finish)
         conn.start_stream(rid, extra)
         if reply.raw_body is not None:
             conn.write_chunk(reply.raw_body)
@@ -344,12 +315,6 @@ class ScriptedLLMServer:
         conn.end_stream()
 
 
-def _err(
-    message: str, kind: str = "invalid_request_error", param: str | None = None
-) -> dict[str, Any]:
-    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
-
-
 def _last_user_text(body: dict[str, Any]) -> str:
     messages = body.get("messages")
     if isinstance(messages, list):
@@ -363,136 +328,6 @@ def _last_user_text(body: dict[str, Any]) -> str:
         return ""
     prompt = body.get("prompt")
     return prompt if isinstance(prompt, str) else json.dumps(prompt)
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive HTTP/1.1 connection; requests on it are answered in order."""
-
-    def __init__(self, server: ScriptedLLMServer) -> None:
-        self.server = server
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
-        self.current = _Request()
-        self.pending: deque[_Request] = deque()
-        self.worker: asyncio.Task[None] | None = None
-        self.keep_alive = True
-
-    # asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        self.server._connections.add(self)
-        self.server.connections_opened += 1
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.server._connections.discard(self)
-        self.transport = None
-        if self.worker is not None:
-            self.worker.cancel()
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self.close()
-        except httptools.HttpParserError:
-            self.keep_alive = False
-            self.send(400, _err("malformed HTTP request"), "req-0")
-
-    # httptools callbacks
-    def on_message_begin(self) -> None:
-        self.current = _Request()
-
-    def on_url(self, url: bytes) -> None:
-        self.current.path += url.decode("latin-1")
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.current.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
-
-    def on_body(self, body: bytes) -> None:
-        self.current.body += body
-
-    def on_message_complete(self) -> None:
-        req = self.current
-        req.method = self.parser.get_method().decode()
-        req.keep_alive = self.parser.should_keep_alive()
-        self.pending.append(req)
-        if self.worker is None or self.worker.done():
-            self.worker = asyncio.get_running_loop().create_task(self._work())
-
-    async def _work(self) -> None:
-        while self.pending and self.transport is not None:
-            req = self.pending.popleft()
-            self.keep_alive = req.keep_alive
-            await self.server.handle(req, self)
-
-    # responses
-    def _head(self, status: int, rid: str, headers: list[tuple[str, str]]) -> bytes:
-        lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", f"x-request-id: {rid}"]
-        lines += [f"{k}: {v}" for k, v in headers]
-        if not self.keep_alive:
-            lines.append("connection: close")
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-    def send(
-        self,
-        status: int,
-        obj: dict[str, Any],
-        rid: str,
-        extra: list[tuple[str, str]] | None = None,
-    ) -> None:
-        """Send a whole JSON response."""
-        self.send_raw(status, dumps(obj), rid, extra)
-
-    def send_raw(
-        self,
-        status: int,
-        body: bytes,
-        rid: str,
-        extra: list[tuple[str, str]] | None = None,
-        truncate: bool = False,
-    ) -> None:
-        """Send bytes as a JSON response; ``truncate`` sends half of them, then closes."""
-        if self.transport is None:
-            return
-        headers = [("content-type", "application/json"), ("content-length", str(len(body)))]
-        payload = body[: len(body) // 2] if truncate else body
-        self.transport.write(self._head(status, rid, headers + (extra or [])) + payload)
-        if truncate or not self.keep_alive:
-            self.close()
-
-    def start_stream(self, rid: str, extra: list[tuple[str, str]]) -> None:
-        """Send the headers of an SSE response (chunked transfer encoding)."""
-        if self.transport is None:
-            return
-        headers = [
-            ("content-type", "text/event-stream; charset=utf-8"),
-            ("cache-control", "no-cache"),
-            ("transfer-encoding", "chunked"),
-        ]
-        self.transport.write(self._head(200, rid, headers + extra))
-
-    def write_chunk(self, data: bytes) -> None:
-        """Send one HTTP chunk."""
-        if self.transport is not None and data:
-            self.transport.write(b"%x\r\n%b\r\n" % (len(data), data))
-
-    def end_stream(self, abort: bool = False) -> None:
-        """Finish the chunked body, or close without finishing it when ``abort``."""
-        if self.transport is None:
-            return
-        if not abort:
-            self.transport.write(b"0\r\n\r\n")
-        if abort or not self.keep_alive:
-            self.close()
-
-    def close(self) -> None:
-        """Close the connection after flushing what was written."""
-        if self.transport is not None:
-            self.transport.close()
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -519,8 +354,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     srv = ScriptedLLMServer(
         latency=args.latency,
-        host=args.host,
-        port=args.port,
         models=tuple(args.model or ["test-model"]),
         stream_chunks=args.stream_chunks,
         default_content=args.content,
@@ -530,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
-    srv.port = sock.getsockname()[1]
+    srv.host, srv.port = args.host, sock.getsockname()[1]
     loop = _new_loop()
     stop = asyncio.Event()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = [
     "Reply",
+    "Turn",
     "chat_body",
     "chat_chunks",
     "completion_body",
@@ -107,15 +108,29 @@ def _usage(reply: Reply, prompt_tokens: int, completion_tokens: int) -> dict[str
     }
 
 
-def chat_body(
-    reply: Reply, rid: str, model: str, content: str, finish: str, prompt_tokens: int
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Turn:
+    """One answer being built: the scripted reply, its ids, and what the request asked for."""
+
+    reply: Reply
+    rid: str
+    model: str
+    prompt_tokens: int
+    include_usage: bool = False
+
+    def usage(self, completion_tokens: int) -> dict[str, Any]:
+        """Return the ``usage`` object (the reply's override, or word counts)."""
+        return _usage(self.reply, self.prompt_tokens, completion_tokens)
+
+
+def _head(turn: Turn, kind: str) -> dict[str, Any]:
+    return {"id": turn.rid, "object": kind, "created": int(time.time()), "model": turn.model}
+
+
+def chat_body(turn: Turn, content: str, finish: str) -> dict[str, Any]:
     """Return a non-streamed ``chat.completion`` object."""
     return {
-        "id": rid,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
+        **_head(turn, "chat.completion"),
         "choices": [
             {
                 "index": 0,
@@ -124,83 +139,37 @@ def chat_body(
                 "finish_reason": finish,
             }
         ],
-        "usage": _usage(reply, prompt_tokens, count_words(content)),
+        "usage": turn.usage(count_words(content)),
         "system_fingerprint": None,
     }
 
 
-def chat_chunks(
-    reply: Reply,
-    rid: str,
-    model: str,
-    pieces: list[str],
-    finish: str,
-    prompt_tokens: int,
-    include_usage: bool,
-) -> list[dict[str, Any]]:
+def chat_chunks(turn: Turn, pieces: list[str], finish: str) -> list[dict[str, Any]]:
     """Return the ``chat.completion.chunk`` objects of a streamed answer, in order."""
-    created = int(time.time())
+    base = {**_head(turn, "chat.completion.chunk"), "system_fingerprint": None}
 
     def chunk(delta: dict[str, Any], finish_reason: str | None) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": rid,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [
-                {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-            ],
-        }
-        if include_usage:
-            out["usage"] = None
-        return out
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return {**base, "choices": [choice]}
 
     out = [chunk({"role": "assistant", "content": ""}, None)]
     out += [chunk({"content": p}, None) for p in pieces]
     out.append(chunk({}, finish))
-    if include_usage:
-        completion_tokens = count_words("".join(pieces))
-        out.append(
-            {
-                "id": rid,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "system_fingerprint": None,
-                "choices": [],
-                "usage": _usage(reply, prompt_tokens, completion_tokens),
-            }
-        )
-    return out
+    return _with_usage(turn, base, out, pieces)
 
 
-def completion_body(
-    reply: Reply, rid: str, model: str, text: str, finish: str, prompt_tokens: int
-) -> dict[str, Any]:
+def completion_body(turn: Turn, text: str, finish: str) -> dict[str, Any]:
     """Return a non-streamed legacy ``text_completion`` object."""
     return {
-        "id": rid,
-        "object": "text_completion",
-        "created": int(time.time()),
-        "model": model,
+        **_head(turn, "text_completion"),
         "choices": [{"text": text, "index": 0, "logprobs": None, "finish_reason": finish}],
-        "usage": _usage(reply, prompt_tokens, count_words(text)),
+        "usage": turn.usage(count_words(text)),
     }
 
 
-def completion_chunks(
-    reply: Reply,
-    rid: str,
-    model: str,
-    pieces: list[str],
-    finish: str,
-    prompt_tokens: int,
-    include_usage: bool,
-) -> list[dict[str, Any]]:
+def completion_chunks(turn: Turn, pieces: list[str], finish: str) -> list[dict[str, Any]]:
     """Return the streamed ``text_completion`` objects, in order."""
-    created = int(time.time())
-    base = {"id": rid, "object": "text_completion", "created": created, "model": model}
+    base = _head(turn, "text_completion")
     out: list[dict[str, Any]] = []
     for i, piece in enumerate(pieces or [""]):
         last = i == max(len(pieces), 1) - 1
@@ -210,14 +179,20 @@ def completion_chunks(
             "logprobs": None,
             "finish_reason": finish if last else None,
         }
-        item: dict[str, Any] = {**base, "choices": [choice]}
-        if include_usage:
-            item["usage"] = None
-        out.append(item)
-    if include_usage:
-        usage = _usage(reply, prompt_tokens, count_words("".join(pieces)))
-        out.append({**base, "choices": [], "usage": usage})
-    return out
+        out.append({**base, "choices": [choice]})
+    return _with_usage(turn, base, out, pieces)
+
+
+def _with_usage(
+    turn: Turn, base: dict[str, Any], chunks: list[dict[str, Any]], pieces: list[str]
+) -> list[dict[str, Any]]:
+    """With ``include_usage``: ``usage: null`` on every chunk, then a usage-only last chunk."""
+    if not turn.include_usage:
+        return chunks
+    for item in chunks:
+        item["usage"] = None
+    chunks.append({**base, "choices": [], "usage": turn.usage(count_words("".join(pieces)))})
+    return chunks
 
 
 def error_body(reply: Reply) -> dict[str, Any]:

@@ -18,7 +18,7 @@ __all__ = ["project_trace_url", "redact_url"]
 
 def project_trace_url(settings: Settings) -> str:
     """Return where the project's gateway writes traces."""
-    from llmops.files import load_yaml
+    from llmops.yamlfile import load_yaml
 
     path = settings.path("serving") / "gateway.yaml"
     if path.is_file():

@@ -183,7 +183,7 @@ def migrate(engine: sa.Engine, tables: Tables, *, lock_path: str | None = None) 
 
     guard: Any = contextlib.nullcontext()
     if engine.dialect.name == "sqlite" and lock_path is not None:
-        from llmops.files import file_lock
+        from llmops.locks import file_lock
 
         guard = file_lock(lock_path, timeout=600.0, what="the trace store migration")
     with guard, engine.begin() as conn:

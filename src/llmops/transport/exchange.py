@@ -16,7 +16,7 @@ from typing import Protocol
 
 import orjson
 
-from llmops.errors import UpstreamError
+from llmops.errors import UpstreamConnectError, UpstreamError
 from llmops.transport.http import HttpEndpoint, HttpResponse, UpstreamClosedError
 from llmops.transport.retry import RetryPolicy, parse_retry_after
 
@@ -103,10 +103,9 @@ def transport_error(who: str, exc: BaseException, *, provider: str | None = None
     """Return the UpstreamError for a request that got no answer (timeout, refused, cut off)."""
     if isinstance(exc, TimeoutError):  # a read timeout; connect timeouts arrive as ConnectionError
         return UpstreamError(f"{who} timed out: {exc}".rstrip(": "), provider=provider, status=504)
-    return UpstreamError(
+    return UpstreamConnectError(
         f"{who} unreachable: {type(exc).__name__}: {exc}".rstrip(": "),
         provider=provider,
-        connect_error=True,
         hint="check the URL and that the server is running",
     )
 

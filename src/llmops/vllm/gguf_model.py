@@ -73,11 +73,10 @@ def gguf_model(name: str) -> GgufModel:
     """Return the GGUF model called ``name`` (``smollm2``); NotFoundError with did-you-mean."""
     model = _KNOWN.get(name)
     if model is None:
-        from llmops.files import did_you_mean
+        from llmops.suggest import suggestion
 
-        guess = did_you_mean(name, list(_KNOWN))
         raise NotFoundError(
-            f"no GGUF model '{name}'" + (f" (did you mean '{guess}'?)" if guess else ""),
+            f"no GGUF model '{name}'" + suggestion(name, list(_KNOWN)),
             hint=f"known: {', '.join(known_gguf_models())}",
         )
     return model

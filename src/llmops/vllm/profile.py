@@ -148,7 +148,7 @@ class VllmProfile(BaseModel):
 
 def load_profile(path: str | Path) -> VllmProfile:
     """Load and validate a profile file (errors name the file, line and key)."""
-    from llmops.files import load_yaml_model
+    from llmops.validation import load_yaml_model
 
     path = Path(path)
     profile = load_yaml_model(path, VllmProfile)
@@ -172,12 +172,11 @@ def find_profile(name_or_path: str, folder: Path) -> Path:
         candidate = folder / f"{name_or_path}{suffix}"
         if candidate.is_file():
             return candidate
-    from llmops.files import did_you_mean
+    from llmops.suggest import suggestion
 
     known = [p.stem for p in list_profiles(folder)]
-    guess = did_you_mean(name_or_path, known)
     raise NotFoundError(
-        f"no vLLM profile '{name_or_path}'" + (f" (did you mean '{guess}'?)" if guess else ""),
+        f"no vLLM profile '{name_or_path}'" + suggestion(name_or_path, known),
         hint=f"profiles live in {folder}: {', '.join(known) or 'none yet'}; "
         "or pass the path of a profile file",
     )

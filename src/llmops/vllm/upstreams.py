@@ -58,7 +58,7 @@ def upstream_file(state_path: Path, name: str) -> Path:
 
 def register_upstream(state_path: Path, record: UpstreamRecord) -> Path:
     """Write (atomically) the announcement file for ``record`` and return its path."""
-    from llmops.files import atomic_write_json
+    from llmops.atomic import atomic_write_json
 
     path = upstream_file(state_path, record.name)
     path.parent.mkdir(parents=True, exist_ok=True)

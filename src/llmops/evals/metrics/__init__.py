@@ -7,6 +7,7 @@ from llmops.evals.metrics.base import (
     Metric,
     available_metrics,
     create_metric,
+    register_eval_metric,
     register_metric,
 )
 
@@ -17,5 +18,6 @@ __all__ = [
     "Metric",
     "available_metrics",
     "create_metric",
+    "register_eval_metric",
     "register_metric",
 ]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from llmops.errors import ConfigError
 from llmops.evals.records import MetricResult, TargetOutput
+from llmops.registry import Registry
 
 if TYPE_CHECKING:
     from llmops.embeddings import Embedder
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUILTIN_MODULES",
+    "EVAL_METRICS",
     "BaseMetric",
     "EvalServices",
     "ItemContext",
@@ -40,6 +42,7 @@ __all__ = [
     "RunVariant",
     "available_metrics",
     "create_metric",
+    "register_eval_metric",
     "register_metric",
 ]
 
@@ -226,12 +229,18 @@ class BaseMetric:
 
 
 MetricFactory = Callable[["MetricSpec"], Metric]
-_REGISTRY: dict[str, MetricFactory] = {}
+#: Eval metric types: the built-in modules register on first lookup; third-party metrics come
+#: from the ``llmops.metrics`` entry points (each naming a factory ``(MetricSpec) -> Metric``).
+EVAL_METRICS: Registry[MetricFactory] = Registry("metric type", group="llmops.metrics")
 
 
-def register_metric(kind: str, factory: MetricFactory) -> None:
-    """Register a metric type; built-ins register exactly like plugins would."""
-    _REGISTRY[kind] = factory
+def register_eval_metric(kind: str, factory: MetricFactory) -> None:
+    """Register an eval metric type; built-ins register exactly like plugins would."""
+    EVAL_METRICS.register(kind, factory)
+
+
+#: The first name of ``register_eval_metric`` (kept: it is public API).
+register_metric = register_eval_metric
 
 
 def _load_builtins() -> None:
@@ -242,13 +251,10 @@ def _load_builtins() -> None:
 def available_metrics() -> list[str]:
     """Return the registered metric types."""
     _load_builtins()
-    return sorted(_REGISTRY)
+    return EVAL_METRICS.names()
 
 
 def create_metric(spec: MetricSpec) -> Metric:
-    """Create the metric a spec describes."""
+    """Create the metric a spec describes; an unknown type gets a did-you-mean."""
     _load_builtins()
-    factory = _REGISTRY.get(spec.type)
-    if factory is None:
-        raise ConfigError(f"unknown metric type '{spec.type}'")
-    return factory(spec)
+    return EVAL_METRICS.get(spec.type)(spec)

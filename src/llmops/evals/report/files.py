@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from llmops.atomic import atomic_write_json, atomic_write_text
 from llmops.evals.records import RunResult
 from llmops.evals.report.html import to_html
 from llmops.evals.report.junit import to_junit
 from llmops.evals.report.markdown import to_markdown
-from llmops.files import atomic_write_json, atomic_write_text
 
 __all__ = [
     "OutputPaths",
