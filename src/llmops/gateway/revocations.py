@@ -14,8 +14,8 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from llmops.errors import StateError
 from llmops.atomic import atomic_write_json
+from llmops.errors import StateError
 
 __all__ = ["Revocations", "revocations_path"]
 

@@ -346,7 +346,6 @@ def _take_owner_lock(folder: Path) -> FileLock:
 
 
 def open_local(folder: Path) -> QdrantStore:
-    from filelock import FileLock
     from qdrant_client import QdrantClient
 
     owner = _take_owner_lock(folder)
@@ -365,7 +364,6 @@ def open_local(folder: Path) -> QdrantStore:
 
 
 def open_server(url: str, api_key_env: str, timeout: float) -> QdrantStore:
-    from filelock import FileLock
     from qdrant_client import QdrantClient
 
     api_key = os.environ.get(api_key_env) or None
