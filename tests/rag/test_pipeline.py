@@ -132,7 +132,8 @@ def test_rollback_switches_back_and_forward(make_pipeline: Any, project: Path, c
 def test_bad_inputs_are_skipped_and_counted(make_pipeline: Any, project: Path) -> None:
     docs = project / "docs"
     (docs / "binary.md").write_bytes(b"\x00\x01\x02 binary \x00")
-    (docs / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (docs / "latin1.txt").write_bytes("Le caf\xe9 cr\xe8me est tr\xe8s bon.\n".encode("latin-1"))
+    (docs / "noise.txt").write_bytes(b"\x81\x8d\x9d\xfe\xff" * 40)  # no encoding fits
     (docs / "empty.md").write_text("   \n\n", "utf-8")
     (docs / "copy-of-notes.txt").write_text((docs / "notes.txt").read_text("utf-8"), "utf-8")
     os.symlink("/proc/self/mem", docs / "unreadable.txt")  # reading fails with EIO, even as root
@@ -144,9 +145,18 @@ def test_bad_inputs_are_skipped_and_counted(make_pipeline: Any, project: Path) -
         "binary": 1, "non_utf8": 1, "empty": 1, "unreadable": 1, "too_large": 1
     }  # fmt: skip
     assert result.counts["duplicates"] == 1
-    assert result.counts["documents"] == 7
+    assert result.counts["documents"] == 8  # the Latin-1 file is decoded and indexed
+    assert result.counts["skipped_files"] == {
+        "binary.md": "binary", "empty.md": "empty", "huge.txt": "too_large",
+        "noise.txt": "non_utf8", "unreadable.txt": "unreadable",
+    }  # fmt: skip
+    assert result.counts["decoded"] == {"latin1.txt": "cp1252"}
     manifest = make_pipeline().manifests.read(result.index_version)
     assert manifest is not None
+    assert manifest.files["0:latin1.txt"].encoding == "cp1252"
+    latin = [c for c in make_pipeline().store().fetch(result.collection, manifest.chunk_ids())
+             if c.payload["source"] == "latin1.txt"]  # fmt: skip
+    assert [c.payload["text"].strip() for c in latin] == ["Le café crème est très bon."]
     # files are visited in sorted order; the later copy is recorded as the duplicate
     assert manifest.files["0:notes.txt"].duplicate_of == "0:copy-of-notes.txt"
     assert manifest.files["0:huge.txt"].skipped == "too_large"

@@ -54,14 +54,22 @@ def print_json(obj: Any) -> None:
 
 
 def console() -> Console:
-    """Return a rich console on stdout."""
+    """Return a rich console on stdout (lines are not wrapped when stdout is not a terminal)."""
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    out = Console(highlight=False, soft_wrap=False)
+    out.soft_wrap = not out.is_terminal
+    return out
 
 
 def err_console() -> Console:
-    """Return a rich console on stderr."""
+    """Return a rich console on stderr.
+
+    When stderr is not a terminal (CI logs, pipes) nothing is wrapped: rich would otherwise
+    break lines at 80 columns, splitting a hint's command in two.
+    """
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False)
+    err.soft_wrap = not err.is_terminal
+    return err

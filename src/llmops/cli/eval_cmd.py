@@ -78,6 +78,12 @@ def _print_summary(run: RunResult, report: str | None) -> None:
             + (f"  FAILED: {c['reason']}" if c.get("reason") else ""),
             markup=False,
         )
+    for stale in run.gate.get("stale_indexes") or []:
+        out.print(
+            f"  stale index: '{stale['pipeline']}' serves {stale['served_version']}, built from "
+            f"an older pipeline file; these results describe the old index",
+            markup=False,
+        )
     calls = run.calls
     out.print(
         f"{run.items} items x {run.repeats} repeat(s) in {run.wall_s:.1f} s; "
@@ -94,6 +100,13 @@ def run(
     ctx: typer.Context,
     suites: SuitesArg = None,
     gate: Annotated[bool, typer.Option("--gate", help="Exit 1 when the gate fails.")] = False,
+    allow_stale_index: Annotated[
+        bool,
+        typer.Option(
+            "--allow-stale-index",
+            help="Gate even when a served index was built from an older pipeline file.",
+        ),
+    ] = False,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither read nor write the model-call cache.")
     ] = False,
@@ -128,7 +141,17 @@ def run(
     ] = True,
     json_out: JsonOpt = False,
 ) -> None:
-    """Run suites, print the summary table and the report path; with --gate, exit 0/1."""
+    """Run suites, print the summary table and the report path; with --gate, exit 0/1.
+
+    A suite whose pipeline file changed since its index was built is run with a warning; with
+    --gate it is refused (exit 1) before any model call unless --allow-stale-index.
+
+    Examples:
+
+        llmops eval run evals/python-docs.yaml --gate
+
+        llmops eval run --changed-since origin/main --gate --junit junit.xml
+    """
     import sys
 
     from llmops.evals.report import write_outputs
@@ -170,6 +193,7 @@ def run(
         )
         target = out / suite.suite_name if out and len(chosen) > 1 else out
         runner = EvalRunner(suite, settings, options)
+        _check_stale(runner, gate=gate, allow=allow_stale_index)
         try:
             result = runner.run(load_baseline(suite.baseline_path))
         except KeyboardInterrupt:
@@ -217,6 +241,26 @@ def run(
         raise typer.Exit(1)
 
 
+def _check_stale(runner: Any, *, gate: bool, allow: bool) -> None:
+    """Warn about indexes built from an older pipeline file; refuse to gate on them."""
+    from llmops.errors import CheckFailedError
+
+    stale = runner.stale_indexes()
+    if not stale:
+        return
+    if gate and not allow:
+        first = stale[0]
+        raise CheckFailedError(
+            f"refusing to gate suite '{runner.suite.suite_name}' on a stale index: "
+            + first.describe(),
+            file=first.file,
+            hint=f"rebuild: llmops index run {first.pipeline}; or gate on the old index anyway: "
+            "llmops eval run ... --gate --allow-stale-index",
+        )
+    for item in stale:
+        err_console().print(f"warning: {item.describe()}", markup=False)
+
+
 @app.command("baseline")
 def baseline(
     ctx: typer.Context,
@@ -235,7 +279,7 @@ def baseline(
     from llmops.errors import ConfigError
     from llmops.evals.records import RunResult
     from llmops.evals.report import write_baseline
-    from llmops.evals.runner import RunOptions, run_suite
+    from llmops.evals.runner import EvalRunner, RunOptions
     from llmops.evals.suite import load_suite
 
     settings = state(ctx).settings()
@@ -246,7 +290,9 @@ def baseline(
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read results: {exc}", file=from_results) from None
     else:
-        result = run_suite(suite, settings, RunOptions(yes=yes), use_baseline=False)
+        runner = EvalRunner(suite, settings, RunOptions(yes=yes))
+        _check_stale(runner, gate=False, allow=True)  # a baseline of a stale index: warn
+        result = runner.run(None)
     data = write_baseline(result, suite.baseline_path)
     console().print(
         f"wrote {suite.baseline_path} ({len(dict(data['metrics']))} metrics, {result.items} items); commit it",

@@ -8,12 +8,27 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from llmops.cli._common import JsonOpt, console, err_console, print_json, state
+from llmops.cli._common import JsonOpt, err_console, print_json, state
 
 if TYPE_CHECKING:
     from llmops.rag.pipeline import Pipeline
 
 app = typer.Typer(help="Build, inspect and roll back versioned RAG indexes.", no_args_is_help=True)
+
+#: What each number of the run summary counts (also in docs/cli.md).
+COUNTS = {
+    "files": "files the sources' include globs selected",
+    "documents": "documents read from them (a JSONL file holds one per record)",
+    "chunks": "chunks in the new version",
+    "embedded": "chunks whose text was embedded by this run",
+    "copied": "unchanged chunks copied, vectors included, from the served version",
+    "kept": "chunks already in the new version's collection (a resumed run, or no change)",
+    "removed": "stray chunks deleted from the new version's collection (left by a killed run)",
+    "dropped": "chunks of the served version that the new one no longer has",
+    "duplicates": "files identical to an earlier file, indexed once",
+    "skipped": "files or documents not indexed, by reason (named below)",
+}
+_SHOWN = 20  # files named per list before "... and N more"
 
 PipelineArg = Annotated[
     str, typer.Argument(help="Pipeline name (rag_pipelines/NAME.yaml) or path to a pipeline file.")
@@ -41,9 +56,26 @@ def run(
     ctx: typer.Context,
     pipeline: PipelineArg,
     full: Annotated[bool, typer.Option("--full", help="Rebuild everything (re-embed).")] = False,
+    allow_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--allow-shrink",
+            help="Serve the build even if it is empty or smaller than store.max_shrink allows.",
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Build the index incrementally and switch the served alias to it."""
+    """Build the index incrementally and switch the served alias to it.
+
+    A build that would serve nothing, or lose more than store.max_shrink of the served chunks,
+    is refused (exit 1) unless --allow-shrink.
+
+    Examples:
+
+        llmops index run python-docs
+
+        llmops index run docs --full --json
+    """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     pipe = _pipeline(ctx, pipeline)
@@ -71,7 +103,7 @@ def run(
 
     with bar:
         task = bar.add_task("discover", total=None, info="")
-        result = pipe.run(full=full, progress=progress)
+        result = pipe.run(full=full, progress=progress, allow_shrink=allow_shrink)
     if json_:
         print_json(
             {
@@ -87,38 +119,60 @@ def run(
             }
         )
         return
-    from rich.table import Table
+    typer.echo(_summary(result))
 
-    table = Table(title=f"index {result.pipeline}", box=None, pad_edge=False)
-    table.add_column("")
-    table.add_column("", justify="right")
+
+def _summary(result: Any) -> str:
+    """Return the run summary: one line per figure with what it counts, then named files."""
     c = result.counts
-    rows: list[tuple[str, Any]] = [
-        ("version", result.index_version),
-        ("previous", result.previous_version or "-"),
-        ("served", "switched" if result.switched else "unchanged (already served)"),
-        ("files", c["files"]),
-        ("documents", c["documents"]),
-        ("chunks", c["chunks"]),
-        ("embedded", c["embedded"]),
-        ("copied", c["copied"]),
-        ("kept", c["kept"]),
-        ("removed", c["removed"]),
-        ("duplicates", c["duplicates"]),
-        ("skipped", ", ".join(f"{k} {v}" for k, v in c["skipped_by_reason"].items()) or "0"),
-        ("time", f"{result.timings.get('total', 0.0):.2f}s"),
+    skipped = ", ".join(f"{v} {k}" for k, v in c["skipped_by_reason"].items()) or "0"
+    head = [
+        ("version", result.index_version, ""),
+        ("previous", result.previous_version or "-", ""),
+        ("served", "switched" if result.switched else "unchanged (already served)", ""),
     ]
-    for key, value in rows:
-        table.add_row(key, str(value))
-    console().print(table)
+    rows = head + [
+        (key, skipped if key == "skipped" else c.get(key, 0), COUNTS[key]) for key in COUNTS
+    ]
+    rows.append(("time", f"{result.timings.get('total', 0.0):.2f}s", ""))
+    width = max(len(str(v)) for _, v, _ in rows)
+    lines = [f"index {result.pipeline}"]
+    for key, value, meaning in rows:
+        note = f"  {meaning}" if meaning else ""
+        lines.append(f"{key:<11} {str(value):>{width}}{note}".rstrip())
+    lines += _named("skipped", c.get("skipped_files") or {})
+    lines += _named("decoded (not UTF-8)", c.get("decoded") or {})
+    return "\n".join(lines)
+
+
+def _named(title: str, files: dict[str, str]) -> list[str]:
+    if not files:
+        return []
+    items = sorted(files.items())
+    out = [f"{title}:"] + [f"  {name}: {why}" for name, why in items[:_SHOWN]]
+    if len(items) > _SHOWN:
+        out.append(f"  ... and {len(items) - _SHOWN} more (--json lists all)")
+    return out
 
 
 @app.command("status")
 def status(ctx: typer.Context, pipeline: PipelineArg, json_: JsonOpt = False) -> None:
-    """Show the served version, its age, retained versions and whether sources changed."""
+    """Show the served version, its age, retained versions and which source files changed.
+
+    Example:
+
+        llmops index status python-docs
+    """
     pipe = _pipeline(ctx, pipeline)
     served = pipe.served()
+    skipped_files = (
+        {pipe.file_label(k): r.skipped for k, r in served.files.items() if r.skipped}
+        if served
+        else {}
+    )
     changes = pipe.changed_files(served) if served else None
+    if changes:
+        changes = {kind: [pipe.file_label(k) for k in keys] for kind, keys in changes.items()}
     since = pipe.manifests.served_since(served.index_version) if served else None
     age = time.time() - since if since else None
     versions = [
@@ -137,6 +191,7 @@ def status(ctx: typer.Context, pipeline: PipelineArg, json_: JsonOpt = False) ->
         "sources_changed": bool(changes and any(changes.values())),
         "changes": changes,
         "config_changed": bool(served and served.pipeline_hash != pipe.pipeline_hash),
+        "skipped_files": skipped_files,
         "versions": versions,
     }
     if json_:
@@ -156,8 +211,13 @@ def status(ctx: typer.Context, pipeline: PipelineArg, json_: JsonOpt = False) ->
         lines.append(
             f"sources       changed since build: {summary} -> run `llmops index run {pipe.name}`"
         )
+        for kind, keys in changes.items():
+            lines += [f"  {kind}: {name}" for name in keys[:_SHOWN]]
+            if len(keys) > _SHOWN:
+                lines.append(f"  ... and {len(keys) - _SHOWN} more {kind} (--json lists all)")
     else:
         lines.append("sources       unchanged since build")
+    lines += _named("skipped (not indexed)", skipped_files)
     if doc["config_changed"]:
         lines.append("pipeline file changed since build")
     lines.append("versions      " + ", ".join(str(v["index_version"]) for v in versions))
@@ -173,7 +233,14 @@ def rollback(
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Serve an older retained version again (atomic alias switch)."""
+    """Serve an older retained version again (atomic alias switch).
+
+    Examples:
+
+        llmops index rollback python-docs
+
+        llmops index rollback python-docs --to 3f2a
+    """
     pipe = _pipeline(ctx, pipeline)
     previous, target = pipe.rollback(to)
     if json_:

@@ -14,7 +14,14 @@ def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create or fill.")] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
-    """Scaffold a project: llmops.yaml, prompts/, rag_pipelines/, evals/, golden_sets/, serving/."""
+    """Scaffold a project: llmops.yaml, prompts/, rag_pipelines/, evals/, golden_sets/, serving/.
+
+    Examples:
+
+        llmops init my-project
+
+        llmops init . --force
+    """
     from llmops.scaffold import scaffold
 
     written = scaffold(directory, force=force)

@@ -64,7 +64,12 @@ def show(
     ref: Annotated[str, typer.Argument(help="NAME, NAME@3, NAME@production, NAME@draft ...")],
     json_: JsonOpt = False,
 ) -> None:
-    """Show one prompt version: variables, parameters and templates."""
+    """Show one prompt version: variables, parameters and templates.
+
+    Example:
+
+        llmops prompt show rag-answer@production
+    """
     registry = _registry(ctx)
     version = registry.get(ref)
     if json_:
@@ -134,7 +139,14 @@ def render(
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Render a prompt version strictly: missing or wrongly typed variables are errors."""
+    """Render a prompt version strictly: missing or wrongly typed variables are errors.
+
+    Examples:
+
+        llmops prompt render rag-answer@draft --var question="What is a closure?"
+
+        llmops prompt render rag-answer@production --vars-file vars.json --json
+    """
     version = _registry(ctx).get(ref)
     rendered = version.render(**_parse_vars(version, var or [], vars_file))
     if json_:
@@ -156,7 +168,12 @@ def diff(
     ref_b: Annotated[str, typer.Argument(help="The newer version, e.g. rag-answer@draft.")],
     json_: JsonOpt = False,
 ) -> None:
-    """Show template, variable and parameter changes between two versions."""
+    """Show template, variable and parameter changes between two versions.
+
+    Example:
+
+        llmops prompt diff rag-answer@production rag-answer@draft
+    """
     result = _registry(ctx).diff(ref_a, ref_b)
     if json_:
         print_json(result.model_dump(mode="json"))
@@ -193,7 +210,12 @@ def release(
     ] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Freeze the working draft as the next immutable version (refused on lint problems)."""
+    """Freeze the working draft as the next immutable version (refused on lint problems).
+
+    Example:
+
+        llmops prompt release rag-answer -m "cite sources inline"
+    """
     result = _registry(ctx).release(name, note=note)
     if json_:
         print_json(result)
@@ -206,15 +228,52 @@ def label(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="A released version, e.g. rag-answer@2.")],
     label_: Annotated[str, typer.Argument(metavar="LABEL", help="e.g. production, staging.")],
+    new: Annotated[
+        bool, typer.Option("--new", help="Create a label no prompt of the project uses yet.")
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Point a label (production, staging, ...) at a released version."""
-    result = _registry(ctx).label(ref, label_)
+    """Point a label (production, staging, ...) at a released version.
+
+    A label no prompt uses yet needs --new, so a typo never creates one.
+
+    Examples:
+
+        llmops prompt label rag-answer@3 staging
+
+        llmops prompt label rag-answer@3 canary --new
+    """
+    result = _registry(ctx).label(ref, label_, create=new)
     if json_:
         print_json(result)
         return
     was = f" (was {result.previous})" if result.previous is not None else ""
     typer.echo(f"{result.name}@{result.label} -> {result.version}{was}")
+
+
+@app.command("unlabel")
+def unlabel(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Prompt name, e.g. rag-answer.")],
+    label_: Annotated[str, typer.Argument(metavar="LABEL", help="The label to remove.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Remove a label from a prompt (its versions stay).
+
+    Example:
+
+        llmops prompt unlabel rag-answer canary
+    """
+    result = _registry(ctx).unlabel(name, label_)
+    if json_:
+        print_json(result)
+        return
+    bare = (
+        f"{result.name} now resolves to version {result.bare_resolves_to}"
+        if result.bare_resolves_to is not None
+        else f"{result.name} has no released version"
+    )
+    typer.echo(f"removed {result.name}@{result.label} (was {result.previous}); {bare}")
 
 
 @app.command("push")

@@ -26,15 +26,23 @@ def query(
     ] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Retrieve ranked chunks from a served RAG index."""
+    """Retrieve ranked chunks from a served RAG index.
+
+    Examples:
+
+        llmops query python-docs "what does nonlocal do?" -k 3
+
+        llmops query docs "how do I deploy?" --hybrid --filter team=ops --json
+    """
     from llmops.gateway.admin_client import retriever_for
     from llmops.rag.retriever import parse_filters
 
     # Through the running gateway's admin API when one owns the embedded store.
     retriever = retriever_for(pipeline, state(ctx).settings())
-    result = retriever.retrieve(
-        question, k=k, filters=parse_filters(filter_ or []), hybrid=hybrid, mmr=mmr
-    )
+    filters = parse_filters(filter_ or [])
+    result = retriever.retrieve(question, k=k, filters=filters, hybrid=hybrid, mmr=mmr)
+    if not result.chunks and filters and hasattr(retriever, "check_filters"):
+        retriever.check_filters(filters)  # an unknown key matches nothing: say so, exit 2
     if json_:
         print_json(
             {

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from llmops.embeddings import Embedder
     from llmops.evals.judge import Judge
 
-__all__ = ["EvalRunner", "Preflight", "RunOptions", "load_baseline", "run_suite"]
+__all__ = ["EvalRunner", "Preflight", "RunOptions", "StaleIndex", "load_baseline", "run_suite"]
 
 NO_JUDGE = (
     "skipped: no judge configured — set judge.base_url and judge.model in llmops.yaml "
@@ -86,6 +86,26 @@ class Preflight:
             f"{self.items} item(s) x {self.repeats} repeat(s): up to {self.model_calls} model "
             f"call(s) ({self.target_calls} target, {self.probe_calls} probe, "
             f"{self.judge_calls} judge), ~{self.est_tokens} tokens, ~${self.est_cost:.4f}"
+        )
+
+
+@dataclass
+class StaleIndex:
+    """A served index built from another version of its pipeline file than the one on disk."""
+
+    pipeline: str
+    served_version: str
+    served_hash: str
+    file_hash: str
+    file: str | None
+
+    def describe(self) -> str:
+        """Return a one-line warning with the fix."""
+        return (
+            f"the served index of '{self.pipeline}' ({self.served_version}) was built from "
+            f"another version of {self.file or 'its pipeline file'} (pipeline hash "
+            f"{self.served_hash}, the file now hashes to {self.file_hash}): answers, cached or "
+            f"not, come from the old index; rebuild it with `llmops index run {self.pipeline}`"
         )
 
 
@@ -164,6 +184,33 @@ class EvalRunner:
             return target
         except LLMOpsError as exc:
             raise self._located(exc, "target") from None
+
+    def stale_indexes(self) -> list[StaleIndex]:
+        """Return the indexes the target retrieves from whose pipeline file changed since build.
+
+        Cached answers are keyed by the retrieved contexts, so a run against a stale index would
+        reuse them and pass as if the pipeline change had been evaluated.
+        """
+        retriever = getattr(self.target, "retriever", None)
+        if retriever is None:
+            return []
+        try:
+            served = retriever.served_lineage()
+        except LLMOpsError:  # nothing served: the run's own retrieval reports it
+            return []
+        now = retriever.pipeline.pipeline_hash
+        if served.pipeline_hash == now:
+            return []
+        path = retriever.pipeline.path
+        return [
+            StaleIndex(
+                pipeline=served.pipeline,
+                served_version=served.index_version,
+                served_hash=served.pipeline_hash,
+                file_hash=now,
+                file=str(path) if path is not None else None,
+            )
+        ]
 
     # -- services lent to metrics ---------------------------------------------------------------
 
@@ -509,6 +556,9 @@ class EvalRunner:
         apply_gate(
             result, self.metrics, self.suite.gate, baseline, min_kappa=self.suite.judge.min_kappa
         )
+        stale = self.stale_indexes()
+        if stale:  # recorded in results.json and the reports; the CLI warns or refuses
+            result.gate["stale_indexes"] = [vars(s) for s in stale]
 
 
 class _Progress:

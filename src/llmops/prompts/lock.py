@@ -1,7 +1,7 @@
 """``prompts/prompts.lock``: released versions with their content hashes, and the labels.
 
 YAML, sorted, one fact per line so that a release or a label move is a small, readable diff.
-Only ``llmops prompt release`` and ``llmops prompt label`` write it (atomically).
+Only ``llmops prompt release``, ``label`` and ``unlabel`` write it (atomically).
 """
 
 from __future__ import annotations
@@ -12,12 +12,33 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from llmops.errors import UsageError
 from llmops.files import atomic_write_text, load_yaml_model
 
-__all__ = ["LABEL_PATTERN", "RESERVED_LABELS", "LockFile", "PromptLock", "VersionEntry"]
+__all__ = [
+    "DEFAULT_LABEL",
+    "LABEL_PATTERN",
+    "RESERVED_LABELS",
+    "LockFile",
+    "PromptLock",
+    "VersionEntry",
+    "check_label_name",
+]
 
 LABEL_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
 RESERVED_LABELS = frozenset({"latest", "draft"})
+DEFAULT_LABEL = "production"  # what a bare prompt name resolves to
+
+
+def check_label_name(label: str) -> None:
+    """Raise UsageError unless ``label`` is a valid, unreserved label name."""
+    if not LABEL_PATTERN.match(label) or label in RESERVED_LABELS or label.isdigit():
+        raise UsageError(
+            f"invalid label '{label}'",
+            hint="labels are lowercase words (production, staging, canary); "
+            "'latest' and 'draft' are reserved",
+        )
+
 
 _HEADER = (
     "# Written by `llmops prompt release` and `llmops prompt label`; do not edit by hand.\n"
@@ -69,6 +90,10 @@ class LockFile(_Strict):
         if not path.exists():
             return cls()
         return load_yaml_model(path, cls)
+
+    def labels_in_use(self) -> set[str]:
+        """Return every label of the project, plus ``production`` (a bare name's label)."""
+        return {DEFAULT_LABEL, *(label for e in self.prompts.values() for label in e.labels)}
 
     def dumps(self) -> str:
         """Return the canonical text: header comment plus sorted YAML."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import builtins
 import contextlib
 import datetime as dt
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,13 +22,24 @@ from llmops.errors import (
     ConfigError,
     LLMOpsError,
     NotFoundError,
-    StateError,
     UsageError,
 )
 from llmops.files import did_you_mean, file_lock, sha256_text
-from llmops.prompts.lock import LABEL_PATTERN, RESERVED_LABELS, LockFile, PromptLock, VersionEntry
+from llmops.prompts.lock import (
+    DEFAULT_LABEL,
+    LockFile,
+    PromptLock,
+    VersionEntry,
+    check_label_name,
+)
 from llmops.prompts.model import NAME_PATTERN, content_hash
-from llmops.prompts.version import PromptSource, PromptVersion, read_prompt
+from llmops.prompts.version import (
+    PromptSource,
+    PromptVersion,
+    create_exclusive,
+    read_prompt,
+    released_text,
+)
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -44,12 +54,12 @@ __all__ = [
     "PromptRegistry",
     "PromptSummary",
     "ReleaseResult",
+    "UnlabelResult",
     "load_registry",
     "parse_ref",
 ]
 
 LOCK_FILENAME = "prompts.lock"
-DEFAULT_LABEL = "production"
 _NAME = re.compile(NAME_PATTERN)
 _REF_HINT = "use NAME, NAME@3, NAME@production, NAME@latest or NAME@draft"
 
@@ -89,6 +99,15 @@ class LabelResult(BaseModel):
     label: str
     version: int
     previous: int | None
+
+
+class UnlabelResult(BaseModel):
+    """What ``unlabel`` removed, and what the bare prompt name resolves to now."""
+
+    name: str
+    label: str
+    previous: int
+    bare_resolves_to: int | None
 
 
 class PromptRegistry:
@@ -359,9 +378,9 @@ class PromptRegistry:
                     hint=f"edit {self.rel(draft_path)} first",
                 )
             version = (latest or 0) + 1
-            text = _with_version(source, version)
+            text = released_text(source, version)
             target = self.version_path(name, version)
-            _create_exclusive(target, text)
+            create_exclusive(target, text)
             try:
                 now = dt.datetime.now(dt.UTC).replace(microsecond=0)
                 entry.versions[version] = VersionEntry(
@@ -375,14 +394,14 @@ class PromptRegistry:
                 name=name, version=version, content_hash=digest, file=self.rel(target)
             )
 
-    def label(self, ref: str, label: str) -> LabelResult:
-        """Point ``label`` at the released version ``ref`` names."""
-        if not LABEL_PATTERN.match(label) or label in RESERVED_LABELS or label.isdigit():
-            raise UsageError(
-                f"invalid label '{label}'",
-                hint="labels are lowercase words (production, staging, canary); "
-                "'latest' and 'draft' are reserved",
-            )
+    def label(self, ref: str, label: str, *, create: bool = False) -> LabelResult:
+        """Point ``label`` at the released version ``ref`` names.
+
+        A label no prompt of the project uses yet (a typo such as ``prodution``) is refused
+        unless ``create``: labels are what gateways and suites resolve, so a new one is a
+        decision, not a side effect.
+        """
+        check_label_name(label)
         name, selector = parse_ref(ref)
         if selector == "draft":
             raise UsageError(
@@ -395,11 +414,44 @@ class PromptRegistry:
                 raise UsageError(f"cannot label '{ref}'")
             self.get(f"{name}@{version}")  # refuse to label a tampered release
             lock = self.read_lock()
+            in_use = lock.labels_in_use()
+            if label not in in_use and not create:
+                guess = did_you_mean(label, sorted(in_use))
+                raise UsageError(
+                    f"label '{label}' is not in use yet"
+                    + (f" (did you mean '{guess}'?)" if guess else ""),
+                    hint=f"labels in use: {', '.join(sorted(in_use))}; to create '{label}': "
+                    f"llmops prompt label {ref} {label} --new",
+                )
             entry = lock.prompts[name]
             previous = entry.labels.get(label)
             entry.labels[label] = version
             lock.write(self.lock_path)
         return LabelResult(name=name, label=label, version=version, previous=previous)
+
+    def unlabel(self, name: str, label: str) -> UnlabelResult:
+        """Remove ``label`` from prompt ``name``."""
+        check_label_name(label)
+        if "@" in name:
+            raise UsageError(
+                f"unlabel takes a prompt name and a label, not a reference: '{name}'",
+                hint=f"llmops prompt unlabel {name.partition('@')[0]} {label}",
+            )
+        with file_lock(self._mutex(), what="the prompt registry"):
+            self.resolve(name)  # did-you-mean for an unknown prompt
+            lock = self.read_lock()
+            entry = lock.prompts[name]
+            if label not in entry.labels:
+                guess = did_you_mean(label, list(entry.labels))
+                raise NotFoundError(
+                    f"prompt '{name}' has no label '{label}'"
+                    + (f" (did you mean '{guess}'?)" if guess else ""),
+                    hint=_what_exists(name, entry),
+                )
+            previous = entry.labels.pop(label)
+            lock.write(self.lock_path)
+        bare = entry.labels.get(DEFAULT_LABEL, entry.latest)
+        return UnlabelResult(name=name, label=label, previous=previous, bare_resolves_to=bare)
 
 
 _Stamp = bytes | None
@@ -417,48 +469,6 @@ def _what_exists(name: str, entry: PromptLock) -> str:
     versions = ", ".join(str(v) for v in sorted(entry.versions)) or "none"
     labels = ", ".join(f"{k} -> {v}" for k, v in sorted(entry.labels.items())) or "none"
     return f"{name}: versions {versions}; labels {labels}; also @latest and @draft"
-
-
-def _with_version(source: PromptSource, version: int) -> str:
-    """Return the draft text with ``version: N`` added after the ``name`` line."""
-    lines = source.text.splitlines(keepends=True)
-    at = source.doc.line_of(["name"]) or 0
-    if lines and at >= len(lines) and not lines[-1].endswith("\n"):
-        lines[-1] += "\n"
-    text = "".join(lines[:at] + [f"version: {version}\n"] + lines[at:])
-    from llmops.files import load_yaml, validate_model
-    from llmops.prompts.model import PromptFile
-
-    try:
-        frozen = validate_model(PromptFile, load_yaml(source.path, text=text))
-    except ConfigError:
-        frozen = None
-    if frozen is None or frozen.version != version or frozen.semantic() != source.prompt.semantic():
-        raise ConfigError(
-            "cannot add 'version' to this file: write the top level in block style",
-            file=source.path,
-        )
-    return text
-
-
-def _create_exclusive(path: Path, text: str) -> None:
-    """Create ``path`` with ``text`` atomically, failing if it exists (a racing release)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(text.encode("utf-8"))
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        os.link(tmp, path)  # link() never replaces an existing file
-    except FileExistsError:
-        raise StateError(
-            f"'{path.name}' already exists in {path.parent.name}/: another release got there first",
-            file=path,
-            hint="run `llmops prompt lint`, then release again",
-        ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_registry(root: Path | str | Settings | None = None) -> PromptRegistry:

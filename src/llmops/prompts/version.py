@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from pydantic import BaseModel, ConfigDict
 
-from llmops.errors import ConfigError, UsageError
+from llmops.errors import ConfigError, StateError, UsageError
 from llmops.files import YamlDocument, did_you_mean, load_yaml, validate_model
 from llmops.lineage import PromptLineage
 from llmops.prompts.model import PromptFile, Variable, content_hash, type_error
@@ -22,7 +23,15 @@ if TYPE_CHECKING:
     from langchain_core.prompts import ChatPromptTemplate as LCChatPromptTemplate
     from llama_index.core.prompts import ChatPromptTemplate as LIChatPromptTemplate
 
-__all__ = ["PromptSource", "PromptVersion", "RenderedPrompt", "TemplateProblem", "read_prompt"]
+__all__ = [
+    "PromptSource",
+    "PromptVersion",
+    "RenderedPrompt",
+    "TemplateProblem",
+    "create_exclusive",
+    "read_prompt",
+    "released_text",
+]
 
 
 class RenderedPrompt(BaseModel):
@@ -240,3 +249,42 @@ class PromptVersion:
 
     def __repr__(self) -> str:
         return f"PromptVersion({self.ref!r}, {self.content_hash[:19]})"
+
+
+def released_text(source: PromptSource, version: int) -> str:
+    """Return the draft text with ``version: N`` added after the ``name`` line."""
+    lines = source.text.splitlines(keepends=True)
+    at = source.doc.line_of(["name"]) or 0
+    if lines and at >= len(lines) and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    text = "".join(lines[:at] + [f"version: {version}\n"] + lines[at:])
+    try:
+        frozen = validate_model(PromptFile, load_yaml(source.path, text=text))
+    except ConfigError:
+        frozen = None
+    if frozen is None or frozen.version != version or frozen.semantic() != source.prompt.semantic():
+        raise ConfigError(
+            "cannot add 'version' to this file: write the top level in block style",
+            file=source.path,
+        )
+    return text
+
+
+def create_exclusive(path: Path, text: str) -> None:
+    """Create ``path`` with ``text`` atomically, failing if it exists (a racing release)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(text.encode("utf-8"))
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)  # link() never replaces an existing file
+    except FileExistsError:
+        raise StateError(
+            f"'{path.name}' already exists in {path.parent.name}/: another release got there first",
+            file=path,
+            hint="run `llmops prompt lint`, then release again",
+        ) from None
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,22 +1,22 @@
-"""Documents: finding files, reading them safely, and turning them into titled sections.
+"""Documents: reading checked files (see ``discovery``) into titled sections, one loader per suffix.
 
 Loaders are registered per file suffix (``register_loader``) like any plugin. Text formats are
-read line by line, so a huge file never sits in memory whole; a file that is unreadable, binary
-or not UTF-8 is skipped and counted, and the run goes on. PDFs are read page by page with pypdf:
-one section per page, headed by the document outline (bookmarks) and the page number.
+read line by line, so a huge file never sits in memory whole. Text that is not UTF-8 (Latin-1,
+Windows-1252, Shift-JIS, ...) is decoded with the encoding ``detect_encoding`` finds; a file that
+is unreadable, binary, empty or in no recognisable encoding is skipped, named in the run summary,
+and the run goes on. PDFs are read page by page with pypdf: one section per page, headed by the
+document outline (bookmarks) and the page number.
 """
 
 from __future__ import annotations
 
-import codecs
-import fnmatch
-import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from llmops.rag.discovery import FileEntry, detect_encoding, discover, unmatched_globs
 from llmops.rag.spec import ParsingSpec, SourceSpec
 
 __all__ = [
@@ -24,13 +24,15 @@ __all__ = [
     "FileEntry",
     "Loader",
     "Section",
+    "detect_encoding",
     "discover",
     "load_file",
+    "loadable_suffixes",
     "register_loader",
+    "unmatched_globs",
 ]
 
-_BLOCK = 1 << 16  # read size; also the most text one section holds before it is flushed
-_SNIFF = 8192
+_BLOCK = 1 << 16  # the most text one section holds before it is flushed
 
 
 @dataclass
@@ -51,18 +53,6 @@ class Document:
     sections: Callable[[], Iterator[Section]]
 
 
-@dataclass
-class FileEntry:
-    """A discovered file and what the checks found."""
-
-    path: Path
-    rel: str
-    size: int = 0
-    sha256: str = ""
-    problem: str | None = None  # "unreadable" | "binary" | "non_utf8" | "too_large" | "empty"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 Loader = Callable[[FileEntry, SourceSpec, ParsingSpec], Iterator[Document]]
 _LOADERS: dict[str, Loader] = {}
 
@@ -72,77 +62,9 @@ def register_loader(suffix: str, loader: Loader) -> None:
     _LOADERS[suffix.lower()] = loader
 
 
-def _matches(rel: str, patterns: list[str]) -> bool:
-    for pattern in patterns:
-        if fnmatch.fnmatchcase(rel, pattern):
-            return True
-        # '**/*.md' should also match top-level 'a.md'
-        if pattern.startswith("**/") and fnmatch.fnmatchcase(rel, pattern[3:]):
-            return True
-    return False
-
-
-def discover(root: Path, source: SourceSpec) -> list[FileEntry]:
-    """List files under ``root`` matching the source globs, sorted, each checked and hashed."""
-    entries: list[FileEntry] = []
-    if not root.is_dir():
-        return entries
-    for path in sorted(root.rglob("*")):
-        if not path.is_file():  # symlinks to files are followed
-            continue
-        rel = path.relative_to(root).as_posix()
-        if not _matches(rel, source.include) or _matches(rel, source.exclude):
-            continue
-        if path.suffix.lower() not in _LOADERS:
-            continue
-        entries.append(_check(path, rel, source.max_file_mb))
-    return entries
-
-
-# Binary formats: the file must start with this signature; its loader extracts the text.
-_SIGNATURES = {".pdf": b"%PDF-"}
-
-
-def _check(path: Path, rel: str, max_mb: float) -> FileEntry:
-    """Hash the file while checking it is readable UTF-8 text, reading in blocks."""
-    entry = FileEntry(path=path, rel=rel)
-    signature = _SIGNATURES.get(path.suffix.lower())
-    try:
-        entry.size = path.stat().st_size
-        if entry.size > max_mb * 1024 * 1024:
-            entry.problem = "too_large"
-            return entry
-        digest = hashlib.sha256()
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        nonblank = False
-        with path.open("rb") as fh:
-            first = True
-            while block := fh.read(_BLOCK):
-                if first and signature is not None and not block.startswith(signature):
-                    entry.problem = "unreadable"  # a .pdf that is not a PDF
-                    return entry
-                if first and signature is None and b"\x00" in block[:_SNIFF]:
-                    entry.problem = "binary"
-                    return entry
-                first = False
-                digest.update(block)
-                if signature is None:
-                    text = decoder.decode(block)
-                    nonblank = nonblank or bool(text.strip())
-                else:
-                    nonblank = True  # whether a PDF holds text shows when its pages are read
-            if signature is None:
-                decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        entry.problem = "non_utf8"
-        return entry
-    except OSError:
-        entry.problem = "unreadable"
-        return entry
-    entry.sha256 = digest.hexdigest()
-    if not nonblank:
-        entry.problem = "empty"
-    return entry
+def loadable_suffixes() -> frozenset[str]:
+    """Return the file suffixes a loader is registered for."""
+    return frozenset(_LOADERS)
 
 
 def load_file(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> Iterator[Document]:
@@ -150,20 +72,20 @@ def load_file(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> Ite
     return _LOADERS[entry.path.suffix.lower()](entry, source, parsing)
 
 
-def _lines(path: Path) -> Iterator[str]:
-    with path.open("r", encoding="utf-8", newline=None) as fh:
+def _lines(path: Path, encoding: str = "utf-8") -> Iterator[str]:
+    with path.open("r", encoding=encoding, newline=None) as fh:
         yield from fh
 
 
 # --- front matter --------------------------------------------------------------------------
 
 
-def _front_matter(path: Path) -> tuple[dict[str, Any], int]:
+def _front_matter(path: Path, encoding: str) -> tuple[dict[str, Any], int]:
     """Return (metadata, number of lines it spans) for a leading ``---`` YAML block."""
     import yaml
 
     head: list[str] = []
-    for i, line in enumerate(_lines(path)):
+    for i, line in enumerate(_lines(path, encoding)):
         if i == 0 and line.rstrip() != "---":
             return {}, 0
         if i > 0 and line.rstrip() in ("---", "..."):
@@ -209,7 +131,7 @@ def _is_underline(line: str, title: str) -> bool:
     )
 
 
-def _text_sections(path: Path, skip: int, headings: bool) -> Iterator[Section]:
+def _text_sections(path: Path, skip: int, headings: bool, encoding: str) -> Iterator[Section]:
     """Split a markdown/rst/plain file into sections at ATX or underlined headings."""
     levels: dict[str, int] = {}  # rst underline char -> level, in order of appearance
     stack: list[tuple[int, str]] = []
@@ -234,7 +156,7 @@ def _text_sections(path: Path, skip: int, headings: bool) -> Iterator[Section]:
             stack.pop()
         stack.append((level, title.strip()))
 
-    for i, line in enumerate(_lines(path)):
+    for i, line in enumerate(_lines(path, encoding)):
         if i < skip:
             continue
         stripped = line.strip()
@@ -271,8 +193,8 @@ def _text_sections(path: Path, skip: int, headings: bool) -> Iterator[Section]:
     yield from flush()
 
 
-def _first_heading(path: Path, skip: int) -> str | None:
-    for section in _text_sections(path, skip, True):
+def _first_heading(path: Path, skip: int, encoding: str) -> str | None:
+    for section in _text_sections(path, skip, True, encoding):
         if section.heading_path:
             return section.heading_path[0]
         break
@@ -283,18 +205,18 @@ def _load_text(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> It
     meta: dict[str, Any] = {}
     skip = 0
     if parsing.front_matter and entry.path.suffix.lower() in (".md", ".markdown"):
-        meta, skip = _front_matter(entry.path)
+        meta, skip = _front_matter(entry.path, entry.encoding)
     plain = entry.path.suffix.lower() == ".txt"
     headings = parsing.headings and not plain
     title = str(meta.pop("title", "") or "") or (
-        (_first_heading(entry.path, skip) if headings else None) or entry.path.stem
+        (_first_heading(entry.path, skip, entry.encoding) if headings else None) or entry.path.stem
     )
-    path = entry.path
+    path, encoding = entry.path, entry.encoding
     yield Document(
         source=entry.rel,
         title=title,
         metadata=_scalar_metadata(meta),
-        sections=lambda: _text_sections(path, skip, headings),
+        sections=lambda: _text_sections(path, skip, headings, encoding),
     )
 
 
@@ -308,10 +230,15 @@ _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _SKIP = {"script", "style", "noscript", "template", "head"}
 
 
-def _html_sections(path: Path, headings: bool) -> Iterator[Section]:
+def _html_tree(path: Path, encoding: str) -> Any:
     import lxml.html  # type: ignore[import-untyped]
 
-    tree = lxml.html.parse(str(path))
+    # The encoding is given: without it libxml2 reads a file without <meta charset> as Latin-1.
+    return lxml.html.parse(str(path), lxml.html.HTMLParser(encoding=encoding))
+
+
+def _html_sections(path: Path, headings: bool, encoding: str) -> Iterator[Section]:
+    tree = _html_tree(path, encoding)
     root = tree.getroot()
     stack: list[tuple[int, str]] = []
     buf: list[str] = []
@@ -353,9 +280,7 @@ def _html_sections(path: Path, headings: bool) -> Iterator[Section]:
 
 
 def _load_html(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> Iterator[Document]:
-    import lxml.html
-
-    root = lxml.html.parse(str(entry.path)).getroot()
+    root = _html_tree(entry.path, entry.encoding).getroot()
     title = ""
     if root is not None:
         node = root.find(".//title")
@@ -363,13 +288,13 @@ def _load_html(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> It
             node = root.find(".//h1")
         if node is not None:
             title = " ".join(node.text_content().split())
-    path = entry.path
+    path, encoding = entry.path, entry.encoding
     headings = parsing.headings
     yield Document(
         source=entry.rel,
         title=title or entry.path.stem,
         metadata={},
-        sections=lambda: _html_sections(path, headings),
+        sections=lambda: _html_sections(path, headings, encoding),
     )
 
 
@@ -377,7 +302,7 @@ def _load_html(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> It
 
 
 def _load_jsonl(entry: FileEntry, source: SourceSpec, parsing: ParsingSpec) -> Iterator[Document]:
-    for lineno, line in enumerate(_lines(entry.path), start=1):
+    for lineno, line in enumerate(_lines(entry.path, entry.encoding), start=1):
         if not line.strip():
             continue
         try:

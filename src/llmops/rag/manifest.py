@@ -46,6 +46,7 @@ class FileRecord(BaseModel):
     size: int = 0
     skipped: str | None = None
     duplicate_of: str | None = None
+    encoding: str | None = None  # set when the text was not UTF-8 and was decoded as this
 
 
 class Manifest(BaseModel):

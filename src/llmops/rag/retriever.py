@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmops.errors import ConfigError, NotFoundError
+from llmops.errors import ConfigError, NotFoundError, UsageError
+from llmops.files import did_you_mean
 from llmops.lineage import IndexLineage
 from llmops.rag.store import DENSE, SPARSE
 
@@ -138,6 +139,8 @@ class Retriever:
         self.reranker = reranker
         self._lineage: dict[str, IndexLineage] = {}
         self._sparse: Any = None
+        # The query embedder loads on a second core while the vector store is imported and opened.
+        pipeline.preload_embedder()
 
     @classmethod
     def from_pipeline(
@@ -176,8 +179,9 @@ class Retriever:
         return cached
 
     def encode(self, query: str) -> npt.NDArray[np.float32]:
-        """Return the dense query vector."""
-        vec = self.pipeline.embedder().encode(
+        """Return the dense query vector, made by the model the served index was built with."""
+        served = self.served_lineage().embedding_model
+        vec = self.pipeline.embedder(served).encode(
             [query], batch_size=1, normalize=self.pipeline.spec.embedding.normalize
         )
         out: npt.NDArray[np.float32] = vec[0]
@@ -263,6 +267,54 @@ class Retriever:
             chunks = self.reranker.rerank(query, chunks)
         mode = "+".join(m for m, on in (("hybrid", hybrid), ("mmr", mmr)) if on) or "dense"
         return RetrievalResult(query=query, chunks=chunks[:k], lineage=lineage, mode=mode)
+
+    def check_filters(self, filters: dict[str, Any], *, scan: int = 20_000) -> None:
+        """Raise UsageError naming filter keys no chunk of the served index carries.
+
+        A filter on a key that is not in the payload matches nothing, which looks like "no
+        results"; call this when a filtered query came back empty. The payload keys are read
+        from up to ``scan`` chunks.
+        """
+        if not filters:
+            return
+        known = set(_TOP_LEVEL) | self._metadata_keys(scan)
+        unknown = []
+        for key in filters:
+            bare = key.removeprefix("metadata.")
+            if bare not in known:
+                unknown.append(key)
+        if not unknown:
+            return
+        key = unknown[0]
+        guess = did_you_mean(key.removeprefix("metadata."), sorted(known))
+        listed = ", ".join(sorted(known))
+        raise UsageError(
+            f"unknown filter key '{key}'"
+            + (f" (did you mean '{guess}'?)" if guess else "")
+            + f": no chunk of the served index of '{self.pipeline.name}' has it",
+            hint=f"keys present: {listed}",
+        )
+
+    def _metadata_keys(self, scan: int) -> set[str]:
+        store = self.pipeline.store()
+        keys: set[str] = set()
+        offset: Any = None
+        seen = 0
+        while seen < scan:
+            with store.lock:
+                points, offset = store.client.scroll(
+                    self.pipeline.spec.alias,
+                    limit=min(1024, scan - seen),
+                    offset=offset,
+                    with_payload=["metadata"],
+                    with_vectors=False,
+                )
+            seen += len(points)
+            for point in points:
+                keys.update((point.payload or {}).get("metadata") or {})
+            if offset is None:
+                break
+        return keys
 
     def _sparse_encoder(self) -> Any:
         if self._sparse is None:

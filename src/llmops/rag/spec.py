@@ -129,6 +129,14 @@ class StoreSpec(_Model):
     )
     retention: int = Field(2, ge=1, le=100, description="index versions kept (served included)")
     upsert_batch: int = Field(256, ge=1, le=10000, description="points per upsert call")
+    max_shrink: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="largest share of the served chunks a build may lose and still be served "
+        "(0.5: a build with less than half the chunks is refused); a build with no chunks is "
+        "always refused; `llmops index run --allow-shrink` overrides both",
+    )
 
 
 class PipelineSpec(_Model):
