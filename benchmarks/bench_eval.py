@@ -506,11 +506,9 @@ class _CachingTransport:
 
 def _ragas_scores(
     rows: list[dict[str, Any]],
-    url: str,
-    model: str,
+    study: Study,
     api_key: str,
     cache: Path | None = None,
-    concurrency: int = 8,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Score rows with ragas' evaluate() (4 metrics, this judge, local MiniLM embeddings)."""
     import warnings
@@ -527,12 +525,12 @@ def _ragas_scores(
 
     transport = _CachingTransport(cache, JUDGE_TIMEOUT_S)
     chat = ChatOpenAI(
-        base_url=url,
+        base_url=study.url,
         api_key=api_key,
-        model=model,
+        model=study.model,
         temperature=0,
         # A small model can otherwise generate up to the context length on every call.
-        max_tokens=RAGAS_MAX_TOKENS,
+        max_tokens=study.ragas_max_tokens,
         timeout=JUDGE_TIMEOUT_S,
         http_async_client=httpx.AsyncClient(
             transport=transport,  # type: ignore[arg-type]
@@ -556,7 +554,7 @@ def _ragas_scores(
         embeddings=embeddings,
         show_progress=False,
         # ragas' default per-call timeout (180 s) drops items when a CPU server is busy
-        run_config=RunConfig(timeout=JUDGE_TIMEOUT_S, max_workers=concurrency, max_retries=2),
+        run_config=RunConfig(timeout=JUDGE_TIMEOUT_S, max_workers=study.concurrency, max_retries=2),
     )
     return list(result.scores), {"calls": transport.calls, "cache_hits": transport.hits}
 
@@ -640,6 +638,8 @@ class Study:
     source: str = "golden"  # golden: answer golden questions; judged: the recorded answers
     state: Path | None = None  # keeps the eval cache and ragas' replies (resumable)
     concurrency: int = 8
+    # a cap on every ragas generation; a 135M judge that loops otherwise runs to it each call
+    ragas_max_tokens: int = RAGAS_MAX_TOKENS
 
 
 _SUPPORT_ORDER = {"supported": 1.0, "partial": 0.5, "unsupported": 0.0, "contradicted": 0.0}
@@ -743,9 +743,7 @@ def _correlation(tmp: Path, study: Study) -> dict[str, Any]:
     api_key = os.environ.get(study.key_env or "", "") or "no-key"
     started = time.perf_counter()
     cache = study.state / "ragas-replies" if study.state is not None else None
-    theirs, ragas_calls = _ragas_scores(
-        inputs, study.url, study.model, api_key, cache, study.concurrency
-    )
+    theirs, ragas_calls = _ragas_scores(inputs, study, api_key, cache)
     ragas_s = time.perf_counter() - started
     per_aspect = {}
     for aspect in ASPECTS:
@@ -765,6 +763,7 @@ def _correlation(tmp: Path, study: Study) -> dict[str, Any]:
         "support_cosine": SUPPORT_COSINE if study.standin else None,
         "items": len(rows),
         "item_ids": [r.id for r in rows],
+        "ragas_max_tokens": study.ragas_max_tokens,
         "per_aspect": per_aspect,
         "our_errors": errors,
         "judge_calls_per_item": {
@@ -885,6 +884,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--judge-concurrency", type=int, default=8, help="judge requests in flight, per side"
     )
+    parser.add_argument(
+        "--ragas-max-tokens",
+        type=int,
+        default=RAGAS_MAX_TOKENS,
+        help="cap on each ragas generation (a looping small judge runs to it on every call)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--standin", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -911,6 +916,7 @@ def main(argv: list[str] | None = None) -> int:
                 source=args.source or "judged",
                 state=state,
                 concurrency=args.judge_concurrency,
+                ragas_max_tokens=args.ragas_max_tokens,
             ),
         )
         result["load_before"] = [round(v, 2) for v in load]
@@ -967,6 +973,7 @@ def main(argv: list[str] | None = None) -> int:
                     answer=answer,
                     source=args.source or "golden",
                     concurrency=args.judge_concurrency,
+                    ragas_max_tokens=args.ragas_max_tokens,
                 ),
             )
         else:
