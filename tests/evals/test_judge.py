@@ -128,15 +128,44 @@ def test_slow_judge_times_out_and_429_is_retried(
     result = run_suite(
         load_suite(
             make_suite(
-                metrics=[JUDGE_METRIC], limit=2, timeout=0.5, retries=1, tags=["unanswerable"]
+                metrics=[JUDGE_METRIC],
+                limit=2,
+                retries=1,
+                tags=["unanswerable"],
+                judge={"timeout": 0.5},
             )
         ),
         judged.settings(),
     )
     assert all(r.metrics["ok"].status == "error" for r in result.rows)
-    assert "timed out" in result.rows[0].metrics["ok"].reason or "timed out" in str(
-        result.rows[0].output.error
-    )
+    assert all(r.output.error is None for r in result.rows)  # the target was not slow
+    assert "timed out after 0.5 s" in result.rows[0].metrics["ok"].reason
+
+
+def test_judge_timeout_default_config_and_suite_override(
+    judged: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path]
+) -> None:
+    from llmops.config import load_settings
+
+    # A judge that takes 1 s per verdict (a local CPU model under load takes minutes).
+    llm.set_responder(responder_with(lambda body: Reply(content=verdict(1.0), delay=1.0)))
+    assert load_settings(judged.root).judge.timeout == 600.0
+    # the suite's `timeout` bounds target calls only: the judge has its own, longer budget
+    fast_targets = make_suite(metrics=[JUDGE_METRIC], limit=2, timeout=0.5, retries=0)
+    result = run_suite(load_suite(fast_targets), judged.settings())
+    assert [r.metrics["ok"].status for r in result.rows] == ["pass", "pass"]
+
+    # llmops.yaml judge.timeout applies to every suite... (other items: verdicts are cached)
+    judged.write("llmops.yaml", "judge:\n  timeout: 0.3\n")
+    assert judged.settings().judge.timeout == 0.3
+    other = {"metrics": [JUDGE_METRIC], "tags": ["unanswerable"], "retries": 0}
+    result = run_suite(load_suite(make_suite(**other)), judged.settings())
+    assert [r.metrics["ok"].status for r in result.rows] == ["error", "error"]
+    assert "timed out" in result.rows[0].metrics["ok"].reason
+    # ...unless the suite sets its own
+    patient = make_suite(**other, judge={"timeout": 30})
+    result = run_suite(load_suite(patient), judged.settings())
+    assert [r.metrics["ok"].status for r in result.rows] == ["pass", "pass"]
 
 
 def test_combined_rag_verdict_costs_one_call_per_item(

@@ -36,7 +36,9 @@ def test_shipped_judge_set_is_hand_labelled_and_balanced(repo_root: Path) -> Non
     assert min(kinds[k] for k in ("supported", "partial", "contradicted")) >= 20
 
 
-@pytest.mark.parametrize("name", ["python-docs-smollm2", "judge-calibration"])
+@pytest.mark.parametrize(
+    "name", ["python-docs-smollm2", "python-docs-smollm2-demo", "judge-calibration"]
+)
 def test_shipped_suites_validate(repo_root: Path, name: str) -> None:
     import jsonschema
     import yaml

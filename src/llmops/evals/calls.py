@@ -46,9 +46,12 @@ class ModelCaller:
         timeout: float = 60.0,
         stats: CallStats | None = None,
         retry: RetryPolicy | None = None,
+        judge_timeout: float | None = None,
     ) -> None:
         self.cache = cache
         self.timeout = timeout
+        # a judge (often a local model on a CPU) gets its own, usually longer, budget
+        self.judge_timeout = judge_timeout
         # Batch runs can afford to wait out a long Retry-After; a gateway request cannot.
         self.retry = retry or RetryPolicy(
             attempts=retries + 1, backoff=0.5, max_backoff=20.0, max_retry_after=60.0
@@ -113,6 +116,10 @@ class ModelCaller:
     ) -> dict[str, Any]:
         self.stats.cache_misses += 1
 
+        timeout = self.timeout
+        if kind == "judge" and self.judge_timeout is not None:
+            timeout = self.judge_timeout
+
         async def attempt() -> dict[str, Any]:
             try:
                 async with self._semaphore:
@@ -120,10 +127,10 @@ class ModelCaller:
                         self.stats.target_calls += 1
                     else:
                         self.stats.judge_calls += 1
-                    value = await asyncio.wait_for(fn(), timeout=self.timeout)
+                    value = await asyncio.wait_for(fn(), timeout=timeout)
             except TimeoutError:
                 raise UpstreamError(
-                    f"model call timed out after {self.timeout:g} s", status=408
+                    f"{kind} call timed out after {timeout:g} s", status=408
                 ) from None
             usage = value.get("usage") or {}
             self.stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)

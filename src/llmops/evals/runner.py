@@ -469,12 +469,13 @@ class EvalRunner:
             retries=self.suite.retries,
             timeout=self.suite.timeout,
             stats=self.stats,
+            judge_timeout=self.suite.judge.timeout or self.settings.judge.timeout,
         )
         if self.judge_configured and any(m.needs_judge for m in self.metrics):
             from llmops.evals.judge import Judge
 
             self._judge = Judge(
-                self.settings.judge,
+                self.settings.judge.model_copy(update={"timeout": self._caller.judge_timeout}),
                 self._caller,
                 cost_per_1k_tokens=self.suite.judge.cost_per_1k_tokens,
             )

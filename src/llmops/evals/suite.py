@@ -118,6 +118,9 @@ class JudgeSpec(_Model):
     min_kappa: float | None = Field(
         None, ge=-1, le=1, description="fail when agreement with human labels falls below this"
     )
+    timeout: float | None = Field(
+        None, gt=0, description="seconds per judge call; default: llmops.yaml judge.timeout"
+    )
 
 
 class BudgetSpec(_Model):
@@ -239,7 +242,9 @@ class Suite(_Model):
     repeats: int = Field(1, ge=1, le=50)
     concurrency: int = Field(8, ge=1, le=256)
     retries: int = Field(3, ge=0, le=10)
-    timeout: float = Field(60.0, gt=0, description="seconds per model call")
+    timeout: float = Field(
+        60.0, gt=0, description="seconds per target call (judge calls: judge.timeout)"
+    )
     budget: BudgetSpec = Field(default_factory=BudgetSpec)
     gate: GateSpec = Field(default_factory=GateSpec)
     slices: SliceSpec | None = Field(
