@@ -122,13 +122,13 @@ def extract(text: str, page: str) -> list[Step]:
         if not line or line.split(maxsplit=1)[0] not in ("llmops", "cd", "mkdir"):
             continue
         tokens = shlex.split(line, comments=True)
+        not_run = _NOT_RUN.search(line)
         chained = _CHAINS.intersection(tokens)
-        if chained:
+        if chained and not not_run:
             # One command per line: the test runs commands, not shell pipelines.
             steps.append(Step(page, start, "error", (f"shell operator {sorted(chained)}",)))
             continue
         exits = _EXITS.search(line)
-        not_run = _NOT_RUN.search(line)
         if tokens[0] in ("cd", "mkdir"):
             steps.append(Step(page, start, tokens[0], tuple(tokens[1:])))
         else:
