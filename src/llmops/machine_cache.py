@@ -42,11 +42,11 @@ def cached_dir(
     published only when ``build`` returns. Concurrent callers wait on a lock (up to ``timeout``
     seconds) and the loser reuses the winner's entry.
     """
-    from llmops.locks import file_lock
-
     target = machine_cache_dir() / kind / key
     if (target / _COMPLETE).is_file():
-        return target
+        return target  # the common path imports nothing (it may run on a preload thread)
+    from llmops.locks import file_lock
+
     target.parent.mkdir(parents=True, exist_ok=True)
     with file_lock(target.parent / f".{key}.lock", timeout=timeout, what=f"{kind} cache entry"):
         if (target / _COMPLETE).is_file():

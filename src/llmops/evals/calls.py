@@ -45,7 +45,6 @@ class ModelCaller:
         retries: int = 3,
         timeout: float = 60.0,
         stats: CallStats | None = None,
-        retry: RetryPolicy | None = None,
         judge_timeout: float | None = None,
     ) -> None:
         self.cache = cache
@@ -53,7 +52,7 @@ class ModelCaller:
         # a judge (often a local model on a CPU) gets its own, usually longer, budget
         self.judge_timeout = judge_timeout
         # Batch runs can afford to wait out a long Retry-After; a gateway request cannot.
-        self.retry = retry or RetryPolicy(
+        self.retry = RetryPolicy(
             attempts=retries + 1, backoff=0.5, max_backoff=20.0, max_retry_after=60.0
         )
         self.stats = stats or CallStats()
