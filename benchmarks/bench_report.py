@@ -16,8 +16,10 @@ monitor page over a million traces.
   drift vectors: ``bench_monitor.fill``, the monitors' own benchmark data); ``llmops serve`` in
   a fresh process serves ``/dashboard/api/pages/monitor`` with an admin key. Measured apart:
   the first request after the gateway is ready (its lazy imports included) and warm requests,
-  each with the 1-minute load average at that moment; twice, from two fresh gateway processes.
-  Target <= 1 s for both. Peer (bench_monitor's): the window's rows read into pandas, then the
+  each with the 1-minute load average at that moment; twice, from two fresh gateway processes:
+  the first with no stored query drift (the page computes it), the second after one
+  ``monitor watch`` tick (``bench_monitor``'s child: ``run_once``, scoring aside), which stores
+  it, as production runs the page beside ``monitor watch``. Target <= 1 s. Peer (bench_monitor's): the window's rows read into pandas, then the
   headline figures aggregated, in a child process.
 
 Prints one JSON document (the table) on stdout. Figures are noisy on a shared machine: the table
@@ -159,7 +161,10 @@ def _served_monitor(n: int, folder: Path) -> dict[str, Any]:
             "traces": {"url": url},
         }
         (root / "serving" / "gateway.yaml").write_text(json.dumps(config))
-        for _start in range(2):  # two fresh gateway processes: two first requests
+        watch: dict[str, Any] | None = None
+        for start in range(2):  # two fresh gateway processes: two first requests
+            if start == 1:  # a `monitor watch` tick stores the query drift the page reuses
+                watch = _measure("watch", url, repeats=1)
             proc = subprocess.Popen(
                 [sys.executable, "-m", "llmops", "serve", "--port", str(port),
                  "--log-level", "warning"],
@@ -185,7 +190,8 @@ def _served_monitor(n: int, folder: Path) -> dict[str, Any]:
                 page_s = time.perf_counter() - t0
                 page.raise_for_status()
                 runs.append(
-                    {"gateway_start_s": round(start_s, 2), "load_1min": round(load, 2),
+                    {"after_watch_tick": start == 1,
+                     "gateway_start_s": round(start_s, 2), "load_1min": round(load, 2),
                      "first_s": round(first, 3), "warm_s": [round(w, 3) for w in warm],
                      "dashboard_page_s": round(page_s, 3)}
                 )  # fmt: skip
@@ -198,8 +204,10 @@ def _served_monitor(n: int, folder: Path) -> dict[str, Any]:
         "peer_pandas_s": peer["seconds"],
         "traces": filled["traces"],
         "fill_s": round(fill_s, 1),
-        "first_request_s": min(x["first_s"] for x in runs),
+        "first_request_no_watch_s": runs[0]["first_s"],
+        "first_request_s": runs[1]["first_s"],
         "warm_request_s": min(min(x["warm_s"]) for x in runs),
+        "watch_tick_s": watch["seconds"] if watch else None,
         "runs": runs,
         "requests_in_window": panels["drift"]["note"],
         "hallucination_rows": len(panels["hallucination"]["rows"]),
@@ -252,13 +260,19 @@ def main() -> int:
                 )
         if args.traces:
             served = _served_monitor(args.traces, Path(tmp))
-            for kind, value in (("first request after the gateway starts", served["first_request_s"]),
-                                ("warm request", served["warm_request_s"])):  # fmt: skip
+            for kind, value in (
+                ("first request after the gateway starts (a watch tick ran)",
+                 served["first_request_s"]),
+                ("warm request", served["warm_request_s"]),
+                ("first request with no watch tick (computes query drift)",
+                 served["first_request_no_watch_s"]),
+            ):  # fmt: skip
                 figures.append(
                     {
                         "figure": f"served monitor page at {args.traces:,} traces: {kind} (s)",
                         "value": value,
                         "target": "<= 1 s",
+                        "ratio_to_target": round(value / 1.0, 3),
                         "ok": value <= 1.0,
                         "ratio_to_peer": round(value / served["peer_pandas_s"], 4),
                         "detail": served,

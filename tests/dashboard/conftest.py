@@ -4,7 +4,6 @@ tests/traces share it)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,15 +18,10 @@ from dash_helpers import baseline_doc, lineage, make_run  # noqa: E402
 
 from llmops.dashboard import History  # noqa: E402
 
-_GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
-if str(_GATEWAY) not in sys.path:
-    sys.path.insert(0, str(_GATEWAY))  # gateway_helpers: running_gateway, http_pool
-_spec = importlib.util.spec_from_file_location("_gateway_conftest_d", _GATEWAY / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_gateway_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_gateway_conftest)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "traces"))
+from gateway_fixtures import gateway_conftest  # noqa: E402
 
-postgres_url = _gateway_conftest.postgres_url
+postgres_url = gateway_conftest.postgres_url
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ receiver on loopback."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import threading
@@ -14,15 +13,10 @@ from typing import Any
 
 import pytest
 
-_GATEWAY = Path(__file__).resolve().parents[1] / "gateway"
-if str(_GATEWAY) not in sys.path:
-    sys.path.insert(0, str(_GATEWAY))  # gateway_helpers: running_gateway, http_pool
-_spec = importlib.util.spec_from_file_location("_gateway_conftest_m", _GATEWAY / "conftest.py")
-assert _spec is not None and _spec.loader is not None
-_gateway_conftest = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_gateway_conftest)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "traces"))
+from gateway_fixtures import gateway_conftest  # noqa: E402
 
-postgres_url = _gateway_conftest.postgres_url
+postgres_url = gateway_conftest.postgres_url
 
 
 class Receiver:

@@ -232,3 +232,24 @@ def test_keyset_pages_cover_every_trace_once(store_url: str) -> None:
     order = [(stamps[i], i) for i in seen]
     assert order == sorted(order, reverse=True)
     store.close()
+
+
+def test_a_schema_2_store_gains_the_index_and_drift_table_without_a_second_rollup(
+    store_url: str,
+) -> None:
+    store = TraceStore(store_url)
+    store.write(_records(200, seed=4))
+    with store.engine.begin() as conn:  # what a schema-2 store looks like
+        conn.execute(sa.text("DROP INDEX ix_llmops_traces_sampled_cover"))
+        conn.execute(sa.text("DROP TABLE llmops_monitor_drift"))
+        conn.execute(sa.text("UPDATE llmops_schema SET version = 2"))
+    before = _rollup_sums(store)
+    store.close()
+    again = TraceStore(store_url)
+    assert again.migrations == ["created index ix_llmops_traces_sampled_cover"]
+    assert _rollup_sums(again) == before  # no backfill: rollups are not counted twice
+    inspector = sa.inspect(again.engine)
+    assert "llmops_monitor_drift" in inspector.get_table_names()
+    names = {i["name"] for i in inspector.get_indexes("llmops_traces")}
+    assert "ix_llmops_traces_sampled_cover" in names
+    again.close()

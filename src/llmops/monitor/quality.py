@@ -184,7 +184,37 @@ def _correct(ev: Evaluator, signal: SignalValue) -> None:
 
 
 def query_drift(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
-    """The embedded queries of ``window`` against the golden set or the reference window."""
+    """The embedded queries of ``window`` against the golden set or the reference window.
+
+    A fresh stored result (``llmops.monitor.drift_cache``: computed by ``monitor watch`` or an
+    earlier reader) is reused; otherwise the test runs and its result is stored.
+    """
+    from llmops.monitor.drift_cache import CachedDrift, DriftCache, reference_key
+    from llmops.monitor.settings import parse_duration
+
+    cfg = ev.settings.monitor.drift
+    cache = DriftCache(ev.store)
+    key = reference_key(ev.settings, route)
+    found = cache.get(route, window, key, parse_duration(cfg.cache_fresh))
+    if found is not None:
+        signal = SignalValue(**found.result["signal"])
+        age = found.age(window.end)
+        signal.evidence["cached"] = {
+            "computed_at": found.computed_at, "window_end": found.window_end, "age_s": round(age, 1),
+        }  # fmt: skip
+        signal.message += f" (computed {age:.0f} s before this window's end)"
+        return {"signals": {"query_drift": signal}, "details": found.result["details"]}
+    seen = cache.vectors_seen()  # before reading: a vector written meanwhile invalidates it
+    out = _compute_query_drift(ev, route, window)
+    if out["signals"]["query_drift"].status != "unknown":
+        from dataclasses import asdict
+
+        entry = {"signal": asdict(out["signals"]["query_drift"]), "details": out["details"]}
+        cache.put(route, window, key, CachedDrift(entry, window.end, ev.clock(), seen))
+    return out
+
+
+def _compute_query_drift(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
     from llmops.errors import LLMOpsError
     from llmops.monitor.reference import golden_reference
 

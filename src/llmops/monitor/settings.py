@@ -125,8 +125,26 @@ class DriftSettings(_Section):
         default_factory=dict,
         description="route -> golden set file whose questions are the query-drift reference",
     )
+    cache_windows: list[str] = Field(
+        default_factory=lambda: ["1h", "24h"],
+        description="window lengths whose query drift `llmops monitor watch` computes each tick "
+        "and stores for the report and the dashboard",
+    )
+    cache_fresh: str = Field(
+        "5m",
+        description="a stored query-drift result answers for a window ending at most this long "
+        "(and never more than one window length) after the one it was computed on; an older one "
+        "is recomputed, never shown as current",
+    )
 
-    _window = field_validator("reference_window")(_duration)
+    _window = field_validator("reference_window", "cache_fresh")(_duration)
+
+    @field_validator("cache_windows")
+    @classmethod
+    def _windows(cls, value: list[str]) -> list[str]:
+        for item in value:
+            parse_duration(item)
+        return value
 
 
 class HallucinationSettings(_Section):

@@ -1,8 +1,9 @@
 """``llmops monitor watch``: score, evaluate the rules, publish the gauges, sleep, repeat.
 
 Each tick scores the sampled traces waiting for it, evaluates every alert rule (running the
-actions of those that fire) and publishes every signal of every route with traffic for
-``/metrics``. The loop waits on an event, so Ctrl-C (or ``stop.set()``) ends it between ticks
+actions of those that fire), publishes every signal of every route with traffic for
+``/metrics`` and stores the query drift of each ``monitor.drift.cache_windows`` window, which
+the report and the dashboard then reuse (``llmops.monitor.drift_cache``). The loop waits on an event, so Ctrl-C (or ``stop.set()``) ends it between ticks
 or during the wait, never half-way through a write.
 """
 
@@ -57,6 +58,10 @@ def run_once(
     window = Window.last(parse_duration(settings.monitor.gauge_window), now)
     signals = [s for route in routes_in(store, window) for s in ev.all_signals(route, window)]
     publish_signals(store, signal_rows(signals, outcomes, scoring, now), now)
+    for span in settings.monitor.drift.cache_windows:  # stored for the report and the dashboard
+        ahead = Window.last(parse_duration(span), now)
+        for route in routes_in(store, ahead):
+            ev.group("query_drift", route, ahead)
     return Tick(now, scoring, outcomes, signals, time.perf_counter() - started)
 
 

@@ -1,16 +1,22 @@
 """The trace layer: one record per request, the store, its rollups, the writer and the sampler.
 
 Below the gateway, the classic-ML serving and the monitors, which all read and write it; it
-imports none of them.
+imports none of them. Members load lazily: ``llmops monitor report`` reads rollups and must not
+pay for the event models (pydantic) or the writer it never uses.
 """
 
-from llmops.traces.enrich import TraceEnricher
-from llmops.traces.events import EventBatch, FeedbackEvent, TraceEvent
-from llmops.traces.locate import project_trace_url
-from llmops.traces.record import TraceRecord
-from llmops.traces.sampling import Sampler
-from llmops.traces.store import TraceStore, normalise_url
-from llmops.traces.writer import TraceWriter
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llmops.traces.enrich import TraceEnricher
+    from llmops.traces.events import EventBatch, FeedbackEvent, TraceEvent
+    from llmops.traces.locate import project_trace_url
+    from llmops.traces.record import TraceRecord
+    from llmops.traces.sampling import Sampler
+    from llmops.traces.store import TraceStore, normalise_url
+    from llmops.traces.writer import TraceWriter
 
 __all__ = [
     "EventBatch",
@@ -24,3 +30,25 @@ __all__ = [
     "normalise_url",
     "project_trace_url",
 ]
+
+_WHERE = {
+    "EventBatch": "events",
+    "FeedbackEvent": "events",
+    "TraceEvent": "events",
+    "Sampler": "sampling",
+    "TraceEnricher": "enrich",
+    "TraceRecord": "record",
+    "TraceStore": "store",
+    "TraceWriter": "writer",
+    "normalise_url": "store",
+    "project_trace_url": "locate",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'llmops.traces' has no attribute '{name}'")
+    import importlib
+
+    return getattr(importlib.import_module(f"llmops.traces.{module}"), name)

@@ -3,7 +3,8 @@
 Schema 1 (before the monitors) had only ``llmops_traces`` with the request columns. Schema 2 adds
 the lineage, derived, sampling and scoring columns, the rollup tables (per minute and per hour), the query vectors the
 drift test reads, the latest signal values ``/metrics`` exports and the monitor's alert/action
-log. ``migrate`` brings any older store up to date in place: missing tables and columns are
+log. Schema 3 adds the query-drift results (``llmops_monitor_drift``) and a covering index of the
+sampled rows. ``migrate`` brings any older store up to date in place: missing tables and columns are
 created, old rows get their derived columns and rollups in bounded batches, and the version is
 recorded in ``llmops_schema``. It runs under a lock (a file lock beside a SQLite file, an advisory
 lock in PostgreSQL) so two processes opening an old store do not migrate it twice.
@@ -27,7 +28,7 @@ __all__ = ["SCHEMA_VERSION", "Tables", "migrate"]
 
 log = logging.getLogger("llmops.traces")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TRACES = "llmops_traces"
 ROLLUP = "llmops_rollup"
 ROLLUP_HOURLY = "llmops_rollup_hourly"
@@ -35,6 +36,7 @@ ROLLUP_SOURCES = "llmops_rollup_sources"
 VECTORS = "llmops_trace_vectors"
 SIGNALS = "llmops_monitor_signals"
 EVENTS = "llmops_monitor_events"
+DRIFT_CACHE = "llmops_monitor_drift"
 VERSION_TABLE = "llmops_schema"
 _OLD_COLUMNS = frozenset(
     {
@@ -48,10 +50,18 @@ _OLD_COLUMNS = frozenset(
 
 
 class Tables:
-    """The SQLAlchemy tables of one store."""
+    """The SQLAlchemy tables of one store.
 
-    def __init__(self) -> None:
+    ``dialect`` names the database the partial indexes are for: naming only its own ``*_where``
+    keeps SQLAlchemy from importing every other dialect to check the keyword (0.2 s at start).
+    """
+
+    def __init__(self, dialect: str | None = None) -> None:
         import sqlalchemy as sa
+
+        def where(cond: Any) -> dict[str, Any]:
+            names = (dialect,) if dialect in ("sqlite", "postgresql") else ("sqlite", "postgresql")
+            return {f"{name}_where": cond for name in names}
 
         self.meta = meta = sa.MetaData()
         cols: list[sa.Column[Any]] = []
@@ -70,16 +80,20 @@ class Tables:
             sa.Index("ix_llmops_traces_ts", "ts"),
             sa.Index("ix_llmops_traces_sampled", "sampled", "ts"),
         )
+        # Schema 3: the hallucination monitor's sums read only this small index (sampled rows,
+        # every column they need), never the table's rows.
+        sampled = self.traces.c.sampled == sa.true()
+        sa.Index(
+            "ix_llmops_traces_sampled_cover",
+            *(self.traces.c[c] for c in ("sampled", "ts", "route", "prompt_name", "prompt_version",
+              "arm", "inclusion_p", "unsupported", "judge_faithfulness", "scored_at",
+              "score_error")),
+            **where(sampled),
+        )  # fmt: skip
         unscored = sa.and_(self.traces.c.sampled == sa.true(), self.traces.c.scored_at.is_(None))
-        sa.Index(
-            "ix_llmops_traces_unscored", self.traces.c.id,
-            sqlite_where=unscored, postgresql_where=unscored,
-        )  # fmt: skip
+        sa.Index("ix_llmops_traces_unscored", self.traces.c.id, **where(unscored))
         skewed = self.traces.c.ts_client.is_not(None)
-        sa.Index(
-            "ix_llmops_traces_skew", self.traces.c.ts,
-            sqlite_where=skewed, postgresql_where=skewed,
-        )  # fmt: skip
+        sa.Index("ix_llmops_traces_skew", self.traces.c.ts, **where(skewed))
 
         def rollup_columns() -> list[sa.Column[Any]]:
             keys = [
@@ -154,6 +168,22 @@ class Tables:
             sa.Index("ix_llmops_monitor_events_action_ts", "action", "ts"),
             sa.Index("ix_llmops_monitor_events_ts", "ts"),
         )
+        # Query-drift results per (route, window length, reference): written by
+        # `monitor watch` and by any reader that had to compute one (llmops.monitor.drift_cache).
+        self.drift_cache = sa.Table(
+            DRIFT_CACHE,
+            meta,
+            sa.Column("route", sa.String(255), nullable=False),
+            sa.Column("window_s", sa.Float, nullable=False),
+            sa.Column("reference", sa.String(64), nullable=False),
+            sa.Column("window_end", sa.Float, nullable=False),
+            sa.Column("computed_at", sa.Float, nullable=False),
+            sa.Column("vectors_seen", sa.BigInteger, nullable=False),  # max trace_id embedded
+            sa.Column("result", sa.Text, nullable=False),
+            sa.PrimaryKeyConstraint(
+                "route", "window_s", "reference", name="pk_llmops_monitor_drift"
+            ),
+        )
         self.version = sa.Table(
             VERSION_TABLE,
             meta,
@@ -209,10 +239,14 @@ def migrate(engine: sa.Engine, tables: Tables, *, lock_path: str | None = None) 
                     sa.text(f"ALTER TABLE {TRACES} ADD COLUMN {prep.quote(column.name)} {ddl}")
                 )
                 steps.append(f"added column {column.name}")
+            indexed = {i["name"] for i in sa.inspect(conn).get_indexes(TRACES)}
             for index in tables.traces.indexes:
-                index.create(conn, checkfirst=True)
-            rows = _backfill(conn, tables)
-            steps.append(f"derived columns and rollups for {rows} existing traces")
+                if index.name not in indexed:
+                    index.create(conn)
+                    steps.append(f"created index {index.name}")
+            if version is None or version < 2:
+                rows = _backfill(conn, tables)
+                steps.append(f"derived columns and rollups for {rows} existing traces")
         values = {"component": "traces", "version": SCHEMA_VERSION, "migrated_at": time.time()}
         if version is None:
             conn.execute(tables.version.insert().values(**values))

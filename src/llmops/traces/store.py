@@ -104,7 +104,7 @@ class TraceStore:
                 cur.execute("PRAGMA busy_timeout=5000")
                 cur.close()
 
-        self.tables = Tables()
+        self.tables = Tables(self.engine.dialect.name)
         self.table = self.tables.traces
         self.migrations = migrate(self.engine, self.tables, lock_path=lock_path)
         style = self.engine.dialect.paramstyle
