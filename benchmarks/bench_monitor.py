@@ -25,6 +25,7 @@ Prints ONE JSON document with each figure, its target and the ratio.
 
     python benchmarks/bench_monitor.py                     # 100k and 1M, SQLite + PostgreSQL
     python benchmarks/bench_monitor.py --sizes 100000 --no-pg --requests 600   # quick
+    python benchmarks/bench_monitor.py --store sqlite:///traces.db --skip path,drift  # reuse
 """
 
 from __future__ import annotations
@@ -442,6 +443,34 @@ def drift(repeats: int = 5) -> dict[str, Any]:
     return out
 
 
+def _describe(url: str) -> dict[str, Any]:
+    """Return what a store filled earlier holds (its age shifts its 24 h window: say it)."""
+    import sqlalchemy as sa
+
+    from llmops.traces import TraceStore
+
+    store = TraceStore(url)
+    with store.engine.connect() as conn:
+        newest = conn.execute(sa.select(sa.func.max(store.table.c.ts))).scalar() or 0.0
+        vectors = conn.execute(sa.select(sa.func.count()).select_from(store.tables.vectors))
+        found = {"dialect": store.dialect, "traces": store.count(), "vectors": vectors.scalar()}
+    store.close()
+    return {**found, "reused": True, "newest_trace_age_s": round(time.time() - newest, 1)}
+
+
+def _measure_report(url: str, entry: dict[str, Any], work: Path) -> None:
+    """Measure the report on ``url`` into ``entry``: no watch tick, a tick, then with it."""
+    entry["report_no_watch"] = _measure("report_cold", url, repeats=1)
+    entry["watch_tick"] = _measure("watch", url, repeats=1)
+    entry["report"] = _measure("report", url)
+    entry["cli_report_s"] = _cli_report(url, work)
+    entry["naive_pandas"] = _measure("naive", url, repeats=1)
+    entry["ratio_report_vs_naive"] = round(
+        entry["report"]["seconds"] / entry["naive_pandas"]["seconds"], 3
+    )
+    entry["meets_report_target"] = entry["report"]["seconds"] <= TARGETS["report_s"]
+
+
 def _figure(name: str, value: float, target: float | None, **extra: Any) -> dict[str, Any]:
     """Return one row of the figure table: value, target, ratio to the target, met or not."""
     row: dict[str, Any] = {"figure": name, "value": value, "target": target}
@@ -478,6 +507,10 @@ def main() -> int:
     parser.add_argument("--no-pg", action="store_true")
     parser.add_argument("--pg-url", default=os.environ.get("LLMOPS_TEST_POSTGRES_URL"))
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument(
+        "--store", action="append", default=[],
+        help="measure the report on this filled store URL instead of filling new ones",
+    )  # fmt: skip
     parser.add_argument("--skip", default="", help="comma list of: report, path, drift")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "URL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -496,31 +529,27 @@ def main() -> int:
         if "report" not in skip:
             backends = ["sqlite"] + ([] if args.no_pg else ["postgresql"])
             pg = args.pg_url
-            if "postgresql" in backends and not pg:
+            if "postgresql" in backends and not pg and not args.store:
                 pg, stop = start_postgres()
             now = time.time()
             report: dict[str, Any] = {}
-            for backend in backends:
-                for size in (int(s) for s in args.sizes.split(",")):
+            stores = [(b, int(n), None) for b in backends for n in args.sizes.split(",")]
+            stores = [("", 0, url) for url in args.store] or stores
+            for backend, size, given in stores:
+                if given is not None:  # a store filled earlier (by fill); measured as it is
+                    url, entry = given, {"fill": _describe(given)}
+                    backend, size = entry["fill"]["dialect"], entry["fill"]["traces"]
+                else:
                     url = (
                         f"sqlite:///{work / f'traces-{size}.db'}"
                         if backend == "sqlite"
                         else _pg_database(pg or "", f"bench{size}")
                     )
-                    entry: dict[str, Any] = {"fill": fill(url, size, now)}
-                    # Without a watch tick: query drift computed by the report itself.
-                    entry["report_no_watch"] = _measure("report_cold", url, repeats=1)
-                    entry["watch_tick"] = _measure("watch", url, repeats=1)
-                    entry["report"] = _measure("report", url)
-                    entry["cli_report_s"] = _cli_report(url, work)
-                    entry["naive_pandas"] = _measure("naive", url, repeats=1)
-                    entry["ratio_report_vs_naive"] = round(
-                        entry["report"]["seconds"] / entry["naive_pandas"]["seconds"], 3
-                    )
-                    entry["meets_report_target"] = entry["report"]["seconds"] <= TARGETS["report_s"]
-                    report[f"{backend}_{size}"] = entry
-                    print(f"# {backend} {size}: {json.dumps(entry)}", file=sys.stderr)
-                    _report_figures(figures, f"{backend} {size:,}", entry)
+                    entry = {"fill": fill(url, size, now)}
+                _measure_report(url, entry, work)
+                report[f"{backend}_{size}"] = entry
+                print(f"# {backend} {size}: {json.dumps(entry)}", file=sys.stderr)
+                _report_figures(figures, f"{backend} {size:,}", entry)
             out["report"] = report
         if "path" not in skip:
             path = request_path(args.requests, work)

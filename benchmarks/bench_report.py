@@ -118,22 +118,23 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 300.0)
     raise RuntimeError("the gateway did not start")
 
 
-def _served_monitor(n: int, folder: Path) -> dict[str, Any]:
-    """Fill a trace store as bench_monitor does, serve it with `llmops serve` in a fresh process,
-    and time the monitor page's first request after the start, then warm ones."""
+def _served_monitor(n: int, folder: Path, store: str | None = None) -> dict[str, Any]:
+    """Fill a trace store as bench_monitor does (or take ``store``, filled so earlier), serve it
+    with `llmops serve` in a fresh process, and time the monitor page's first request after the
+    start, then warm ones."""
     import socket
 
     import httpx
-    from bench_monitor import _measure, fill
+    from bench_monitor import _describe, _measure, fill
 
     from llmops.gateway.auth import hash_key
     from llmops.testing import ScriptedLLMServer
 
     now = time.time()
-    db = folder / "traces.db"
-    url = f"sqlite:///{db}"
+    url = store or f"sqlite:///{folder / 'traces.db'}"
     t0 = time.perf_counter()
-    filled = fill(url, n, now)  # n in the last 24 h, n/4 the week before; rollups at write time
+    # n in the last 24 h, n/4 the week before; rollups at write time
+    filled = _describe(url) if store else fill(url, n, now)
     fill_s = time.perf_counter() - t0
     root = folder / "proj"
     (root / "serving").mkdir(parents=True)
@@ -203,6 +204,7 @@ def _served_monitor(n: int, folder: Path) -> dict[str, Any]:
     return {
         "peer_pandas_s": peer["seconds"],
         "traces": filled["traces"],
+        "store": filled,
         "fill_s": round(fill_s, 1),
         "first_request_no_watch_s": runs[0]["first_s"],
         "first_request_s": runs[1]["first_s"],
@@ -220,6 +222,7 @@ def main() -> int:
     parser.add_argument("--sizes", default="100,1000,10000")
     parser.add_argument("--traces", type=int, default=1_000_000)
     parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--store", help="serve this filled store URL instead of filling one")
     args = parser.parse_args()
     load = os.getloadavg()
     figures: list[dict[str, Any]] = []
@@ -259,7 +262,7 @@ def main() -> int:
                     }
                 )
         if args.traces:
-            served = _served_monitor(args.traces, Path(tmp))
+            served = _served_monitor(args.traces, Path(tmp), args.store)
             for kind, value in (
                 ("first request after the gateway starts (a watch tick ran)",
                  served["first_request_s"]),

@@ -202,7 +202,8 @@ def query_drift(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
         signal.evidence["cached"] = {
             "computed_at": found.computed_at, "window_end": found.window_end, "age_s": round(age, 1),
         }  # fmt: skip
-        signal.message += f" (computed {age:.0f} s before this window's end)"
+        if age >= 1:  # the same window and data at age 0: the very result a rerun gives
+            signal.message += f" (computed {age:.0f} s before this window's end)"
         return {"signals": {"query_drift": signal}, "details": found.result["details"]}
     seen = cache.vectors_seen()  # before reading: a vector written meanwhile invalidates it
     out = _compute_query_drift(ev, route, window)
