@@ -8,7 +8,9 @@ scored-sample sums, keyset-paginated trace listing) all return dataclasses.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llmops.lazy import lazy_members as _lazy_members
 
 if TYPE_CHECKING:
     from llmops.monitor.alerts import RuleOutcome, evaluate_rules
@@ -53,12 +55,5 @@ _WHERE = {
     "watch": "watch",
 }
 
-
-def __getattr__(name: str) -> Any:
-    # Lazy: llmops.config imports llmops.monitor.settings, which must not pull the monitors in.
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llmops.monitor' has no attribute '{name}'")
-    import importlib
-
-    return getattr(importlib.import_module(f"llmops.monitor.{module}"), name)
+# Lazy: llmops.config imports llmops.monitor.settings, which must not pull the monitors in.
+__getattr__ = _lazy_members("llmops.monitor", _WHERE)

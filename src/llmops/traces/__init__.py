@@ -7,7 +7,9 @@ pay for the event models (pydantic) or the writer it never uses.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llmops.lazy import lazy_members as _lazy_members
 
 if TYPE_CHECKING:
     from llmops.traces.enrich import TraceEnricher
@@ -44,11 +46,5 @@ _WHERE = {
     "project_trace_url": "locate",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llmops.traces' has no attribute '{name}'")
-    import importlib
-
-    return getattr(importlib.import_module(f"llmops.traces.{module}"), name)
+# Lazy: a rollup reader must not import the event models or the writer.
+__getattr__ = _lazy_members("llmops.traces", _WHERE)
