@@ -216,27 +216,10 @@ def answers(ev: Evaluator, route: str, window: Window) -> dict[str, Any]:
                 ref.bins["answer_chars"] if ref else empty,
             ),
         ),
-        "abstention_drift": drift(
-            "abstention_drift",
-            rate_tests(
-                ev,
-                tot["abstained"] if tot else 0,
-                answered,
-                ref["abstained"] if ref else 0,
-                r_answered,
-            ),
-        ),  # fmt: skip
-        "refusal_drift": drift(
-            "refusal_drift",
-            rate_tests(
-                ev,
-                tot["refused"] if tot else 0,
-                answered,
-                ref["refused"] if ref else 0,
-                r_answered,
-            ),
-        ),  # fmt: skip
     }
+    for counter, name in (("abstained", "abstention_drift"), ("refused", "refusal_drift")):
+        k_cur, k_ref = (tot[counter] if tot else 0), (ref[counter] if ref else 0)
+        signals[name] = drift(name, rate_tests(ev, k_cur, answered, k_ref, r_answered))
     mean_len = tot["answer_chars"] / answered if tot and answered else None
     ref_len = ref["answer_chars"] / r_answered if ref and r_answered else None
     details = {"answers": int(answered), "mean_chars": mean_len, "reference_mean_chars": ref_len}
