@@ -74,9 +74,13 @@ def test_both_embedded_backends_keep_the_store_contract(settings: Any, backend: 
     hits = store.search("c", Query(dense=_vec(1, 0, 0.5, 0), limit=3, with_dense=True))
     assert [h.payload["text"] for h in hits] == ["t0", "t1", "t2"]
     assert hits[0].score == pytest.approx(1.0, abs=1e-5) and hits[0].dense is not None
-    team_a = store.search("c", Query(dense=_vec(1, 0, 0.5, 0), limit=6, filters={"metadata.team": "a"}))
+    team_a = store.search(
+        "c", Query(dense=_vec(1, 0, 0.5, 0), limit=6, filters={"metadata.team": "a"})
+    )
     assert [h.payload["text"] for h in team_a] == ["t1", "t3", "t5"]
-    anyof = store.search("c", Query(dense=_vec(1, 0, 0.5, 0), limit=6, filters={"metadata.team": ["a", "b"]}))
+    anyof = store.search(
+        "c", Query(dense=_vec(1, 0, 0.5, 0), limit=6, filters={"metadata.team": ["a", "b"]})
+    )
     assert len(anyof) == 6
     hybrid = store.search("c", Query(dense=_vec(1, 0, 0.5, 0), limit=3, sparse=([15], [1.0])))
     assert hybrid[0].payload["text"] in {"t0", "t5"} and len(hybrid) == 3
@@ -287,9 +291,7 @@ def test_migration_to_edge_keeps_every_answer_and_is_atomic_and_idempotent(
     assert pipe.run().counts["embedded"] == 0
     back = migrate(pipe, "local", drop_source=True)
     assert back.moved and back.dropped_source
-    assert edge_path(settings).is_dir() and not any(
-        (edge_path(settings) / "collections").iterdir()
-    )
+    assert edge_path(settings).is_dir() and not any((edge_path(settings) / "collections").iterdir())
 
 
 def test_a_kill_mid_migration_leaves_the_old_store_serving(
@@ -315,7 +317,9 @@ def test_a_kill_mid_migration_leaves_the_old_store_serving(
     assert again.returncode == 0 and "nothing to do" in again.stdout
 
 
-def test_migrate_refuses_a_pinned_backend_with_file_line_and_key(project: Path, settings: Any) -> None:
+def test_migrate_refuses_a_pinned_backend_with_file_line_and_key(
+    project: Path, settings: Any
+) -> None:
     path = project / "rag_pipelines" / "docs.yaml"
     path.write_text(path.read_text() + "  backend: local\n")
     with pytest.raises(ConfigError) as err:

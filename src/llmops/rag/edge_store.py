@@ -244,6 +244,9 @@ class EdgeStore:
         if query.sparse is not None:
             wide = query.prefetch or query.limit
             indices, values = query.sparse
+            # k = 2: qdrant-client's and the server's constant (Any: the stub types Fusion.Rrf
+            # as unrelated to Fusion, which QueryRequest accepts)
+            fusion: Any = Fusion.Rrf(k=2)
             request = QueryRequest(
                 limit=query.limit,
                 prefetches=[
@@ -254,7 +257,7 @@ class EdgeStore:
                         filter=qfilter,
                     ),
                 ],
-                query=Fusion.Rrf(k=2),  # qdrant-client's and the server's default constant
+                query=fusion,
                 with_payload=True,
                 with_vector=with_vector,
             )

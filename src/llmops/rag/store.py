@@ -249,7 +249,7 @@ def pipeline_backend(pipe: Pipeline) -> str:
             f"{marker} does not name an embedded backend (edge or local)",
             file=marker,
             key="backend",
-            hint=f"write {{\"backend\": \"local\"}} or {{\"backend\": \"edge\"}} into it, "
+            hint='write {"backend": "local"} or {"backend": "edge"} into it, '
             "whichever store holds the index",
         )
     if pipe.manifests.versions():
