@@ -17,12 +17,11 @@ import shutil
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops.errors import NotFoundError, StateError
-from llmops.rag.store import DENSE, SPARSE, Point, Query
+from llmops.rag.store import DENSE, SPARSE, Point, Query, match_terms, record_point
 
 if TYPE_CHECKING:
     from filelock import FileLock
@@ -35,17 +34,17 @@ _TEMP = ".tmp-"  # collections being created or dropped
 _SCROLL = 2048
 
 
-@dataclass(eq=False)
 class EdgeStore:
     """``VectorStore`` over a folder of Qdrant Edge shards (one per collection)."""
 
-    root: Path
-    where: str
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    _owner_lock: FileLock | None = None
-    _shards: dict[str, Any] = field(default_factory=dict)
-    _alias_map: dict[str, str] | None = None  # one owner process: the file changes only here
-    _closed: bool = False
+    def __init__(self, root: Path, owner_lock: FileLock | None = None) -> None:
+        self.root = root
+        self.where = str(root)
+        self.lock = threading.RLock()
+        self._owner_lock = owner_lock
+        self._shards: dict[str, Any] = {}
+        self._alias_map: dict[str, str] | None = None  # one owner process: only we change it
+        self._closed = False
 
     @property
     def closed(self) -> bool:
@@ -214,7 +213,7 @@ class EdgeStore:
             return []
         with self.lock:
             found = self._shard(name).retrieve(list(ids), with_payload=True, with_vector=True)
-        return [_point(r) for r in found]
+        return [record_point(r) for r in found]
 
     def upsert(self, name: str, points: Iterable[Point]) -> None:
         """Write points (in the shard's write-ahead log before this returns)."""
@@ -271,7 +270,7 @@ class EdgeStore:
             )
         with self.lock:
             found = self._shard(name).query(request)
-        return [_point(p) for p in found]
+        return [record_point(p) for p in found]
 
     def payloads(self, name: str, keys: Sequence[str], limit: int) -> list[dict[str, Any]]:
         """Return the ``keys`` of up to ``limit`` payloads."""
@@ -319,21 +318,6 @@ class EdgeStore:
                 self._owner_lock = None
 
 
-def _point(record: Any) -> Point:
-    vector = record.vector if isinstance(record.vector, dict) else {}
-    dense = vector.get(DENSE)
-    sparse = vector.get(SPARSE)
-    return Point(
-        id=str(record.id),
-        payload=dict(record.payload or {}),
-        dense=list(dense) if dense is not None else None,
-        sparse=(list(sparse.indices), [float(v) for v in sparse.values])
-        if sparse is not None
-        else None,
-        score=float(getattr(record, "score", 0.0) or 0.0),
-    )
-
-
 def _struct(point: Point) -> Any:
     from qdrant_edge import Point as EdgePoint
     from qdrant_edge import SparseVector
@@ -347,19 +331,18 @@ def _struct(point: Point) -> Any:
 
 
 def _filter(filters: dict[str, Any] | None) -> Any:
-    """Turn ``{key: value}`` (a list means any of) into an Edge filter on the payload."""
-    if not filters:
+    """Turn ``Query.filters`` into an Edge filter on the payload."""
+    terms = match_terms(filters)
+    if not terms:
         return None
     from qdrant_edge import FieldCondition, Filter, MatchAny, MatchValue
 
-    must: list[Any] = []
-    for key, value in filters.items():
-        if isinstance(value, list | tuple | set):
-            match: Any = MatchAny(list(value))
-        else:
-            match = MatchValue(value)
-        must.append(FieldCondition(key, match=match))
-    return Filter(must=must)
+    return Filter(
+        must=[
+            FieldCondition(key, match=MatchAny(value) if many else MatchValue(value))
+            for key, value, many in terms
+        ]
+    )
 
 
 def open_edge(folder: Path) -> EdgeStore:
@@ -371,4 +354,4 @@ def open_edge(folder: Path) -> EdgeStore:
     collections.mkdir(parents=True, exist_ok=True)
     for leftover in collections.glob(f"{_TEMP}*"):  # a kill during create or drop
         shutil.rmtree(leftover, ignore_errors=True)
-    return EdgeStore(root=folder, where=str(folder), _owner_lock=owner)
+    return EdgeStore(folder, owner)

@@ -41,6 +41,8 @@ __all__ = [
     "VectorStore",
     "close_stores",
     "edge_path",
+    "match_terms",
+    "record_point",
     "open_store",
     "pipeline_backend",
     "record_backend",
@@ -165,6 +167,30 @@ class VectorStore(Protocol):
     def closed(self) -> bool:
         """Return True once ``close()`` ran."""
         ...
+
+
+def record_point(record: Any) -> Point:
+    """Turn a backend's record (``id``, ``payload``, ``vector`` by name, ``score``) into a Point."""
+    vector = record.vector if isinstance(record.vector, dict) else {}
+    dense = vector.get(DENSE)
+    sparse = vector.get(SPARSE)
+    return Point(
+        id=str(record.id),
+        payload=dict(record.payload or {}),
+        dense=list(dense) if dense is not None else None,
+        sparse=(list(sparse.indices), [float(v) for v in sparse.values])
+        if sparse is not None
+        else None,
+        score=float(getattr(record, "score", 0.0) or 0.0),
+    )
+
+
+def match_terms(filters: dict[str, Any] | None) -> list[tuple[str, Any, bool]]:
+    """Return ``Query.filters`` as (key, value, any_of) terms: a list/tuple/set means any of."""
+    return [
+        (key, list(value), True) if isinstance(value, list | tuple | set) else (key, value, False)
+        for key, value in (filters or {}).items()
+    ]
 
 
 def edge_path(settings: Settings) -> Path:
