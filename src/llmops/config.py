@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
@@ -60,6 +60,11 @@ class QdrantSettings(_Section):
     url: str | None = Field(None, description="Qdrant server/cluster URL; unset = local mode")
     api_key_env: str = Field("QDRANT_API_KEY", description="environment variable with the key")
     path: str | None = Field(None, description="local-mode folder; default <state>/qdrant")
+    embedded: Literal["edge", "local"] = Field(
+        "edge",
+        description="embedded store for new indexes without qdrant.url: 'edge' (Qdrant Edge "
+        "in-process, HNSW, folder <qdrant path>-edge) or 'local' (qdrant-client local mode)",
+    )
     timeout: float = Field(10.0, gt=0, description="seconds per request to a server")
 
 

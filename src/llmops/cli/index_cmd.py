@@ -249,6 +249,44 @@ def rollback(
     typer.echo(f"{pipe.name}: now serving {target} (was {previous or 'nothing'})")
 
 
+@app.command("migrate")
+def migrate(
+    ctx: typer.Context,
+    pipeline: PipelineArg,
+    to: Annotated[str, typer.Option("--to", help="Embedded store to move to: edge or local.")],
+    drop_source: Annotated[
+        bool, typer.Option("--drop-source", help="Delete the old store's copies after switching.")
+    ] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Copy an index's versions into another embedded store and serve from there.
+
+    Atomic (a crash leaves the old store serving) and idempotent. Stop a gateway serving the
+    project first: it owns the embedded store.
+
+    Examples:
+
+        llmops index migrate python-docs --to edge
+    """
+    from llmops.rag.migration import migrate as run_migration
+    from llmops.rag.pipeline import Pipeline
+
+    pipe = Pipeline.resolve(pipeline, state(ctx).settings())
+    result = run_migration(pipe, to, drop_source=drop_source)
+    if json_:
+        print_json(dict(vars(result)))
+        return
+    if not result.moved:
+        typer.echo(f"{pipe.name}: already in the {result.target} store; nothing to do")
+        return
+    kept = "deleted" if result.dropped_source else "kept (--drop-source deletes them)"
+    typer.echo(
+        f"{pipe.name}: {len(result.versions)} version(s), {result.points} points copied from "
+        f"{result.source} to {result.target}; serving {result.served or 'nothing'} from "
+        f"{result.target}; the {result.source} copies are {kept}"
+    )
+
+
 @app.command("export-sample")
 def export_sample(
     ctx: typer.Context,

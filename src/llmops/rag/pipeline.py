@@ -17,7 +17,7 @@ from llmops.rag.build import BuildResult, Progress, run_build
 from llmops.rag.documents import discover
 from llmops.rag.manifest import FileRecord, Manifest, ManifestStore
 from llmops.rag.spec import PipelineSpec, SourceSpec
-from llmops.rag.store import VectorStore, open_store
+from llmops.rag.store import VectorStore, open_store, pipeline_backend
 from llmops.validation import load_yaml_model
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class Pipeline:
     def store(self) -> VectorStore:
         """Return the process-wide vector store (opened on first use)."""
         if self._store is None:
-            self._store = open_store(self.settings)
+            self._store = open_store(self.settings, pipeline_backend(self))
         return self._store
 
     def embedder(self, spec: str | None = None) -> Embedder:

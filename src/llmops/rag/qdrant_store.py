@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops.errors import StateError
-from llmops.rag.store import DENSE, SPARSE, Point, Query
+from llmops.rag.store import DENSE, SPARSE, Point, Query, match_terms, record_point
 
 if TYPE_CHECKING:
     from filelock import FileLock
@@ -144,7 +144,7 @@ class QdrantStore:
         """Return points (payload and all vectors) by id."""
         with self.lock:
             found = self.client.retrieve(name, ids=list(ids), with_payload=True, with_vectors=True)
-        return [_point(p) for p in found]
+        return [record_point(p) for p in found]
 
     def upsert(self, name: str, points: Iterable[Point]) -> None:
         """Write points and wait until stored."""
@@ -201,7 +201,7 @@ class QdrantStore:
                     with_payload=True,
                     with_vectors=with_vectors,
                 )
-        return [_point(p) for p in response.points]
+        return [record_point(p) for p in response.points]
 
     def payloads(self, name: str, keys: Sequence[str], limit: int) -> list[dict[str, Any]]:
         """Return the ``keys`` of up to ``limit`` payloads."""
@@ -279,19 +279,6 @@ def _local_sqlite(client: Any, name: str) -> tuple[Any, str] | None:
     return connection, location
 
 
-def _point(record: Any) -> Point:
-    vector = record.vector if isinstance(record.vector, dict) else {}
-    dense = vector.get(DENSE)
-    sparse = vector.get(SPARSE)
-    return Point(
-        id=str(record.id),
-        payload=dict(record.payload or {}),
-        dense=list(dense) if dense is not None else None,
-        sparse=(list(sparse.indices), list(sparse.values)) if sparse is not None else None,
-        score=float(getattr(record, "score", 0.0) or 0.0),
-    )
-
-
 def _struct(point: Point) -> Any:
     from qdrant_client import models
 
@@ -304,19 +291,21 @@ def _struct(point: Point) -> Any:
 
 
 def _filter(filters: dict[str, Any] | None) -> Any:
-    """Turn ``{key: value}`` (a list means any of) into a Qdrant filter on the payload."""
-    if not filters:
+    """Turn ``Query.filters`` into a Qdrant filter on the payload."""
+    terms = match_terms(filters)
+    if not terms:
         return None
     from qdrant_client import models
 
-    must: list[Any] = []
-    for key, value in filters.items():
-        if isinstance(value, list | tuple | set):
-            match: Any = models.MatchAny(any=list(value))
-        else:
-            match = models.MatchValue(value=value)
-        must.append(models.FieldCondition(key=key, match=match))
-    return models.Filter(must=must)
+    return models.Filter(
+        must=[
+            models.FieldCondition(
+                key=key,
+                match=models.MatchAny(any=value) if many else models.MatchValue(value=value),
+            )
+            for key, value, many in terms
+        ]
+    )
 
 
 def _take_owner_lock(folder: Path) -> FileLock:

@@ -122,8 +122,15 @@ class SparseSpec(_Model):
 
 
 class StoreSpec(_Model):
-    """The Qdrant collection alias to serve, and how many old versions to keep."""
+    """The Qdrant collection alias to serve, how many old versions to keep, and the backend."""
 
+    backend: Literal["auto", "edge", "local", "server"] = Field(
+        "auto",
+        description="'auto': the Qdrant server when qdrant.url is set, else the embedded store "
+        "that holds this index (Qdrant Edge for a new one: qdrant.embedded); 'edge': Qdrant "
+        "Edge in-process; 'local': qdrant-client's local mode; 'server': qdrant.url. "
+        "`llmops index migrate` moves an index between the embedded stores",
+    )
     collection: str | None = Field(
         None, description="served alias name; default: the pipeline name"
     )

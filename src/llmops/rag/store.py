@@ -1,11 +1,17 @@
 """The vector store seam: what the index build and the retriever need from a vector database.
 
 ``VectorStore`` is the Protocol; ``Point`` and ``Query`` are the only shapes that cross it, so
-no backend's model classes leak into the pipeline or the retriever. ``open_store(settings)``
-returns one store per local folder or server URL per process (an embedded store can be opened by
-one process only, so a gateway that serves from it also builds into it in-process). The Qdrant
-backend (local folder or server) lives in ``rag/qdrant_store.py``; another backend implements
-the same methods and is chosen in ``open_store``.
+no backend's model classes leak into the pipeline or the retriever. ``open_store(settings,
+backend)`` returns one store per folder or server URL per process (an embedded store can be
+opened by one process only, so a gateway that serves from it also builds into it in-process).
+Backends: ``edge`` (Qdrant Edge in-process, ``rag/edge_store.py``), ``local`` (qdrant-client's
+local mode) and ``server`` (a Qdrant server by URL), both in ``rag/qdrant_store.py``.
+
+Which one a pipeline uses (``pipeline_backend``): its file's ``store.backend`` when set;
+otherwise (``auto``) the server when ``qdrant.url`` is set, else the embedded backend recorded
+for the pipeline (``<state>/rag/<name>/store.json``, written at first use and switched by
+``llmops index migrate``), else ``local`` for an index built before Edge existed (manifests but
+no record), else ``qdrant.embedded`` (default ``edge``).
 """
 
 from __future__ import annotations
@@ -17,10 +23,16 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from llmops.errors import ConfigError
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from llmops.config import Settings
+    from llmops.rag.pipeline import Pipeline
 
 __all__ = [
+    "BACKENDS",
     "DENSE",
     "SPARSE",
     "Point",
@@ -28,11 +40,20 @@ __all__ = [
     "SparseVector",
     "VectorStore",
     "close_stores",
+    "edge_path",
+    "match_terms",
+    "record_point",
     "open_store",
+    "pipeline_backend",
+    "record_backend",
 ]
 
 DENSE = "dense"
 SPARSE = "sparse"
+
+#: Store backends: Qdrant Edge in-process, qdrant-client's local mode, a Qdrant server by URL.
+BACKENDS = ("edge", "local", "server")
+_MARKER = "store.json"
 
 #: A sparse vector as (indices, values).
 SparseVector = tuple[list[int], list[float]]
@@ -148,27 +169,126 @@ class VectorStore(Protocol):
         ...
 
 
-def open_store(settings: Settings) -> VectorStore:
-    """Return this process's store for ``settings`` (opened on first use, then shared)."""
-    from llmops.rag.qdrant_store import open_local, open_server
+def record_point(record: Any) -> Point:
+    """Turn a backend's record (``id``, ``payload``, ``vector`` by name, ``score``) into a Point."""
+    vector = record.vector if isinstance(record.vector, dict) else {}
+    dense = vector.get(DENSE)
+    sparse = vector.get(SPARSE)
+    return Point(
+        id=str(record.id),
+        payload=dict(record.payload or {}),
+        dense=list(dense) if dense is not None else None,
+        sparse=(list(sparse.indices), [float(v) for v in sparse.values])
+        if sparse is not None
+        else None,
+        score=float(getattr(record, "score", 0.0) or 0.0),
+    )
 
-    if settings.qdrant.url:
+
+def match_terms(filters: dict[str, Any] | None) -> list[tuple[str, Any, bool]]:
+    """Return ``Query.filters`` as (key, value, any_of) terms: a list/tuple/set means any of."""
+    return [
+        (key, list(value), True) if isinstance(value, list | tuple | set) else (key, value, False)
+        for key, value in (filters or {}).items()
+    ]
+
+
+def edge_path(settings: Settings) -> Path:
+    """Return the Qdrant Edge folder: next to the local-mode folder (``<state>/qdrant-edge``)."""
+    local = settings.qdrant_path
+    return local.with_name(f"{local.name}-edge")
+
+
+def open_store(settings: Settings, backend: str | None = None) -> VectorStore:
+    """Return this process's store of ``backend`` (default: the server if ``qdrant.url`` is set,
+    else ``qdrant.embedded``), opened on first use, then shared."""
+    backend = backend or ("server" if settings.qdrant.url else settings.qdrant.embedded)
+    if backend == "server":
+        if not settings.qdrant.url:
+            raise ConfigError(
+                "the server backend needs a Qdrant URL",
+                key="qdrant.url",
+                hint="set qdrant.url in llmops.yaml (or LLMOPS_QDRANT_URL)",
+            )
         key = f"url:{settings.qdrant.url}|{settings.qdrant.api_key_env}"
+    elif backend == "edge":
+        key = f"edge:{edge_path(settings)}"
     else:
         key = f"path:{settings.qdrant_path}"
     with _REGISTRY_LOCK:
         store = _REGISTRY.get(key)
         if store is None or store.closed:
-            if settings.qdrant.url:
-                store = open_server(
-                    settings.qdrant.url, settings.qdrant.api_key_env, settings.qdrant.timeout
-                )
-            else:
-                store = open_local(settings.qdrant_path)
+            store = _open(settings, backend)
             if not _REGISTRY:
                 atexit.register(close_stores)  # close before interpreter teardown
             _REGISTRY[key] = store
         return store
+
+
+def _open(settings: Settings, backend: str) -> VectorStore:
+    from llmops.rag.qdrant_store import open_local, open_server
+
+    if backend == "server":
+        url = settings.qdrant.url or ""  # set: checked by open_store
+        return open_server(url, settings.qdrant.api_key_env, settings.qdrant.timeout)
+    if backend == "edge":
+        from llmops.rag.edge_store import open_edge
+
+        return open_edge(edge_path(settings))
+    return open_local(settings.qdrant_path)
+
+
+def pipeline_backend(pipe: Pipeline) -> str:
+    """Return the backend serving ``pipe`` (see the module docstring for the order)."""
+    import json
+
+    chosen = pipe.spec.store.backend
+    settings = pipe.settings
+    if chosen == "server" and not settings.qdrant.url:
+        line = None
+        if pipe.path is not None:
+            from llmops.yamlfile import load_yaml
+
+            line = load_yaml(pipe.path).line_of(("store", "backend"))
+        raise ConfigError(
+            "store.backend is 'server' but no Qdrant URL is configured",
+            file=pipe.path,
+            line=line,
+            key="store.backend",
+            hint="set qdrant.url in llmops.yaml (or LLMOPS_QDRANT_URL), or use auto, edge or local",
+        )
+    if chosen != "auto":
+        return chosen
+    if settings.qdrant.url:
+        return "server"
+    marker = pipe.manifests.root / _MARKER
+    try:
+        recorded = json.loads(marker.read_text(encoding="utf-8")).get("backend")
+    except FileNotFoundError:
+        recorded = None
+    except ValueError:
+        recorded = "invalid"
+    if recorded in ("edge", "local"):
+        return str(recorded)
+    if recorded is not None:
+        raise ConfigError(
+            f"{marker} does not name an embedded backend (edge or local)",
+            file=marker,
+            key="backend",
+            hint='write {"backend": "local"} or {"backend": "edge"} into it, '
+            "whichever store holds the index",
+        )
+    if pipe.manifests.versions():
+        return "local"  # built before Edge was a backend: local mode serves it until migrated
+    record_backend(pipe, settings.qdrant.embedded)
+    return settings.qdrant.embedded
+
+
+def record_backend(pipe: Pipeline, backend: str) -> None:
+    """Record (atomically) which embedded backend holds ``pipe``'s index."""
+    from llmops.atomic import atomic_write_json
+
+    atomic_write_json(pipe.manifests.root / _MARKER, {"backend": backend})
 
 
 def close_stores() -> None:
