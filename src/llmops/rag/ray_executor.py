@@ -157,7 +157,7 @@ def close_ray_pools() -> None:
 def with_executor(pipe: Any, executor: str | None, address: str | None) -> None:
     """Apply ``--executor``/``--address`` to a pipeline loaded from its file (in place)."""
     from llmops.errors import UsageError
-    from llmops.files import did_you_mean
+    from llmops.suggest import did_you_mean
 
     choice = executor or pipe.spec.executor
     if choice not in ("local", "ray"):
@@ -168,10 +168,5 @@ def with_executor(pipe: Any, executor: str | None, address: str | None) -> None:
         )
     if address is not None and choice != "ray":
         raise UsageError("--address is for --executor ray", hint="add --executor ray")
-    if choice == "ray" and getattr(pipe, "_client", None) is not None:
-        raise UsageError(
-            "a running gateway owns this embedded store and builds in its own process",
-            hint="stop the gateway, or use a Qdrant server (qdrant.url) for Ray builds",
-        )
     ray = pipe.spec.ray.model_copy(update={"address": address}) if address else pipe.spec.ray
     pipe.spec = pipe.spec.model_copy(update={"executor": choice, "ray": ray})
