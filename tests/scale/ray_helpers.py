@@ -98,14 +98,14 @@ def _session_members(sid: int) -> list[int]:
 
 
 class RayCluster:
-    """A head (``head_cpus``) and one worker node (``worker_cpus``) on 127.0.0.1."""
+    """A head (``head_cpus``) and ``workers`` worker nodes (``worker_cpus`` each) on 127.0.0.1."""
 
-    def __init__(self, head_cpus: int = 1, worker_cpus: int = 1) -> None:
+    def __init__(self, head_cpus: int = 1, worker_cpus: int = 1, workers: int = 1) -> None:
         # A short folder: Ray's unix sockets live under it (108-byte path limit).
         self.folder = Path(tempfile.mkdtemp(prefix="llmops-ray-"))
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-        self.head_cpus, self.worker_cpus = head_cpus, worker_cpus
+        self.head_cpus, self.worker_cpus, self.workers = head_cpus, worker_cpus, workers
         self.nodes: list[RayNode] = []
 
     def _common(self) -> list[str]:
@@ -116,7 +116,8 @@ class RayCluster:
         head += ["--include-dashboard=false", *self._common()]
         self.nodes.append(RayNode(head, self.folder / "head"))
         self._wait_nodes(1, timeout)
-        self.add_worker(timeout)
+        for _ in range(self.workers):
+            self.add_worker(timeout)
         return self
 
     def add_worker(self, timeout: float = 300) -> RayNode:
@@ -155,9 +156,11 @@ class RayCluster:
     def head_node_id(self) -> str:
         import ray
 
-        head = next(n for n in ray.nodes() if n["Alive"] and n.get("Resources", {}).get(
-            "node:__internal_head__"
-        ))
+        head = next(
+            n
+            for n in ray.nodes()
+            if n["Alive"] and n.get("Resources", {}).get("node:__internal_head__")
+        )
         return str(head["NodeID"])
 
     def stop(self) -> None:

@@ -22,7 +22,6 @@ import pytest
 from ray_helpers import RAY_ENV, RayCluster
 
 from llmops.config import load_settings
-from llmops.errors import UsageError
 from llmops.rag import Pipeline
 
 TOPICS = ["rivers", "volcanoes", "orchards", "harbours", "glaciers", "libraries", "bridges"]
@@ -217,18 +216,10 @@ def test_a_driver_killed_mid_ray_build_leaves_the_alias_and_the_next_run_resumes
     assert report["counts"]["kept"] + report["counts"]["embedded"] == report["counts"]["chunks"]
 
 
-def test_cli_executor_flags_are_checked() -> None:
-    from llmops.rag.ray_executor import with_executor
-    from llmops.rag.spec import PipelineSpec
-
-    class Fake:
-        spec: Any
-
-    fake = Fake()
-    fake.spec = PipelineSpec.model_validate({"name": "d", "sources": [{"path": "docs"}]})
-    with pytest.raises(UsageError, match="did you mean 'ray'"):
-        with_executor(fake, "rya", None)
-    with pytest.raises(UsageError, match="--address is for --executor ray"):
-        with_executor(fake, None, "127.0.0.1:1")
-    with_executor(fake, "ray", "127.0.0.1:6379")
-    assert fake.spec.executor == "ray" and fake.spec.ray.address == "127.0.0.1:6379"
+def test_cli_executor_flags_are_checked(cli: Any, tmp_path: Path) -> None:
+    project = _project(tmp_path, "local")
+    typo = cli("index", "run", "docs", "--executor", "rya", cwd=project)
+    assert typo.exit_code == 2
+    assert "unknown executor 'rya' (did you mean 'ray'?)" in typo.stderr
+    lone = cli("index", "run", "docs", "--address", "127.0.0.1:1", cwd=project)
+    assert lone.exit_code == 2 and "--address is for --executor ray" in lone.stderr

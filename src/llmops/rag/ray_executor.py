@@ -161,10 +161,10 @@ def with_executor(pipe: Any, executor: str | None, address: str | None) -> None:
 
     choice = executor or pipe.spec.executor
     if choice not in ("local", "ray"):
-        hint = did_you_mean(choice, ["local", "ray"])
+        guess = did_you_mean(choice, ["local", "ray"])
         raise UsageError(
-            f"unknown executor '{choice}'",
-            hint=f"did you mean '{hint}'?" if hint else "use local or ray",
+            f"unknown executor '{choice}'" + (f" (did you mean '{guess}'?)" if guess else ""),
+            hint="--executor takes local or ray",
         )
     if address is not None and choice != "ray":
         raise UsageError("--address is for --executor ray", hint="add --executor ray")
