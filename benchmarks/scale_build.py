@@ -24,22 +24,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-TOPICS = ["rivers", "volcanoes", "orchards", "harbours", "glaciers", "libraries", "bridges"]
+sys.path.insert(0, str(ROOT / "tests" / "scale"))  # ray_helpers: the tests' Ray launcher
 
 
 def _corpus(folder: Path, docs: int) -> None:
     """``docs`` markdown files of 6 paragraphs, every paragraph different."""
+    from ray_helpers import synthetic_doc
+
     folder.mkdir(parents=True)
     for i in range(docs):
-        topic = TOPICS[i % len(TOPICS)]
-        paragraphs = [
-            f"Document {i} is about {topic}. Paragraph {p} describes how the {topic} of region "
-            f"{i % 17} change over the seasons, who looks after them, which records (number "
-            f"{i * 10 + p}) say what about their history, and why visitors come in spring."
-            for p in range(6)
-        ]
-        text = f"# {topic.title()} {i}\n\n" + "\n\n".join(paragraphs) + "\n"
-        (folder / f"doc{i:05d}.md").write_text(text)
+        (folder / f"doc{i:05d}.md").write_text(synthetic_doc(i, paragraphs=6))
 
 
 def _project(root: Path, docs: int) -> Path:
@@ -75,7 +69,6 @@ def _run(project: Path, state: Path, extra: list[str]) -> dict[str, Any]:
 
 def build_part(quick: bool) -> list[dict[str, Any]]:
     """Rows: local and Ray build wall times (median over rounds) and their ratio."""
-    sys.path.insert(0, str(ROOT / "tests" / "scale"))
     from ray_helpers import RayCluster  # the tests' launcher (see the module docstring)
 
     docs, rounds = (120, 1) if quick else (600, 3)

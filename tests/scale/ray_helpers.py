@@ -37,6 +37,21 @@ sys.argv[0] = "ray"
 main()
 """
 
+TOPICS = ["rivers", "volcanoes", "orchards", "harbours", "glaciers", "libraries", "bridges"]
+
+
+def synthetic_doc(i: int, paragraphs: int = 4) -> str:
+    """Return markdown document ``i``: a title and ``paragraphs`` paragraphs, all different."""
+    topic = TOPICS[i % len(TOPICS)]
+    body = [
+        f"Document {i} is about {topic}. Paragraph {p} describes how {topic} change over the "
+        f"seasons, who looks after them, and what record number {i * 10 + p} says about "
+        f"their history in the region."
+        for p in range(paragraphs)
+    ]
+    return f"# {topic.title()} {i}\n\n" + "\n\n".join(body) + "\n"
+
+
 #: Telemetry off, and room for workers that a loaded machine starts slowly.
 RAY_ENV = {
     "RAY_USAGE_STATS_ENABLED": "0",

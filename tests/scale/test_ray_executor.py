@@ -19,23 +19,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from ray_helpers import RAY_ENV, RayCluster
+from ray_helpers import RAY_ENV, RayCluster, synthetic_doc
 
 from llmops.config import load_settings
 from llmops.rag import Pipeline
 
-TOPICS = ["rivers", "volcanoes", "orchards", "harbours", "glaciers", "libraries", "bridges"]
-
 
 def _doc(i: int) -> str:
-    topic = TOPICS[i % len(TOPICS)]
-    paragraphs = [
-        f"Document {i} is about {topic}. Paragraph {p} describes how {topic} change over the "
-        f"seasons, who looks after them, and what record number {i * 10 + p} says about "
-        f"their history in the region."
-        for p in range(4)
-    ]
-    return f"# {topic.title()} {i}\n\n" + "\n\n".join(paragraphs) + "\n"
+    return synthetic_doc(i)
 
 
 def _project(root: Path, executor: str, address: str | None = None) -> Path:

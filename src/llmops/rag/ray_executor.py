@@ -17,6 +17,7 @@ moves; the next run resumes from the points already written, like a killed local
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -84,7 +85,7 @@ class RayEmbedder:
                 )
             ray_mod.init(
                 address=address,
-                logging_level="warning",
+                logging_level=logging.WARNING,
                 log_to_driver=False,
                 configure_logging=False,
             )
@@ -95,7 +96,10 @@ class RayEmbedder:
             scheduling_strategy="SPREAD",
         )(_EmbedActor)
         threads = max(1, int(ray.cpus_per_actor))
-        self.actors = [actor_cls.remote(spec, device, threads) for _ in range(ray.actors)]
+        # Handles typed Any: ray's stubs type ``ActorClass.remote`` methods as plain callables.
+        self.actors: list[Any] = [
+            actor_cls.remote(spec, device, threads) for _ in range(ray.actors)
+        ]
 
     def encode(
         self, texts: Sequence[str], *, batch_size: int = 32, normalize: bool = True
