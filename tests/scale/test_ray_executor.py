@@ -109,9 +109,12 @@ def cluster() -> Iterator[RayCluster]:
 @pytest.fixture(autouse=True)
 def _close_stores() -> Iterator[None]:
     yield
+    from llmops.rag.ray_executor import close_ray_pools
     from llmops.rag.store import close_stores
 
     close_stores()
+    # The pool's actors hold every CPU of the test cluster: a later driver's could not start.
+    close_ray_pools()
 
 
 def test_ray_build_matches_the_local_build_with_a_worker_killed_mid_build(
