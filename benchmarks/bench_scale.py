@@ -5,6 +5,7 @@ Prints ONE JSON document with a row per figure (value, target or peer, ratio):
     python benchmarks/bench_scale.py                      # every part, full sizes
     python benchmarks/bench_scale.py --part gateway       # memory vs redis shared state
     python benchmarks/bench_scale.py --part store --sizes 100000,1000000
+    python benchmarks/bench_scale.py --part build         # Ray-executed build vs local build
     python benchmarks/bench_scale.py --quick              # smaller sizes everywhere
 
 **gateway**: the scripted upstream, and two gateways with the same key and rate limit — the
@@ -17,7 +18,9 @@ p50 <= 1 ms; the Redis mode's added cost is measured against it.
 ``scale_store.py`` (one process per engine and size, so each RSS is its own; its docstring says
 how the synthetic vectors are drawn); rows carry the ratio local / Edge.
 
-There is no Ray part: the Ray executor is not merged (see docs/scale.md).
+**build**: the index build with ``executor: ray`` (an actor pool on one local Ray node) vs the
+local build of the same corpus, as CLI runs in alternation (``scale_build.py``); target: Ray /
+local <= 1.3.
 """
 
 from __future__ import annotations
@@ -296,7 +299,13 @@ def _store_ratios(results: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-PARTS = {"gateway": gateway_part, "store": store_part}
+def build_part(quick: bool) -> list[dict[str, Any]]:
+    from scale_build import build_part as run  # noqa: PLC0415  (starts a Ray node)
+
+    return run(quick)
+
+
+PARTS = {"gateway": gateway_part, "store": store_part, "build": build_part}
 
 
 def main() -> int:

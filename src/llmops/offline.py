@@ -48,6 +48,8 @@ OFFLINE_ENV: dict[str, str] = {
     "LANGCHAIN_TRACING_V2": "false",
     "ANONYMIZED_TELEMETRY": "False",
     "DO_NOT_TRACK": "1",
+    # Ray (executor: ray): no usage stats from drivers, nodes started from here, or workers.
+    "RAY_USAGE_STATS_ENABLED": "0",
     # guardrails-ai: no hub, no remote inference; metrics are also switched off in code
     # (llmops.guards configures its settings before first use).
     "GUARDRAILS_PROCESS_COUNT": "1",

@@ -63,6 +63,17 @@ def run(
             help="Serve the build even if it is empty or smaller than store.max_shrink allows.",
         ),
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="Where new chunks are embedded: local or ray (default: the pipeline file's).",
+        ),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Ray head host:port for --executor ray (ray.address)."),
+    ] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Build the index incrementally and switch the served alias to it.
@@ -75,10 +86,16 @@ def run(
         llmops index run python-docs
 
         llmops index run docs --full --json
+
+        llmops index run docs --executor ray --address 10.0.0.5:6379
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     pipe = _pipeline(ctx, pipeline)
+    if executor is not None or address is not None:
+        from llmops.rag.ray_executor import with_executor
+
+        with_executor(pipe, executor, address)
     quiet = json_ or not err_console().is_terminal
     bar = Progress(
         TextColumn("[bold]{task.description}"),

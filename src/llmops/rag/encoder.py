@@ -49,7 +49,7 @@ class ChunkEncoder:
         todo = [r for r in records if r["id"] not in vectors]
         if todo:
             spec = self.pipeline.spec.embedding
-            encoded = self.pipeline.embedder().encode(
+            encoded = self.pipeline.build_embedder().encode(
                 [r["t"] for r in todo], batch_size=spec.batch_size, normalize=spec.normalize
             )
             for r, vec in zip(todo, encoded, strict=True):

@@ -113,6 +113,15 @@ class Pipeline:
             os.environ.setdefault("LLMOPS_EMBEDDING_THREADS", str(self.settings.embedding.threads))
         return get_embedder(spec or self.model_spec, device=self.settings.embedding.device)
 
+    def build_embedder(self) -> Embedder:
+        """Return what embeds a build's new chunks: this process, or a Ray actor pool."""
+        if self.spec.executor == "local":
+            return self.embedder()
+        from llmops.rag.ray_executor import ray_embedder
+
+        device = self.settings.embedding.device
+        return ray_embedder(self.embedder(), self.model_spec, device, self.spec.ray)
+
     def preload_embedder(self) -> None:
         """Start loading the embedder in the background when that overlaps other work.
 

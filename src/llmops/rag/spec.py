@@ -20,6 +20,7 @@ __all__ = [
     "EmbeddingSpec",
     "ParsingSpec",
     "PipelineSpec",
+    "RaySpec",
     "SourceSpec",
     "SparseSpec",
     "StoreSpec",
@@ -146,6 +147,18 @@ class StoreSpec(_Model):
     )
 
 
+class RaySpec(_Model):
+    """Where ``executor: ray`` embeds: a Ray cluster and its actor pool (rag/ray_executor.py)."""
+
+    address: str | None = Field(
+        None, description="head address host:port; default: RAY_ADDRESS or --address"
+    )
+    actors: int = Field(2, ge=1, le=1024, description="embedding actors (one model each)")
+    cpus_per_actor: float = Field(
+        1.0, gt=0, le=256, description="CPUs each actor reserves (its ONNX threads)"
+    )
+
+
 class PipelineSpec(_Model):
     """A RAG indexing pipeline."""
 
@@ -158,6 +171,10 @@ class PipelineSpec(_Model):
     embedding: EmbeddingSpec = Field(default_factory=EmbeddingSpec)
     sparse: SparseSpec = Field(default_factory=SparseSpec)
     store: StoreSpec = Field(default_factory=StoreSpec)
+    executor: Literal["local", "ray"] = Field(
+        "local", description="where new chunks are embedded: this process or a Ray actor pool"
+    )
+    ray: RaySpec = Field(default_factory=RaySpec)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
