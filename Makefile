@@ -75,7 +75,7 @@ demo:
 # The benchmarks also measure peers (langchain, llama-index, ...): the `bench` extra installs them.
 BENCH_STAMP := $(VENV)/.bench-installed
 $(BENCH_STAMP): $(STAMP) pyproject.toml
-	$(PY) -m pip install --quiet -e ".[dev,bench]"
+	$(UV_INSTALL) -e ".[dev,bench]" || $(PY) -m pip install --quiet -e ".[dev,bench]"
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)
