@@ -28,7 +28,7 @@ export UV_FIND_LINKS ?= $(FIND_LINKS)
 UV_INSTALL = $(VENV)/bin/uv pip install --quiet --python $(PY)
 
 $(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install --quiet "uv==$(UV_VERSION)"
+	$(PY) -m pip install --quiet "uv==$(UV_VERSION)" || echo "uv not installed: pip installs instead"
 	$(UV_INSTALL) "pip>=26.1.2" torch==2.13.0 -e ".[dev]" || { \
 	  $(PY) -m pip install --quiet --upgrade "pip>=26.1.2" && \
 	  $(PY) -m pip install --quiet torch==2.13.0 && $(PY) -m pip install --quiet -e ".[dev]"; }
