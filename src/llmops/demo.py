@@ -18,6 +18,8 @@ The vLLM server started by the ``model`` step is stopped when the demo ends, how
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import shlex
 import signal
@@ -176,9 +178,6 @@ def _has_fileno(stream: TextIO) -> bool:
     return True
 
 
-# -- the serve step ------------------------------------------------------------------------------
-
-
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -331,13 +330,6 @@ def serve_and_ask(
     demo.say(f"gateway stopped cleanly (exit status {code})")
 
 
-# -- the job -------------------------------------------------------------------------------------
-
-
-def _offline_serve(demo: Demo) -> None:
-    serve_and_ask(demo, vllm=False)
-
-
 LAUNCH = cli("vllm", "launch", VLLM_PROFILE, "--detach")
 
 
@@ -348,7 +340,12 @@ def start_vllm(demo: Demo) -> None:
     log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by join_vllm
     demo.background = (
         subprocess.Popen(
-            LAUNCH.argv(), cwd=demo.root, env=demo.env, stdout=log, stderr=subprocess.STDOUT
+            LAUNCH.argv(),
+            cwd=demo.root,
+            env=demo.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=interruptible,
         ),
         log,
     )
@@ -424,7 +421,9 @@ def default_steps(*, offline: bool = False) -> list[Step]:
         Step(
             "serve",
             "start the gateway, ask the RAG route with the openai SDK, stop it",
-            [_offline_serve] if offline else [join_vllm, serve_and_ask],
+            [functools.partial(serve_and_ask, vllm=False)]
+            if offline
+            else [join_vllm, serve_and_ask],
         ),
         Step(
             "eval",
@@ -444,9 +443,10 @@ def default_steps(*, offline: bool = False) -> list[Step]:
 
 def stop_vllm(demo: Demo) -> None:
     """Stop the vLLM server the model step launched (if it is still announced)."""
-    if demo.background is not None:  # the demo stopped before the launch was joined
-        demo.background[0].terminate()
-        join_vllm(demo)
+    if demo.background is not None:  # stopped before the join: Ctrl-C makes launch() stop vLLM
+        demo.background[0].send_signal(signal.SIGINT)
+        with contextlib.suppress(CheckFailedError):
+            join_vllm(demo)
     from llmops.config import load_settings
     from llmops.vllm.upstreams import upstream_file
 
