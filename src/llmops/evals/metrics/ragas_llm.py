@@ -58,7 +58,7 @@ def structured_ragas_llm(
     """Return a ragas ``InstructorBaseRagasLLM`` that sends through ``seam`` (ragas imported now)."""
     from ragas.llms.base import InstructorBaseRagasLLM
 
-    class _StructuredLLM(InstructorBaseRagasLLM):  # type: ignore[misc]
+    class _StructuredLLM(InstructorBaseRagasLLM):
         is_async = True  # ragas' prompts call agenerate() when this is set
 
         def __init__(self) -> None:
