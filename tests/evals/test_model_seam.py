@@ -67,7 +67,7 @@ def test_ragas_requests_retry_in_the_transport(
     suite = load_suite(make_suite(metrics=[{"type": "ragas-faithfulness"}], limit=1))
     result = run_suite(suite, project.settings())
     assert result.metrics[0].status == "pass", result.rows[0].metrics
-    ragas_posts = [r for r in _posts(llm) if "json_schema:" in str(r["json"]["messages"][0])]
+    ragas_posts = [r for r in _posts(llm) if "response_format" in r["json"]]
     # faithfulness makes 2 requests; the one that failed was sent again by the transport
     assert len(ragas_posts) == 3 and failed == [1]
     assert result.calls.retries == 1

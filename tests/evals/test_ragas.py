@@ -58,9 +58,7 @@ def test_ragas_llm_metrics_use_the_configured_judge(
     assert result.rows[0].output.contexts == [
         {"id": "c1", "text": "The zorb is blue.", "source": "zorb.md"}
     ]
-    ragas_calls = [
-        r for r in llm.requests if r["json"] and "json_schema:" in str(r["json"]["messages"][0])
-    ]
+    ragas_calls = [r for r in llm.requests if r["json"] and "response_format" in r["json"]]
     # faithfulness 2, answer relevancy 3 (strictness), context precision 1 per context, recall 1
     assert len(ragas_calls) == 2 + 3 + 1 + 1
     assert result.calls.judge_calls == len(ragas_calls)

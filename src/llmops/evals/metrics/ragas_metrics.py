@@ -1,7 +1,6 @@
 """ragas metrics, computed by the ragas library itself (``ragas.metrics.collections``).
 
-LLM metrics use the configured judge (any OpenAI-compatible endpoint) through
-``ragas.llms.llm_factory(model, client=AsyncOpenAI(base_url=...))``:
+LLM metrics use the configured judge (any OpenAI-compatible endpoint, see below):
 ``ragas-faithfulness``, ``ragas-answer-relevancy`` (also uses the local embedding model),
 ``ragas-context-precision`` and ``ragas-context-recall`` (both need the record's reference).
 Non-LLM metrics run offline: ``ragas-rouge``, ``ragas-bleu``, ``ragas-string-similarity``.
@@ -10,13 +9,11 @@ A ragas score is cached like a model call (key: metric, judge, inputs); the HTTP
 makes are counted as judge calls. ragas makes several calls per item (faithfulness 2+,
 answer relevancy 3, context precision one per context); ``judge-rag`` asks one.
 
-ragas builds and parses its own requests (instructor over the ``AsyncOpenAI`` client it is
-given); the bytes go through llmops' transport: the client's ``http_client`` has an
-``HttpxTransport`` that retries each request by the run's ``RetryPolicy`` (the SDK's own
-retries are off), so ragas, the judge, eval targets and the gateway share one transport and one
-retry policy. (A ragas LLM adapter on our provider would have to re-implement instructor's
-JSON-mode parsing and repair against ragas-internal base classes; swapping the transport keeps
-ragas 0.4.3 exactly as its authors test it.)
+ragas builds the prompts and parses the replies; the calls go through the judge's
+``ChatEndpoint`` (llmops' provider, transport and retry policy) by ``evals.metrics.ragas_llm``,
+with ``response_format: json_schema`` from the pydantic model ragas expects (a server with
+guided decoding, like vLLM, can only answer JSON that parses), one generation per call and
+``max_tokens`` capped (metric option ``max_tokens``, default 1024).
 """
 
 from __future__ import annotations
@@ -53,6 +50,37 @@ class LocalRagasEmbedding:
                 return await asyncio.to_thread(self.embed_text, text)
 
         return _Local()
+
+
+class _JudgeSeam:
+    """The judge's endpoint for ragas: each call retried by the run's policy (retries counted
+    in the run's stats), each request counted as a judge call."""
+
+    def __init__(self, judge: Any, counter: list[int]) -> None:
+        from llmops.evals.openai_http import ChatEndpoint
+        from llmops.transport import RetryPolicy
+
+        self.caller = judge.caller
+        self.counter = counter
+        self.endpoint = ChatEndpoint(
+            judge.base_url,
+            api_key_env=judge.endpoint.api_key_env,
+            timeout=judge.endpoint.timeout,
+            name="judge",
+            retry=RetryPolicy(attempts=1),  # the run's policy below retries; nesting would multiply
+        )
+
+    async def chat(
+        self, model: str, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> dict[str, Any]:
+        async def attempt() -> dict[str, Any]:
+            self.counter[0] += 1
+            return dict(await self.endpoint.chat(model, messages, params))
+
+        result: dict[str, Any] = await self.caller.retry.run(
+            attempt, on_retry=self.caller.count_retry
+        )
+        return result
 
 
 # metric type -> (ragas class name, needs reference, argument builder)
@@ -118,39 +146,23 @@ class RagasMetric(BaseMetric):
             import ragas.metrics.collections  # noqa: F401
 
     def _scorer(self, ctx: ItemContext, counter: list[int]) -> Any:
-        import httpx
         import ragas.metrics.collections as collections
-        from openai import AsyncOpenAI
-        from ragas.llms import llm_factory
 
-        from llmops.transport.httpx_adapter import HttpxTransport
+        from llmops.evals.metrics.ragas_llm import structured_ragas_llm
 
         judge = ctx.services.judge
         if judge is None:  # pragma: no cover - checked by the caller
             raise LLMOpsError("no judge configured")
-
-        def count() -> None:
-            counter[0] += 1
-
-        transport = HttpxTransport(
-            read_timeout=judge.endpoint.timeout,
-            retry=judge.caller.retry,
-            on_retry=judge.caller.count_retry,
-            on_request=count,
+        seam = _JudgeSeam(judge, counter)
+        llm = structured_ragas_llm(
+            seam, judge.model, max_tokens=int(self.option("max_tokens", 1024))
         )
-        client = AsyncOpenAI(
-            base_url=judge.base_url,
-            api_key=judge.endpoint.api_key(),
-            max_retries=0,
-            http_client=httpx.AsyncClient(transport=transport, timeout=None),
-        )
-        llm = llm_factory(judge.model, client=client)
         cls = getattr(collections, self.class_name)
         if self.class_name == "AnswerRelevancy":
             metric = cls(llm=llm, embeddings=LocalRagasEmbedding.create(ctx.services.embedder()))
         else:
             metric = cls(llm=llm)
-        return metric, client
+        return metric, seam.endpoint
 
     async def evaluate(self, ctx: ItemContext) -> MetricResult:
         judge = ctx.services.judge
@@ -166,11 +178,12 @@ class RagasMetric(BaseMetric):
             "judge": judge.base_url,
             "model": judge.model,
             "args": args,
+            "llm": "json_schema",  # how ragas' calls are made: part of what the score depends on
         }
 
         async def compute() -> dict[str, Any]:
             counter = [0]
-            metric, client = self._scorer(ctx, counter)
+            metric, endpoint = self._scorer(ctx, counter)
             try:
                 result = await metric.ascore(**args)
             except LLMOpsError:
@@ -178,7 +191,7 @@ class RagasMetric(BaseMetric):
             except Exception as exc:  # noqa: BLE001 - ragas raises many kinds; the item errors
                 raise LLMOpsError(f"ragas {self.class_name} failed: {exc}") from None
             finally:
-                await client.close()
+                await endpoint.aclose()
                 judge.caller.stats.judge_calls += max(0, counter[0] - 1)
             value = float(result.value) if result.value is not None else None
             return {"score": value, "http_calls": counter[0]}
