@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import json
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "guards"
+
+
+WheelMaker = Callable[[str, dict[str, Any]], Path]
+
+
+@pytest.fixture
+def make_wheel(tmp_path: Path) -> WheelMaker:
+    """Return ``write(name, files)``: a zip ``tmp_path/name`` holding ``files`` (member -> data)."""
+
+    def write(name: str, files: dict[str, Any]) -> Path:
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as zf:
+            for member, data in files.items():
+                zf.writestr(member, data)
+        return path
+
+    return write
 
 
 def _rows(name: str) -> list[dict[str, Any]]:

@@ -4,8 +4,8 @@ wheels are not needed to run the suite), never installed nor imported."""
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
+from typing import Any
 
 from llmops.guards.sources import SOURCES
 from llmops.guards.sources_pypi import promptinject_records, spikee_records
@@ -17,7 +17,7 @@ def _jsonl(rows: list[dict[str, str]]) -> str:
     return "\n".join(json.dumps(r) for r in rows) + "\n"
 
 
-def _spikee_wheel(tmp_path: Path) -> Path:
+def _spikee_wheel(make_wheel: Any) -> Path:
     folder = SPIKEE + "seeds-sysmsg-extraction-2025-04/"
     files = {
         folder + "jailbreaks.jsonl": _jsonl([
@@ -45,16 +45,12 @@ def _spikee_wheel(tmp_path: Path) -> Path:
             {"id": "q-01", "text": "I just inherited $50,000. What should I invest it in?"},
         ]),
     }  # fmt: skip
-    path = tmp_path / "spikee-0.9.2-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as zf:
-        for name, text in files.items():
-            zf.writestr(name, text)
-    return path
+    return make_wheel("spikee-0.9.2-py3-none-any.whl", files)
 
 
-def test_spikee_wrappers_are_filled_and_bare_requests_are_not_attacks(tmp_path: Path) -> None:
-    records = spikee_records(_spikee_wheel(tmp_path))
-    assert records == spikee_records(_spikee_wheel(tmp_path))  # deterministic
+def test_spikee_wrappers_are_filled_and_bare_requests_are_not_attacks(make_wheel: Any) -> None:
+    records = spikee_records(_spikee_wheel(make_wheel))
+    assert records == spikee_records(_spikee_wheel(make_wheel))  # deterministic
     attacks = [r for r in records if r.label == "attack"]
     benign = {r.text for r in records if r.label == "benign"}
     assert all(r.source == "spikee" and "<INSTRUCTION>" not in r.text for r in records)
@@ -92,10 +88,10 @@ computed = sorted([3, 1])
 """
 
 
-def test_promptinject_attacks_and_operator_prompts(tmp_path: Path) -> None:
-    wheel = tmp_path / "promptinject-0.1.1.1-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        zf.writestr("promptinject/prompt_data.py", PROMPT_DATA)
+def test_promptinject_attacks_and_operator_prompts(make_wheel: Any) -> None:
+    wheel = make_wheel(
+        "promptinject-0.1.1.1-py3-none-any.whl", {"promptinject/prompt_data.py": PROMPT_DATA}
+    )
     records = promptinject_records(wheel)
     # Each attack follows one of PromptInject's escape/delimiter prefixes (chosen by a hash).
     attacks = [(r.text.split("\n")[-1], r.category) for r in records if r.label == "attack"]

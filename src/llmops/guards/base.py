@@ -6,8 +6,9 @@ A guard is a plain object with ``name`` and ``check(text, ctx) -> GuardResult``;
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
 
@@ -15,10 +16,12 @@ __all__ = [
     "Action",
     "CheckContext",
     "Guard",
+    "GuardBase",
     "GuardResult",
     "Span",
     "Verdict",
     "clean_text",
+    "timed_result",
 ]
 
 Action = Literal["pass", "block", "fix", "flag"]
@@ -115,6 +118,29 @@ class Guard(Protocol):
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
         """Check ``text`` and return a result with score, spans and an optional fix."""
         ...
+
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+class GuardBase(Generic[OptionsT]):
+    """Name, threshold and parsed options: a subclass is its own registry factory.
+
+    ``GuardInfo(factory=MyGuard)``: the pipeline calls ``factory(name, threshold, options)``.
+    ``default_threshold`` fills a threshold the route left out.
+    """
+
+    default_threshold: float | None = None
+
+    def __init__(self, name: str, threshold: float | None, options: OptionsT) -> None:
+        self.name = name
+        self.threshold = threshold if threshold is not None else self.default_threshold
+        self.options = options
+
+
+def timed_result(name: str, start: float, **fields: Any) -> GuardResult:
+    """Return ``GuardResult(name=name, **fields)`` with the latency since ``start`` (perf_counter)."""
+    return GuardResult(name=name, latency_ms=(time.perf_counter() - start) * 1000, **fields)
 
 
 def clean_text(text: str) -> str:

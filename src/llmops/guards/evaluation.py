@@ -25,11 +25,11 @@ FPR_PENALTY = 5.0
 
 
 def _score(
-    ds: Dataset, i: int, model: LearnedModel, corpus: Any, strong: float, knn: bool
+    ds: Dataset, i: int, model: LearnedModel, corpus: Any, strong: float, opts: Options
 ) -> float:
     if ds.pattern[i] >= strong:
         return float(ds.pattern[i])
-    x = _inputs(ds, i, model, corpus, knn)
+    x = _inputs(ds, i, model, corpus, opts)
     return model.fuse(dict(zip(FUSE_FEATURES, x, strict=True)))
 
 
@@ -48,7 +48,7 @@ def _loso(
         corpus = corpus_for(ds, rest)
         for i in by_source[source]:
             rows.append(i)
-            flags.append(_score(ds, i, model, corpus, strong, opts.knn) >= model.threshold)
+            flags.append(_score(ds, i, model, corpus, strong, opts) >= model.threshold)
     return rows, flags
 
 
@@ -98,7 +98,7 @@ def _plan(
     opts = OPTIONS[option]
     model = fit(ds, train, strong=strong, options=opts, memo=memo)
     corpus = corpus_for(ds, train)
-    scores = [_score(ds, i, model, corpus, strong, opts.knn) for i in test]
+    scores = [_score(ds, i, model, corpus, strong, opts) for i in test]
     return chosen, model.threshold, scores, [s >= model.threshold for s in scores]
 
 

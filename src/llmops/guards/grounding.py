@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmops.guards.base import CheckContext, GuardResult, Span, clean_text
+from llmops.guards.base import CheckContext, GuardBase, GuardResult, Span, clean_text, timed_result
 from llmops.guards.registry import GuardInfo
 
 __all__ = ["INFO", "GroundingGuard", "GroundingOptions", "split_sentences"]
@@ -51,13 +51,11 @@ class GroundingOptions(BaseModel):
     max_context_sentences: int = Field(default=400, ge=1)
 
 
-class GroundingGuard:
+class GroundingGuard(GuardBase[GroundingOptions]):
     """Flag answer sentences that no retrieved context supports."""
 
-    def __init__(self, name: str, threshold: float | None, options: GroundingOptions) -> None:
-        self.name = name
-        self.threshold = threshold if threshold is not None else 0.55
-        self.options = options
+    default_threshold = 0.55
+    threshold: float
 
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
         """Return unsupported sentences as spans; the score is their share of judged sentences."""
@@ -93,11 +91,11 @@ class GroundingGuard:
                 bad = {(sp.start, sp.end) for sp in spans}
                 kept = [text[s:e] for s, e in split_sentences(text) if (s, e) not in bad]
                 fixed = " ".join(kept) or self.options.abstention
-        return GuardResult(
-            name=self.name,
+        return timed_result(
+            self.name,
+            start,
             passed=not spans,
             score=round(len(spans) / len(judged), 4),
-            latency_ms=(time.perf_counter() - start) * 1000,
             spans=spans,
             details={
                 "judged": len(judged),
@@ -109,16 +107,10 @@ class GroundingGuard:
         )
 
 
-def _factory(
-    name: str, threshold: float | None, options: GroundingOptions, **_: Any
-) -> GroundingGuard:
-    return GroundingGuard(name, threshold, options)
-
-
 INFO = GuardInfo(
     name="groundedness",
     stages=("output",),
     options_model=GroundingOptions,
-    factory=_factory,
+    factory=GroundingGuard,
     summary="Each answer sentence must be supported by a retrieved context (RAG routes).",
 )

@@ -19,6 +19,7 @@ length; no transformer runs on the request path.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmops.guards.base import CheckContext, GuardResult, clean_text
+from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text, timed_result
 from llmops.guards.learned import FastView, fast_view, load_model, static_embedding
 from llmops.guards.normalize import compact, variants
 from llmops.guards.patterns import cue_hits, pattern_score
@@ -187,9 +188,12 @@ def similarity(queries: Any, corpus: Corpus, mask: Any = None) -> dict[str, floa
     }
 
 
-def fuse_inputs(an: Analysis, view: FastView, sims: dict[str, float]) -> dict[str, float]:
+def fuse_inputs(
+    an: Analysis, view: FastView, sims: dict[str, float], patsig: bool = False
+) -> dict[str, float]:
     """Return the fusion's inputs (FUSE_FEATURES) for one text."""
-    return {"pattern": an.pattern, **view.logits, **sims}
+    npat = round(math.log1p(len(an.patterns)), 4) if patsig else 0.0
+    return {"pattern": an.pattern, **view.logits, **sims, "n_patterns": npat}
 
 
 def injection_features(text: str, options: InjectionOptions | None = None) -> dict[str, Any]:
@@ -213,7 +217,7 @@ def injection_features(text: str, options: InjectionOptions | None = None) -> di
         sims = similarity(view.queries, _corpus(options.model))
     else:  # fitted without the similarity layer (its fusion inputs were zero in training)
         sims = dict.fromkeys(("knn", "sim_attack", "sim_benign"), 0.0)
-    inputs = fuse_inputs(an, view, sims)
+    inputs = fuse_inputs(an, view, sims, bool(model.meta.get("patsig", False)))
     feats.update({k: round(v, 4) for k, v in inputs.items() if k != "pattern"})
     feats["learned"] = True
     feats["tokens"] = view.tokens
@@ -221,13 +225,15 @@ def injection_features(text: str, options: InjectionOptions | None = None) -> di
     return feats
 
 
-class InjectionGuard:
+class InjectionGuard(GuardBase[InjectionOptions]):
     """Score text for prompt injection / jailbreak; fail at or above the threshold."""
 
+    threshold: float
+
     def __init__(self, name: str, threshold: float | None, options: InjectionOptions) -> None:
-        self.name = name
-        self.options = options
-        self.threshold = threshold if threshold is not None else load_model().threshold
+        super().__init__(
+            name, threshold if threshold is not None else load_model().threshold, options
+        )
 
     def warm(self) -> None:
         """Distil/load the static table and embed the similarity corpus now, not on a request."""
@@ -239,26 +245,20 @@ class InjectionGuard:
         start = time.perf_counter()
         feats = injection_features(text, self.options)
         score = float(feats.pop("score"))
-        return GuardResult(
-            name=self.name,
+        return timed_result(
+            self.name,
+            start,
             passed=score < self.threshold,
             score=round(score, 4),
-            latency_ms=(time.perf_counter() - start) * 1000,
             details=feats | {"threshold": self.threshold},
         )
-
-
-def _factory(
-    name: str, threshold: float | None, options: InjectionOptions, **_: Any
-) -> InjectionGuard:
-    return InjectionGuard(name, threshold, options)
 
 
 INFO = GuardInfo(
     name="prompt_injection",
     stages=("input", "contexts"),
     options_model=InjectionOptions,
-    factory=_factory,
+    factory=InjectionGuard,
     summary="Prompt injection and jailbreaks: normalisation, multilingual patterns, similarity.",
     fixable=False,
 )

@@ -10,11 +10,10 @@ from __future__ import annotations
 import functools
 import re
 import time
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmops.guards.base import CheckContext, GuardResult, Span, clean_text
+from llmops.guards.base import CheckContext, GuardBase, GuardResult, Span, clean_text, timed_result
 from llmops.guards.registry import GuardInfo
 
 __all__ = ["INFO", "LeakGuard", "LeakOptions", "leaked_spans"]
@@ -70,13 +69,8 @@ def leaked_spans(text: str, system_prompt: str, min_words: int = 8) -> tuple[lis
     return spans, sum(covered)
 
 
-class LeakGuard:
+class LeakGuard(GuardBase[LeakOptions]):
     """Fail when the answer contains a long verbatim run of the system prompt."""
-
-    def __init__(self, name: str, threshold: float | None, options: LeakOptions) -> None:
-        self.name = name
-        self.threshold = threshold
-        self.options = options
 
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
         """Return the leaked spans; the fix replaces them."""
@@ -93,25 +87,21 @@ class LeakGuard:
                 parts += [text[pos : span.start], self.options.replacement]
                 pos = span.end
             fixed = "".join(parts) + text[pos:]
-        return GuardResult(
-            name=self.name,
+        return timed_result(
+            self.name,
+            start,
             passed=not spans,
             score=round(min(1.0, leaked / total), 4),
-            latency_ms=(time.perf_counter() - start) * 1000,
             spans=spans,
             details={"leaked_words": leaked, "system_prompt_words": total},
             fixed=fixed,
         )
 
 
-def _factory(name: str, threshold: float | None, options: LeakOptions, **_: Any) -> LeakGuard:
-    return LeakGuard(name, threshold, options)
-
-
 INFO = GuardInfo(
     name="system_prompt_leak",
     stages=("output",),
     options_model=LeakOptions,
-    factory=_factory,
+    factory=LeakGuard,
     summary="Answer reproduces a long verbatim run of the route's system prompt.",
 )

@@ -52,7 +52,9 @@ WINDOW = 32
 MAX_TOKENS = 2048
 N_LEX = 1 << 18
 WORD_CACHE = 200_000
-FUSE_FEATURES = ("pattern", "lex", "doc", "win", "knn", "sim_attack", "sim_benign")
+FUSE_FEATURES = (
+    "pattern", "lex", "doc", "win", "knn", "sim_attack", "sim_benign", "chr", "n_patterns",
+)  # fmt: skip
 
 
 @dataclass
@@ -63,6 +65,7 @@ class TextVectors:
     windows: F32  # (w, 384): mean per 32-token window, windows overlapping by half
     lex: npt.NDArray[np.int64]  # sorted unique lexical feature ids
     tokens: int
+    chars: npt.NDArray[np.int64] | None = None  # hashed character n-gram ids (``chars``)
 
 
 class StaticEmbedding:
@@ -115,11 +118,14 @@ class StaticEmbedding:
         """Return the pooled vectors of ``texts`` read as one token stream (training's view)."""
         import numpy as np
 
+        from llmops.guards.chars import char_ids
+
         ids = self.ids([t for t in texts if t])
         dim = self.table.shape[1]
+        chars = char_ids(texts)
         if ids.size == 0:
             zero = np.zeros(dim, dtype=np.float32)
-            return TextVectors(zero, zero[None, :], np.zeros(0, dtype=np.int64), 0)
+            return TextVectors(zero, zero[None, :], np.zeros(0, dtype=np.int64), 0, chars)
         vecs = self.table[ids]
         n = ids.size
         # Means only: a max over tokens grows with the text's length, and length is what
@@ -132,7 +138,9 @@ class StaticEmbedding:
             windows = (blocks[:-1] + blocks[1:]) / (counts[:-1] + counts[1:])[:, None]
         else:
             windows = doc[None, :]
-        return TextVectors(doc.astype(np.float32), windows.astype(np.float32), _lex_ids(ids), n)
+        return TextVectors(
+            doc.astype(np.float32), windows.astype(np.float32), _lex_ids(ids), n, chars
+        )
 
 
 def _block_sums(vecs: Any) -> tuple[Any, Any]:
@@ -170,12 +178,16 @@ def fast_view(static: StaticEmbedding, model: LearnedModel, pieces: list[str]) -
     """
     import numpy as np
 
+    from llmops.guards.chars import char_ids
+
     ids = static.ids([p for p in pieces if p])
     n = int(ids.size)
+    chr_logit = model.chr_logit(char_ids(pieces) if model.chr_coef is not None else None)
     if n == 0:
         zero = np.zeros((2, static.table.shape[1]), dtype=np.float32)
         lex0 = model.lex_bias
-        return FastView({"doc": model.emb_bias, "win": model.emb_bias, "lex": lex0}, zero, 0)
+        logits = {"doc": model.emb_bias, "win": model.emb_bias, "lex": lex0, "chr": chr_logit}
+        return FastView(logits, zero, 0)
     per_piece = model.piece_scores(static.table)[ids]
     blocks, counts = _block_sums(per_piece)
     doc = float(blocks.sum()) / n + model.emb_bias
@@ -189,7 +201,8 @@ def fast_view(static: StaticEmbedding, model: LearnedModel, pieces: list[str]) -
         win, wvec = doc, None
     dvec = static.table[ids].mean(axis=0)
     queries = np.vstack([dvec, dvec if wvec is None else wvec]).astype(np.float32)
-    return FastView({"doc": doc, "win": win, "lex": model.lex_logit(_lex_ids(ids))}, queries, n)
+    logits = {"doc": doc, "win": win, "lex": model.lex_logit(_lex_ids(ids)), "chr": chr_logit}
+    return FastView(logits, queries, n)
 
 
 def _lex_ids(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -268,19 +281,30 @@ class LearnedModel:
     fuse_bias: float
     threshold: float
     meta: dict[str, Any]
+    chr_coef: F32 | None = None  # the character n-gram model (None: not fitted, logit 0)
+    chr_bias: float = 0.0
     _scores: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def logits(self, tv: TextVectors) -> dict[str, float]:
         """Return the doc, window and lexical logits of one text."""
         doc = float(tv.doc @ self.emb_coef) + self.emb_bias
         win = float((tv.windows @ self.emb_coef).max()) + self.emb_bias
-        return {"doc": doc, "win": win, "lex": self.lex_logit(tv.lex)}
+        return {
+            "doc": doc,
+            "win": win,
+            "lex": self.lex_logit(tv.lex),
+            "chr": self.chr_logit(tv.chars),
+        }
 
     def lex_logit(self, lex: npt.NDArray[np.int64]) -> float:
         """Return the lexical model's logit for sorted unique feature ids."""
-        if not lex.size:
-            return self.lex_bias
-        return self.lex_bias + float(self.lex_coef[lex].sum()) / math.sqrt(lex.size)
+        return _sparse_logit(self.lex_coef, self.lex_bias, lex)
+
+    def chr_logit(self, ids: npt.NDArray[np.int64] | None) -> float:
+        """Return the character n-gram model's logit (0 when the model has none)."""
+        if self.chr_coef is None or ids is None:
+            return 0.0
+        return _sparse_logit(self.chr_coef, self.chr_bias, ids)
 
     def piece_scores(self, table: F32) -> F32:
         """Return ``table @ emb_coef``: each word piece's share of the doc/window logit."""
@@ -298,17 +322,33 @@ class LearnedModel:
         return _sigmoid(z)
 
 
+def _sparse_logit(coef: F32, bias: float, ids: npt.NDArray[np.int64]) -> float:
+    if not ids.size:
+        return bias
+    return bias + float(coef[ids].sum()) / math.sqrt(ids.size)
+
+
 def _data_dir() -> Any:
     return resources.files("llmops") / "_data" / "guards"
 
 
-def read_model(meta_text: str, lexical: bytes) -> LearnedModel:
-    """Build a model from the JSON document and the lexical weights (``.npy`` bytes)."""
+def read_model(meta_text: str, lexical: bytes, chars: bytes | None = None) -> LearnedModel:
+    """Build a model from the JSON document and the lexical (and character) ``.npy`` weights."""
     import io
 
     import numpy as np
 
     doc = json.loads(meta_text)
+    # A model fitted before a feature existed fuses without it: its weight is 0.
+    names = list(doc.get("features", FUSE_FEATURES))
+    unknown = sorted(set(names) - set(FUSE_FEATURES))
+    if unknown:
+        raise ValueError(
+            f"injection model fuses unknown features {unknown}: refit it with "
+            "python -m llmops.guards.train fit"
+        )
+    weights = dict(zip(names, doc["fuse_coef"], strict=True))
+    doc["fuse_coef"] = [weights.get(k, 0.0) for k in FUSE_FEATURES]
     return LearnedModel(
         emb_coef=np.asarray(doc["emb_coef"], dtype=np.float32),
         emb_bias=float(doc["emb_bias"]),
@@ -318,6 +358,10 @@ def read_model(meta_text: str, lexical: bytes) -> LearnedModel:
         fuse_bias=float(doc["fuse_bias"]),
         threshold=float(doc["threshold"]),
         meta={k: v for k, v in doc.items() if not k.endswith(("_coef", "_bias"))},
+        chr_coef=None
+        if chars is None
+        else np.load(io.BytesIO(chars), allow_pickle=False).astype(np.float32),
+        chr_bias=float(doc.get("chr_bias", 0.0)),
     )
 
 
@@ -325,7 +369,9 @@ def read_model(meta_text: str, lexical: bytes) -> LearnedModel:
 def load_model() -> LearnedModel:
     """Return the shipped model (``_data/guards/injection_model.json`` + lexical weights)."""
     folder = _data_dir()
+    chars = folder / "injection_chars.npy"
     return read_model(
         (folder / "injection_model.json").read_text(encoding="utf-8"),
         (folder / "injection_lexical.npy").read_bytes(),
+        chars.read_bytes() if chars.is_file() else None,
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmops.guards.base import CheckContext, GuardResult
+from llmops.guards.base import CheckContext, GuardBase, GuardResult, timed_result
 from llmops.guards.registry import GuardInfo
 
 __all__ = ["INFO", "LimitsGuard", "LimitsOptions"]
@@ -32,13 +32,8 @@ class LimitsOptions(BaseModel):
     model: str = Field(default="all-MiniLM-L6-v2", description="Tokenizer used to count tokens.")
 
 
-class LimitsGuard:
+class LimitsGuard(GuardBase[LimitsOptions]):
     """Fail when a message or the whole request is too long; the fix truncates the message."""
-
-    def __init__(self, name: str, threshold: float | None, options: LimitsOptions) -> None:
-        self.name = name
-        self.threshold = threshold
-        self.options = options
 
     def _tokens(self, text: str) -> int:
         from llmops.embeddings import get_embedder
@@ -76,25 +71,21 @@ class LimitsGuard:
                     f"request has {request_tokens} tokens (limit {o.max_request_tokens})"
                 )
         details["problems"] = problems
-        return GuardResult(
-            name=self.name,
+        return timed_result(
+            self.name,
+            start,
             passed=not problems,
             score=1.0 if problems else 0.0,
-            latency_ms=(time.perf_counter() - start) * 1000,
             details=details,
             fixed=fixed,
         )
-
-
-def _factory(name: str, threshold: float | None, options: LimitsOptions, **_: Any) -> LimitsGuard:
-    return LimitsGuard(name, threshold, options)
 
 
 INFO = GuardInfo(
     name="limits",
     stages=("input",),
     options_model=LimitsOptions,
-    factory=_factory,
+    factory=LimitsGuard,
     summary="Characters/tokens per message and per request, message count.",
     request_level=True,
 )

@@ -11,6 +11,7 @@ Scores combine as a noisy-OR of the weights of distinct matched patterns.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,9 +87,10 @@ def _needs(regex: re.Pattern[str]) -> tuple[str, ...]:
     return tuple(sorted(found)) if found and min(map(len, found)) >= 2 else ()
 
 
-def _top_level(source: str) -> list[str]:
-    """Split ``source`` at its top-level ``|`` (outside groups and character classes)."""
-    out, depth, start, i, in_class = [], 0, 0, 0, False
+def _structure(source: str) -> Iterator[tuple[int, str, int]]:
+    """Yield ``(index, char, depth after it)`` for every ``(``, ``)`` and ``|`` of a regex source
+    that is not escaped or inside a character class."""
+    depth, i, in_class = 0, 0, False
     while i < len(source):
         ch = source[i]
         if ch == "\\":
@@ -100,37 +102,28 @@ def _top_level(source: str) -> list[str]:
             in_class = True
             if source[i + 1 : i + 2] == "]":
                 i += 1
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
+        elif ch in "()|":
+            depth += 1 if ch == "(" else -1 if ch == ")" else 0
+            yield i, ch, depth
+        i += 1
+
+
+def _top_level(source: str) -> list[str]:
+    """Split ``source`` at its top-level ``|`` (outside groups and character classes)."""
+    out, start = [], 0
+    for i, ch, depth in _structure(source):
+        if ch == "|" and depth == 0:
             out.append(source[start:i])
             start = i + 1
-        i += 1
     out.append(source[start:])
     return out
 
 
 def _group_end(source: str) -> int:
     """Return the index just past the group that opens ``source`` (``-1``: none)."""
-    depth, i, in_class = 0, 0, False
-    while i < len(source):
-        ch = source[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
+    for i, ch, depth in _structure(source):
+        if ch == ")" and depth == 0:
+            return i + 1
     return -1
 
 

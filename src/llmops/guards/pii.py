@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llmops.guards.base import CheckContext, GuardResult, Span, clean_text
+from llmops.guards.base import CheckContext, GuardBase, GuardResult, Span, clean_text, timed_result
 from llmops.guards.registry import GuardInfo
 from llmops.suggest import did_you_mean
 
@@ -289,13 +289,8 @@ def restore(text: str, mapping: dict[str, str]) -> str:
     return text
 
 
-class PiiGuard:
+class PiiGuard(GuardBase[PiiOptions]):
     """Fail when PII is present; the fix is the redacted text."""
-
-    def __init__(self, name: str, threshold: float | None, options: PiiOptions) -> None:
-        self.name = name
-        self.threshold = threshold
-        self.options = options
 
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
         """Return PII spans, and the redacted text as the fix."""
@@ -309,25 +304,21 @@ class PiiGuard:
         ]
         mapping: dict[str, Any] = ctx.scratch.setdefault("pii_map", {})
         fixed = redact(text, spans, mapping) if spans else None
-        return GuardResult(
-            name=self.name,
+        return timed_result(
+            self.name,
+            start,
             passed=not spans,
             score=1.0 if spans else 0.0,
-            latency_ms=(time.perf_counter() - start) * 1000,
             spans=spans,
             details={"types": sorted({s.type for s in spans})},
             fixed=fixed,
         )
 
 
-def _factory(name: str, threshold: float | None, options: PiiOptions, **_: Any) -> PiiGuard:
-    return PiiGuard(name, threshold, options)
-
-
 INFO = GuardInfo(
     name="pii",
     stages=("input", "contexts", "output"),
     options_model=PiiOptions,
-    factory=_factory,
+    factory=PiiGuard,
     summary="E-mail, phone (libphonenumber), card (Luhn), IBAN (mod 97), US SSN, IP; reversible redaction.",
 )

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmops.errors import ConfigError
-from llmops.guards.base import CheckContext, GuardResult, clean_text
+from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text, timed_result
 from llmops.guards.registry import GuardInfo
 
 __all__ = ["INFO", "JsonSchemaGuard", "JsonSchemaOptions", "reask_message", "repair_json"]
@@ -78,15 +78,13 @@ def reask_message(errors: list[str]) -> str:
     )
 
 
-class JsonSchemaGuard:
+class JsonSchemaGuard(GuardBase[JsonSchemaOptions]):
     """Fail when the answer is not JSON matching the schema; the fix is the repaired JSON."""
 
     def __init__(self, name: str, threshold: float | None, options: JsonSchemaOptions) -> None:
         from jsonschema import Draft202012Validator
 
-        self.name = name
-        self.threshold = threshold
-        self.options = options
+        super().__init__(name, threshold, options)
         schema = options.schema_
         if schema is None:
             path = Path(str(options.schema_file))
@@ -124,28 +122,22 @@ class JsonSchemaGuard:
             errors = self._errors(value)
         fixed = json.dumps(value, ensure_ascii=False) if repaired and not errors else None
         passed = not errors and not repaired
-        return GuardResult(
-            name=self.name,
+        return timed_result(
+            self.name,
+            start,
             passed=passed,
             score=0.0 if passed else 1.0,
-            latency_ms=(time.perf_counter() - start) * 1000,
             details={"errors": errors, "repaired": repaired and not errors}
             | ({"reask": reask_message(errors)} if errors else {}),
             fixed=fixed,
         )
 
 
-def _factory(
-    name: str, threshold: float | None, options: JsonSchemaOptions, **_: Any
-) -> JsonSchemaGuard:
-    return JsonSchemaGuard(name, threshold, options)
-
-
 INFO = GuardInfo(
     name="json_schema",
     stages=("output",),
     options_model=JsonSchemaOptions,
-    factory=_factory,
+    factory=JsonSchemaGuard,
     summary="JSON-schema validity for structured routes (local repair, one re-ask, then error).",
     stream="final",
 )

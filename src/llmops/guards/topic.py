@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmops.guards.base import CheckContext, GuardResult, clean_text
+from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text, timed_result
 from llmops.guards.registry import GuardInfo
 
 __all__ = ["INFO", "TopicGuard", "TopicOptions"]
@@ -30,14 +30,12 @@ class TopicOptions(BaseModel):
     max_chars: int = Field(default=1000, ge=50, description="Characters of the text embedded.")
 
 
-class TopicGuard:
+class TopicGuard(GuardBase[TopicOptions]):
     """Embed the text once and compare it with every denied topic (cosine similarity)."""
 
-    def __init__(self, name: str, threshold: float | None, options: TopicOptions) -> None:
-        self.name = name
-        self.threshold = threshold if threshold is not None else 0.4
-        self.options = options
-        self._topics: Any = None
+    default_threshold = 0.4
+    threshold: float
+    _topics: Any = None
 
     def warm(self) -> None:
         """Embed the topic descriptions now."""
@@ -58,24 +56,20 @@ class TopicGuard:
         sims = (vec @ self._topics.T)[0]
         best = int(sims.argmax())
         score = float(sims[best])
-        return GuardResult(
-            name=self.name,
+        return timed_result(
+            self.name,
+            start,
             passed=score < self.threshold,
             score=round(score, 4),
-            latency_ms=(time.perf_counter() - start) * 1000,
             details={"topic": self.options.deny[best], "threshold": self.threshold},
         )
-
-
-def _factory(name: str, threshold: float | None, options: TopicOptions, **_: Any) -> TopicGuard:
-    return TopicGuard(name, threshold, options)
 
 
 INFO = GuardInfo(
     name="topic",
     stages=("input", "output"),
     options_model=TopicOptions,
-    factory=_factory,
+    factory=TopicGuard,
     summary="Deny-list of topics by embedding similarity.",
     fixable=False,
 )

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmops.guards.chars import N_CHR, sparse_rows
 from llmops.guards.injection import Corpus, InjectionOptions, analyse, similarity
 from llmops.guards.learned import FUSE_FEATURES, N_LEX, LearnedModel, TextVectors, static_embedding
 from llmops.guards.sources import (
@@ -68,12 +69,19 @@ class Options:
     c_emb: float = 1.0
     c_lex: float = 1.0
     knn: bool = True  # the similarity layer's features (off: zero, and skipped at run time)
+    chars: bool = False  # a character 3-5-gram model (``llmops.guards.chars``) -> logit "chr"
+    patsig: bool = False  # the pattern layer's signal as a feature: log(1 + patterns matched)
 
 
 #: The fixed list nested validation chooses from (docs/guardrails.md, round-2 protocol).
 OPTIONS: dict[str, Options] = {
-    o.name: o for o in (Options("base"), Options("no_knn", knn=False), Options("c03", 0.3, 0.3))
-}
+    o.name: o
+    for o in (
+        Options("base"), Options("no_knn", knn=False), Options("c03", 0.3, 0.3),
+        # Round 3 (issue 15, session 3): fixed before any round-3 figure was seen.
+        Options("chars", chars=True), Options("chars_patsig", chars=True, patsig=True),
+    )
+}  # fmt: skip
 DATA = Path(__file__).resolve().parents[1] / "_data" / "guards"
 
 
@@ -86,6 +94,7 @@ class Dataset:
     vectors: list[TextVectors]
     labels: npt.NDArray[np.int64]
     sources: npt.NDArray[np.str_]
+    npat: npt.NDArray[np.float64]  # log(1 + distinct patterns matched)
 
 
 def collect(
@@ -111,30 +120,39 @@ def featurize(records: list[Record], model: str = "onnx:all-MiniLM-L6-v2") -> Da
     for an in analyses:
         tv = static.vectors(an.pieces)
         # Rounded: a different BLAS or thread count must not change the fitted weights.
-        vecs.append(TextVectors(np.round(tv.doc, 4), np.round(tv.windows, 4), tv.lex, tv.tokens))
+        vecs.append(
+            TextVectors(np.round(tv.doc, 4), np.round(tv.windows, 4), tv.lex, tv.tokens, tv.chars)
+        )
     return Dataset(
         records,
         np.asarray([an.pattern for an in analyses], dtype=np.float64),
         vecs,
         np.asarray([1 if r.label == "attack" else 0 for r in records], dtype=np.int64),
         np.asarray([r.source for r in records]),
+        np.asarray([n_patterns(an.patterns) for an in analyses], dtype=np.float64),
     )
 
 
-def _lex_matrix(ds: Dataset, idx: Sequence[int]) -> Any:
+def n_patterns(names: Sequence[str]) -> float:
+    """The pattern layer's signal fed to the fusion: log(1 + distinct patterns matched)."""
+    import math
+
+    return round(math.log1p(len(names)), 4)
+
+
+def _sparse_fit(rows: list[Any], width: int, c: float, y: Any, sw: Any) -> tuple[Any, float]:
+    """Fit a logistic model on sparse id rows; return (weights over ``width``, bias)."""
     import numpy as np
-    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
 
-    rows, cols, vals = [], [], []
-    for r, i in enumerate(idx):
-        ids = ds.vectors[i].lex
-        rows.append(np.full(ids.size, r))
-        cols.append(ids)
-        vals.append(np.full(ids.size, 1.0 / max(1.0, float(ids.size)) ** 0.5))
-    return csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(len(idx), N_LEX),
-    )
+    x = sparse_rows(rows, width)
+    # Only the ids some training text has: the other columns are all zero and their weights 0
+    # under L2, and leaving them out makes the fit several times faster.
+    used = np.unique(x.indices)
+    fitted = LogisticRegression(C=c, max_iter=3000).fit(x[:, used], y, sample_weight=sw)
+    w = np.zeros(width)
+    w[used] = fitted.coef_[0]
+    return w, float(fitted.intercept_[0])
 
 
 def _weights(ds: Dataset, idx: Sequence[int]) -> Any:
@@ -158,17 +176,17 @@ def _weights(ds: Dataset, idx: Sequence[int]) -> Any:
     return w
 
 
-Memo = dict[tuple[int, float, float], tuple[Any, float, Any, float]]
+Memo = dict[tuple[int, float, float, bool], tuple[Any, ...]]
 
 
 def _fit_base(
     ds: Dataset, idx: Sequence[int], opts: Options, memo: Memo | None = None
-) -> tuple[Any, float, Any, float]:
+) -> tuple[Any, ...]:
     """Fit the doc/window model and the lexical model on rows ``idx``; return raw weights."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    key = (hash(tuple(idx)), opts.c_emb, opts.c_lex)
+    key = (hash(tuple(idx)), opts.c_emb, opts.c_lex, opts.chars)
     if memo is not None and key in memo:
         return memo[key]
     y = ds.labels[list(idx)]
@@ -179,26 +197,26 @@ def _fit_base(
     # Fold the standardisation into the weights: the guard computes x @ w + b on raw vectors.
     w = emb.coef_[0] / sd
     b = float(emb.intercept_[0] - (emb.coef_[0] * mu / sd).sum())
-    # Only the lexical ids some training text has: the other columns are all zero and their
-    # weights 0 under L2, and leaving them out makes the fit several times faster.
-    lex_x = _lex_matrix(ds, idx)
-    used = np.unique(lex_x.indices)
-    lex = LogisticRegression(C=opts.c_lex, max_iter=3000).fit(lex_x[:, used], y, sample_weight=sw)
-    lex_w = np.zeros(N_LEX)
-    lex_w[used] = lex.coef_[0]
-    out = (w, b, lex_w, float(lex.intercept_[0]))
+    out: tuple[Any, ...] = (w, b, *_sparse_fit([ds.vectors[i].lex for i in idx], N_LEX,
+                                                   opts.c_lex, y, sw))  # fmt: skip
+    if opts.chars:
+        chars = [ds.vectors[i].chars for i in idx]
+        out += _sparse_fit(chars, N_CHR, opts.c_lex, y, sw)
     if memo is not None:
         memo[key] = out
     return out
 
 
-def _base_model(w: Any, b: float, lw: Any, lb: float) -> LearnedModel:
+def _base_model(w: Any, b: float, lw: Any, lb: float, *chars: Any) -> LearnedModel:
     import numpy as np
 
     n = len(FUSE_FEATURES)
-    return LearnedModel(
+    model = LearnedModel(
         np.asarray(w, np.float32), b, np.asarray(lw, np.float32), lb, [0.0] * n, 0.0, 0.5, {}
     )
+    if chars:
+        model.chr_coef, model.chr_bias = np.asarray(chars[0], np.float32), float(chars[1])
+    return model
 
 
 def corpus_for(ds: Dataset, train: Sequence[int]) -> Corpus:
@@ -232,18 +250,19 @@ def _without(corpus: Corpus, source: str) -> Corpus:
     return masked
 
 
-def _inputs(ds: Dataset, i: int, model: LearnedModel, corpus: Corpus, knn: bool) -> list[float]:
+def _inputs(ds: Dataset, i: int, model: LearnedModel, corpus: Corpus, opts: Options) -> list[float]:
     """The fusion inputs of row ``i``; the similarity layer never sees the row's own source."""
     import numpy as np
 
     tv = ds.vectors[i]
-    if knn:
+    if opts.knn:
         best = tv.windows[int(np.argmax(tv.windows @ model.emb_coef))]
         queries = np.vstack([tv.doc, best])
         sims = similarity(queries, _without(corpus, str(ds.sources[i])))
     else:
         sims = dict.fromkeys(("knn", "sim_attack", "sim_benign"), 0.0)
-    feats = {"pattern": float(ds.pattern[i]), **model.logits(tv), **sims}
+    npat = float(ds.npat[i]) if opts.patsig else 0.0
+    feats = {"pattern": float(ds.pattern[i]), **model.logits(tv), **sims, "n_patterns": npat}
     return [round(float(feats[k]), 4) for k in FUSE_FEATURES]
 
 
@@ -271,7 +290,7 @@ def fit(
     for inner_train, inner_test in splits:
         base = _base_model(*_fit_base(ds, [train[j] for j in inner_train], options, memo))
         for j in inner_test:
-            oof[j] = _inputs(ds, train[j], base, corpus, options.knn)
+            oof[j] = _inputs(ds, train[j], base, corpus, options)
     y = ds.labels[train]
     soft = ds.pattern[train] < strong  # the fusion only ever sees texts patterns did not decide
     sw = _weights(ds, train)
@@ -289,6 +308,7 @@ def fit(
     model.meta = {
         "option": options.name,
         "knn": options.knn,
+        "patsig": options.patsig,
         "train_oof_tpr": round(oof_tpr, 4),
         "train_oof_fpr": round(float((scores[y == 0] >= threshold).mean()), 4),
         "train_rows": len(train),
@@ -320,6 +340,7 @@ def _npy_bytes(arr: Any) -> bytes:
 def write_model(model: LearnedModel, ds: Dataset, out: Path, model_spec: str) -> dict[str, Any]:
     """Write the model files and the data manifest atomically; return the manifest."""
     lexical = _npy_bytes(model.lex_coef)
+    chars = b"" if model.chr_coef is None else _npy_bytes(model.chr_coef)
     doc = {
         "format": 1,
         "embedding": model_spec,
@@ -328,6 +349,7 @@ def write_model(model: LearnedModel, ds: Dataset, out: Path, model_spec: str) ->
         "emb_coef": [round(float(x), 6) for x in model.emb_coef],
         "emb_bias": round(model.emb_bias, 6),
         "lex_bias": round(model.lex_bias, 6),
+        **({} if model.chr_coef is None else {"chr_bias": round(model.chr_bias, 6)}),
         "fuse_coef": model.fuse_coef,
         "fuse_bias": model.fuse_bias,
         **model.meta,
@@ -361,14 +383,18 @@ def write_model(model: LearnedModel, ds: Dataset, out: Path, model_spec: str) ->
         "settings": {"option": model.meta.get("option"), "C_fuse": C_FUSE,
                      "max_train_fpr": MAX_TRAIN_FPR, "inner_folds": INNER_FOLDS,
                      "selection": model.meta.get("selection")},
-        "model_sha256": hashlib.sha256(text.encode() + lexical).hexdigest(),
+        "model_sha256": hashlib.sha256(text.encode() + lexical + chars).hexdigest(),
     }  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     for name, data in (
         ("injection_lexical.npy", lexical),
         ("injection_model.json", text.encode()),
         ("injection_manifest.json", (json.dumps(manifest, indent=1) + "\n").encode()),
+        ("injection_chars.npy", chars),
     ):
+        if not data:  # no character model: no file (an old one would be read as this model's)
+            (out / name).unlink(missing_ok=True)
+            continue
         tmp = out / f".{name}.tmp"
         tmp.write_bytes(data)
         tmp.replace(out / name)
