@@ -7,7 +7,7 @@ malformed one is answered with a repair turn ("reply with JSON only ...") up to
 valid replies are cached. ``samples > 1`` asks n times (sample index in the cache key).
 
 The verdicts and their parsers are in ``llmops.evals.verdicts``, their JSON Schemas for
-structured outputs in ``llmops.evals.verdict_schema``; both are re-exported here.
+structured outputs in ``llmops.evals.verdict_schema`` (still importable from here).
 """
 
 from __future__ import annotations
@@ -18,51 +18,23 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from llmops.errors import LLMOpsError
 from llmops.evals.calls import ModelCaller
 from llmops.evals.openai_http import ChatEndpoint
-from llmops.evals.verdict_schema import (
-    rag_verdict_schema,
-    response_format,
-    verdict_schema,
-    wants_schema,
-)
-from llmops.evals.verdicts import (
-    ASPECTS,
-    DetailedRagVerdict,
-    PairwiseVerdict,
-    RagVerdict,
-    Verdict,
-    average_precision,
-    pairwise_score,
-    parse_json_reply,
-    parse_pairwise,
-    parse_rag_verdict,
-    parse_verdict,
-    score_detailed,
-)
 from llmops.lineage import JudgeLineage, PromptLineage
 
 if TYPE_CHECKING:
     from llmops.config import JudgeSettings
 
-__all__ = [
-    "ASPECTS",
-    "DetailedRagVerdict",
-    "Judge",
-    "JudgeMalformedError",
-    "PairwiseVerdict",
-    "RagVerdict",
-    "Verdict",
-    "average_precision",
-    "pairwise_score",
-    "parse_json_reply",
-    "parse_pairwise",
-    "parse_rag_verdict",
-    "parse_verdict",
-    "rag_verdict_schema",
-    "response_format",
-    "score_detailed",
-    "verdict_schema",
-    "wants_schema",
-]
+__all__ = ["Judge", "JudgeMalformedError"]
+
+
+def __getattr__(name: str) -> Any:
+    # The verdicts and their schemas lived here before the split: old imports keep working.
+    from llmops.evals import verdict_schema, verdicts
+
+    for module in (verdicts, verdict_schema):
+        if name in module.__all__:
+            return getattr(module, name)
+    raise AttributeError(f"module 'llmops.evals.judge' has no attribute '{name}'")
+
 
 T = TypeVar("T")
 

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["rag_verdict_schema", "response_format", "verdict_schema", "wants_schema"]
+__all__ = [
+    "MAX_CLAIMS",
+    "MAX_TEXT",
+    "rag_verdict_schema",
+    "response_format",
+    "verdict_schema",
+    "wants_schema",
+]
 
 
 MAX_CLAIMS = 6
