@@ -9,12 +9,14 @@ a ``# $schema: ...`` header or their YAML language server settings.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["DRAFT", "SCHEMA_DIR", "model_schema", "schema_text", "write_schema"]
+__all__ = ["DRAFT", "SCHEMA_DIR", "ShippedSchema", "model_schema", "schema_text", "write_schema"]
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -40,3 +42,19 @@ def write_schema(schema: dict[str, Any], path: Path) -> Path:
 
     atomic_write_text(path, schema_text(schema))
     return path
+
+
+@dataclass(frozen=True)
+class ShippedSchema:
+    """One schema file shipped in ``llmops/schemas/``: how to build it and where it lives."""
+
+    build: Callable[[], dict[str, Any]]
+    path: Path
+
+    def text(self) -> str:
+        """Return the schema as the shipped file's text."""
+        return schema_text(self.build())
+
+    def write(self, path: Path | None = None) -> Path:
+        """Regenerate the shipped schema file (or write it to ``path``)."""
+        return write_schema(self.build(), path or self.path)

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 from evals_helpers import Project, knowing_responder
 
 from llmops.demo import interruptible
-from llmops.testing import Reply, ScriptedLLMServer
+from llmops.testing import Reply, ScriptedLLMServer, wait_until
 
 
 def test_ctrl_c_keeps_partial_results_and_rerun_resumes(
@@ -47,11 +46,14 @@ def test_ctrl_c_keeps_partial_results_and_rerun_resumes(
         text=True,
         preexec_fn=interruptible,  # Ctrl-C works even when the suite runs in the background
     )
-    deadline = time.monotonic() + 60
-    while len([r for r in llm.requests if r["path"].endswith("/chat/completions")]) < 3:
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
-    time.sleep(0.2)
+    cache = tmp_path / "home/cache/models"
+
+    def finished_rows() -> bool:
+        # A finished row is cached at once (its item-done entry holds the row).
+        assert proc.poll() is None, "the run ended before it was interrupted"
+        return sum('"row"' in p.read_text() for p in cache.rglob("*.json")) >= 2
+
+    wait_until(finished_rows, timeout=60, what="two finished rows")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

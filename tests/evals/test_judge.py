@@ -19,7 +19,7 @@ from evals_helpers import (
 
 from llmops.evals import load_suite, run_suite
 from llmops.evals.calibration import agreement
-from llmops.evals.judge import parse_verdict
+from llmops.evals.verdicts import parse_verdict
 from llmops.testing import Reply, ScriptedLLMServer
 
 JUDGE_METRIC = {"type": "judge", "metric": "ok", "value": "judge-ok@draft"}

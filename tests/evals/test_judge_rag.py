@@ -21,7 +21,7 @@ from evals_helpers import (
 )
 
 from llmops.evals import load_suite, run_suite
-from llmops.evals.judge import average_precision, parse_rag_verdict
+from llmops.evals.verdicts import average_precision, parse_rag_verdict
 from llmops.testing import Reply, ScriptedLLMServer
 
 ASPECTS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")

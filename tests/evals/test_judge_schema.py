@@ -8,15 +8,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from llmops.evals.judge import (
+from llmops.evals.verdict_schema import (
     MAX_CLAIMS,
-    parse_rag_verdict,
-    parse_verdict,
     rag_verdict_schema,
     response_format,
     verdict_schema,
     wants_schema,
 )
+from llmops.evals.verdicts import parse_rag_verdict, parse_verdict
 
 IDS = ["topics/global.md#0", "topics/nonlocal.md#1", "library/os.md#4"]
 

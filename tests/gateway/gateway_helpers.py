@@ -53,19 +53,3 @@ def running_gateway(
             yield server
         finally:
             server.stop()
-
-
-class ManualClock:
-    """A monotonic clock that moves only when a test advances it (starts at the real one)."""
-
-    def __init__(self) -> None:
-        import time
-
-        self.now = time.monotonic()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move this clock ``seconds`` forward."""
-        self.now += seconds

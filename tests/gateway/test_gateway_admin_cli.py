@@ -12,7 +12,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import pytest
 from llmops.config import load_settings
 from llmops.errors import StateError
 from llmops.gateway.credential import credential_path, read_credential, write_credential
+from llmops.testing import wait_for_http
 
 DOCS = {
     "pasta.md": "# Pasta\n\nBoil salted water and cook the spaghetti for nine minutes.\n",
@@ -84,17 +84,11 @@ def gateway(project: Path) -> Iterator[subprocess.Popen[bytes]]:
         env={**os.environ},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the gateway did not start")
-        time.sleep(0.1)
+    try:
+        wait_for_http(url + "/readyz", timeout=120, proc=proc)
+    except AssertionError as exc:
+        proc.kill()
+        pytest.fail(f"the gateway did not start: {exc}")
     # A RAG request makes the gateway open the store (it keeps it for its life).
     r = httpx.post(
         url + "/v1/chat/completions",

@@ -3,7 +3,6 @@ the server keeps serving."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +14,7 @@ from gateway_helpers import http_pool, running_gateway
 from openai import OpenAI
 
 from llmops.gateway import GatewayServer
-from llmops.testing import Reply, ScriptedLLMServer
+from llmops.testing import Reply, ScriptedLLMServer, wait_until
 
 MSG = [{"role": "user", "content": "hi"}]
 
@@ -276,14 +275,11 @@ def test_client_leaving_mid_stream_stops_the_upstream(
         for line in r.iter_lines():
             if line.startswith("data: {"):
                 break  # leave after the first chunk
-    gateway.runtime.writer.flush()
-    deadline = time.monotonic() + 5
-    rows: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
+
+    def logged() -> list[dict[str, Any]]:
         gateway.runtime.writer.flush()
-        rows = gateway.runtime.store.query(request_id=rid)  # type: ignore[union-attr]
-        if rows:
-            break
-        time.sleep(0.1)
-    assert rows and rows[0]["status"] == 499 and rows[0]["error_code"] == "client_disconnected"
+        return gateway.runtime.store.query(request_id=rid)  # type: ignore[union-attr,no-any-return]
+
+    rows = wait_until(logged, timeout=5, what="the disconnect's trace")
+    assert rows[0]["status"] == 499 and rows[0]["error_code"] == "client_disconnected"
     _still_serving(gateway)

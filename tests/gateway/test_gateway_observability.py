@@ -15,7 +15,7 @@ import pytest
 from gateway_helpers import http_pool, running_gateway
 
 from llmops.gateway import GatewayServer
-from llmops.testing import Reply, ScriptedLLMServer
+from llmops.testing import Reply, ScriptedLLMServer, wait_until
 from llmops.traces import TraceRecord, TraceStore, TraceWriter
 
 
@@ -105,8 +105,9 @@ def test_writes_are_batched_off_the_request_path(tmp_path: Path) -> None:
         writer.submit(
             TraceRecord(f"r{i}", route="x", raw_body=b'{"choices":[{"message":{"content":"a"}}]}')
         )
-    time.sleep(0.2)
-    # Nothing is written per request: rows land in batches, on the interval or on flush().
+    # Nothing is written per request: once the writer thread holds all 2000 records, none has
+    # been written; rows land in batches, on the interval or on flush().
+    wait_until(lambda: len(writer._pending) == 2000, what="the writer taking every record")
     assert store.count() == 0
     assert writer.flush()
     assert store.count() == 2000 and writer.written == 2000

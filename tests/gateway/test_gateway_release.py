@@ -13,7 +13,7 @@ import pytest
 from gateway_helpers import http_pool, running_gateway
 
 from llmops.gateway import GatewayServer
-from llmops.testing import Reply, ScriptedLLMServer
+from llmops.testing import Reply, ScriptedLLMServer, wait_until
 
 _HTTP = httpx.Client()  # keep-alive: hundreds of requests per test
 
@@ -127,18 +127,14 @@ def test_shadow_records_both_and_never_affects_the_client(
     with running_gateway(config) as gw:
         r = _ask(gw, "chat")
         assert r.json()["choices"][0]["message"]["content"] == "echo: hello"
-        deadline = time.monotonic() + 5
-        while not candidate.requests and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: candidate.requests, timeout=5, what="the shadow request")
         # A slow, then failing candidate: the client's answer does not wait for it.
         candidate.enqueue(Reply(delay=1.0, status=500))
         start = time.perf_counter()
         r2 = _ask(gw, "chat")
         assert time.perf_counter() - start < 0.9  # the candidate alone takes 1 s
         assert r2.json()["choices"][0]["message"]["content"] == "echo: hello"
-        deadline = time.monotonic() + 5
-        while len(gw.runtime.shadow_tasks) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_until(lambda: not gw.runtime.shadow_tasks, timeout=5, what="the shadow tasks")
         gw.runtime.writer.flush()
         traces = gw.runtime.store.query(route="chat", limit=None)  # type: ignore[union-attr]
     primary_ids = {r.headers["x-request-id"], r2.headers["x-request-id"]}

@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from gateway_helpers import ManualClock, http_pool, running_gateway
+from gateway_helpers import http_pool, running_gateway
 from openai import OpenAI
 
 from llmops.gateway import GatewayServer
-from llmops.testing import Reply, ScriptedLLMServer
+from llmops.testing import ManualClock, Reply, ScriptedLLMServer, wait_until
 
 MSG = [{"role": "user", "content": "hi"}]
 
@@ -196,11 +196,9 @@ def test_health_checks_drain_an_unreachable_replica_and_readyz_reports_it(
         "routes": {"chat": {"upstream": "mixed"}, "broken": {"upstream": "down"}},
     }
     with running_gateway(config) as gw:
-        deadline = time.monotonic() + 5
         pool = gw.runtime.pools["mixed"]
-        while pool.replicas[0].healthy and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not pool.replicas[0].healthy and pool.replicas[1].healthy
+        wait_until(lambda: not pool.replicas[0].healthy, timeout=5, what="the health check")
+        assert pool.replicas[1].healthy
         assert "ConnectionRefusedError" in (pool.replicas[0].health_error or "")
         ready = httpx.get(gw.url + "/readyz")
         assert ready.status_code == 503
@@ -292,16 +290,10 @@ def test_a_launched_vllm_server_joins_its_pool_when_announced(
                 started_at="2026-11-26T08:00:00+00:00",
             ),
         )
-        deadline = time.monotonic() + 5
-        status = 0
-        while status != 200 and time.monotonic() < deadline:
-            time.sleep(0.1)
-            status = httpx.post(url, json=body).status_code
-        assert status == 200
+        wait_until(lambda: httpx.post(url, json=body).status_code == 200, what="the route")
         assert fresh_upstream.requests[-1]["json"]["model"] == "qwen-0.5b"
         unregister_upstream(state, "qwen")
-        time.sleep(0.4)
-        assert httpx.post(url, json=body).status_code == 503
+        wait_until(lambda: httpx.post(url, json=body).status_code == 503, what="the unregister")
 
 
 # -- what the upstream says about itself reaches the client as the gateway's upstream trouble --

@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from gateway_helpers import ManualClock, http_pool, running_gateway
+from gateway_helpers import http_pool, running_gateway
 from openai import OpenAI
 
 from llmops.gateway import GatewayServer
 from llmops.gateway.auth import hash_key
-from llmops.testing import ScriptedLLMServer
+from llmops.testing import ManualClock, ScriptedLLMServer
 
 MSG = [{"role": "user", "content": "hi"}]
 

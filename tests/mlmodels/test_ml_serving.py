@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,16 +15,24 @@ from ml_helpers import FAST_SPEC  # type: ignore[import-not-found]
 from llmops.config import Settings, load_settings
 from llmops.gateway import GatewayRuntime, GatewayServer
 from llmops.gateway.config import GatewayConfig
+from llmops.testing import ManualClock, wait_until
 from llmops.traces import TraceStore
 
 
 @pytest.fixture
-def served(cli, project: Path) -> Iterator[tuple[str, Settings]]:  # type: ignore[no-untyped-def]
+def clock() -> ManualClock:
+    """The gateway's clock: the alias cache expires only when a test advances it."""
+    return ManualClock()
+
+
+@pytest.fixture
+def served(cli, project: Path, clock: ManualClock) -> Iterator[tuple[str, Settings]]:  # type: ignore[no-untyped-def]
     """Train and promote ``bc``, then start the gateway (no LLM routes needed) for the project."""
     assert cli("model", "train", "bc", cwd=project).exit_code == 0
     assert cli("model", "promote", "bc", cwd=project).exit_code == 0
     settings = load_settings(project)
     runtime = GatewayRuntime(GatewayConfig.model_validate({}), settings)
+    runtime.clock = clock
     with GatewayServer(runtime) as server:
         yield server.url, settings
 
@@ -41,13 +48,13 @@ def _traces(settings: Settings, expect: int = 0, **query: Any) -> list[dict[str,
     The gateway's trace writer batches rows (flushing every 0.5 s), as for chat requests.
     """
     store = TraceStore(settings.trace_url)
-    deadline = time.monotonic() + 10
     try:
-        while True:
-            rows = store.query(route="model:bc", **query)
-            if len(rows) >= expect or time.monotonic() > deadline:
-                return rows
-            time.sleep(0.05)
+        wait_until(
+            lambda: len(store.query(route="model:bc", **query)) >= expect,
+            timeout=10,
+            what=f"{expect} trace(s) of model bc",
+        )
+        return store.query(route="model:bc", **query)
     finally:
         store.close()
 
@@ -130,9 +137,7 @@ def test_shadow_scoring_of_the_challenger(  # type: ignore[no-untyped-def]
     rows = _rows(project, 5)
     r = httpx.post(f"{url}/v1/models/bc/predict?shadow=true", json={"inputs": rows}, timeout=30)
     assert r.status_code == 200 and r.json()["version"] == "1"
-    deadline = time.monotonic() + 20
-    while not (shadow := _traces(settings, arm="challenger")) and time.monotonic() < deadline:
-        time.sleep(0.1)
+    shadow = _traces(settings, expect=1, arm="challenger")
     assert len(shadow) == 1, "the challenger's shadow trace was not logged"
     assert shadow[0]["shadow_of"] == r.json()["id"]
     assert shadow[0]["upstream_model"] == "bc/2" and shadow[0]["status"] == 200
@@ -172,7 +177,7 @@ def test_lost_model_artifacts_are_a_traced_500(served, project: Path) -> None:  
 
 
 def test_promotion_and_rollback_reach_a_running_gateway(  # type: ignore[no-untyped-def]
-    served, cli, project: Path
+    served, cli, project: Path, clock: ManualClock
 ) -> None:
     from llmops.mlmodels.serving import ALIAS_TTL
 
@@ -182,10 +187,13 @@ def test_promotion_and_rollback_reach_a_running_gateway(  # type: ignore[no-unty
     batch = project / "models" / "data" / "breast_cancer_drifted.csv"
     drift = cli("model", "drift", "bc", "--batch", str(batch), cwd=project)
     assert drift.exit_code == 1 and "promoted: challenger v2" in drift.stdout
-    time.sleep(ALIAS_TTL + 0.2)
+    # Within the alias TTL the gateway still answers with the version it resolved.
+    clock.advance(ALIAS_TTL - 0.1)
+    assert httpx.post(f"{url}/v1/models/bc/predict", json=body, timeout=30).json()["version"] == "1"
+    clock.advance(0.2)
     assert httpx.post(f"{url}/v1/models/bc/predict", json=body, timeout=30).json()["version"] == "2"
     assert cli("model", "rollback", "bc", cwd=project).exit_code == 0
-    time.sleep(ALIAS_TTL + 0.2)
+    clock.advance(ALIAS_TTL + 0.1)
     assert httpx.post(f"{url}/v1/models/bc/predict", json=body, timeout=30).json()["version"] == "1"
 
 

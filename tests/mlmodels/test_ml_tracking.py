@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from llmops.testing import wait_for_http
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -66,18 +68,12 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
         stderr=log,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
     try:
-        while True:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                err = log_path.read_text(errors="replace")
-                raise RuntimeError(f"mlflow server did not start: {err[-2000:]}")
-            time.sleep(0.3)
+        try:
+            wait_for_http(f"{url}/health", timeout=90, proc=proc)
+        except AssertionError as exc:
+            err = log_path.read_text(errors="replace")
+            raise RuntimeError(f"mlflow server did not start ({exc}): {err[-2000:]}") from None
         yield url
     finally:
         proc.terminate()

@@ -12,7 +12,7 @@ import pytest
 from llmops.errors import ConfigError, UpstreamError
 from llmops.providers import ChatRequest, create_provider
 from llmops.providers.openai_compat import OpenAICompatProvider, OpenAIOptions
-from llmops.testing import Reply, ScriptedLLMServer
+from llmops.testing import ManualClock, Reply, ScriptedLLMServer
 
 
 @pytest.fixture(scope="module")
@@ -105,17 +105,9 @@ def test_missing_settings_are_config_errors() -> None:
         )
 
 
-class Clock:
-    """Records the waits the retry policy asks for (nothing sleeps)."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-def _provider(srv: ScriptedLLMServer, clock: Clock, **options: object) -> OpenAICompatProvider:
+def _provider(
+    srv: ScriptedLLMServer, clock: ManualClock, **options: object
+) -> OpenAICompatProvider:
     opts = OpenAIOptions(base_url=srv.base_url, model="m", **options)  # type: ignore[arg-type]
     return OpenAICompatProvider(opts, sleep=clock.sleep)
 
@@ -123,7 +115,7 @@ def _provider(srv: ScriptedLLMServer, clock: Clock, **options: object) -> OpenAI
 def test_retry_after_is_honoured_then_beyond_the_limit_fails_at_once(
     srv: ScriptedLLMServer,
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     provider = _provider(srv, clock, max_retries=3, max_retry_after=30)
     srv.enqueue(Reply(status=503, retry_after=12), Reply(content="after the wait"))
     assert asyncio.run(provider.complete(_req())).content == "after the wait"
@@ -140,7 +132,7 @@ def test_retry_after_is_honoured_then_beyond_the_limit_fails_at_once(
 def test_an_auth_or_missing_model_answer_is_not_retried(
     srv: ScriptedLLMServer, status: int
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     provider = _provider(srv, clock)
     srv.set_responder(
         lambda _b: Reply(status=status, error={"message": "no such thing", "type": "x"})

@@ -7,10 +7,13 @@ import llmops.testing
 
 def test_testing_exports() -> None:
     assert sorted(llmops.testing.__all__) == [
+        "ManualClock",
         "Reply",
         "ScriptedLLMServer",
         "assert_grounded",
         "assert_similar",
+        "wait_for_http",
+        "wait_until",
     ]
     for name in llmops.testing.__all__:
         assert getattr(llmops.testing, name).__module__.startswith("llmops.testing")

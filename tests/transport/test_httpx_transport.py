@@ -12,7 +12,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from llmops.testing import Reply, ScriptedLLMServer
+from llmops.testing import ManualClock, Reply, ScriptedLLMServer
 from llmops.transport import RetryPolicy
 from llmops.transport.httpx_adapter import HttpxTransport
 
@@ -31,14 +31,6 @@ def srv(server: ScriptedLLMServer) -> ScriptedLLMServer:
     return server
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
 def _client(base_url: str, transport: HttpxTransport) -> AsyncOpenAI:
     return AsyncOpenAI(
         base_url=base_url,
@@ -49,7 +41,7 @@ def _client(base_url: str, transport: HttpxTransport) -> AsyncOpenAI:
 
 
 def test_sdk_calls_retry_by_the_policy(srv: ScriptedLLMServer) -> None:
-    clock = Clock()
+    clock = ManualClock()
     retries: list[int | None] = []
     sent = [0]
     transport = HttpxTransport(
@@ -77,7 +69,7 @@ def test_sdk_calls_retry_by_the_policy(srv: ScriptedLLMServer) -> None:
 def test_a_retryable_answer_that_persists_reaches_the_sdk_as_itself(
     srv: ScriptedLLMServer,
 ) -> None:
-    clock = Clock()
+    clock = ManualClock()
     srv.set_responder(lambda _b: Reply(status=429, retry_after=2))
     transport = HttpxTransport(retry=RetryPolicy(attempts=2, sleep=clock.sleep))
 
@@ -125,7 +117,7 @@ def test_no_answer_is_a_connection_error_after_the_retries() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    clock = Clock()
+    clock = ManualClock()
     transport = HttpxTransport(retry=RetryPolicy(attempts=3, backoff=0.01, sleep=clock.sleep))
 
     async def main() -> None:

@@ -11,17 +11,8 @@ import email.utils
 import pytest
 
 from llmops.errors import UpstreamConnectError, UpstreamError
+from llmops.testing import ManualClock
 from llmops.transport import GiveUp, RetryPolicy, parse_retry_after
-
-
-class Clock:
-    """Records the waits a policy asks for."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 class Script:
@@ -48,7 +39,7 @@ def err(status: int | None = None, retry_after: float | None = None) -> Upstream
 
 
 def test_retryable_errors_are_retried_with_jittered_exponential_backoff() -> None:
-    clock = Clock()
+    clock = ManualClock()
     policy = RetryPolicy(attempts=4, backoff=0.5, max_backoff=0.75, sleep=clock.sleep)
     seen: list[tuple[int | None, int]] = []
     script = Script(err(503), err(None), err(408))
@@ -61,7 +52,7 @@ def test_retryable_errors_are_retried_with_jittered_exponential_backoff() -> Non
 
 
 def test_retry_after_is_waited_exactly() -> None:
-    clock = Clock()
+    clock = ManualClock()
     policy = RetryPolicy(attempts=3, backoff=0.01, sleep=clock.sleep)
     assert _run(policy, Script(err(429, retry_after=7.0))) == "ok"
     assert clock.waits == [7.0]
@@ -69,7 +60,7 @@ def test_retry_after_is_waited_exactly() -> None:
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_beyond_the_limit_fails_at_once_and_keeps_the_value(status: int) -> None:
-    clock = Clock()
+    clock = ManualClock()
     policy = RetryPolicy(attempts=5, max_retry_after=10.0, sleep=clock.sleep)
     script = Script(err(status, retry_after=10.0), err(status, retry_after=30.0), err(500))
     with pytest.raises(UpstreamError) as info:
@@ -81,7 +72,7 @@ def test_retry_after_beyond_the_limit_fails_at_once_and_keeps_the_value(status: 
 
 
 def test_a_long_retry_after_on_the_first_attempt_makes_one_attempt() -> None:
-    clock = Clock()
+    clock = ManualClock()
     policy = RetryPolicy(attempts=3, max_retry_after=1.0, sleep=clock.sleep)
     script = Script(err(429, retry_after=120.0))
     with pytest.raises(UpstreamError):
@@ -90,7 +81,7 @@ def test_a_long_retry_after_on_the_first_attempt_makes_one_attempt() -> None:
 
 
 def test_retry_after_is_ignored_when_not_honoured() -> None:
-    clock = Clock()
+    clock = ManualClock()
     policy = RetryPolicy(
         attempts=2, backoff=0.1, max_backoff=0.1, honour_retry_after=False, sleep=clock.sleep
     )
@@ -99,7 +90,7 @@ def test_retry_after_is_ignored_when_not_honoured() -> None:
 
 
 def test_attempts_run_out_and_the_last_error_is_raised() -> None:
-    clock = Clock()
+    clock = ManualClock()
     script = Script(err(500), err(502), err(504), err(503))
     with pytest.raises(UpstreamError) as info:
         _run(RetryPolicy(attempts=3, sleep=clock.sleep), script)
@@ -110,7 +101,7 @@ def test_attempts_run_out_and_the_last_error_is_raised() -> None:
     "error", [err(400), err(401), err(404), ValueError("a bug, not an upstream failure")]
 )
 def test_what_cannot_be_fixed_by_retrying_is_raised_at_once(error: BaseException) -> None:
-    clock = Clock()
+    clock = ManualClock()
     script = Script(error)
     with pytest.raises(type(error)):
         _run(RetryPolicy(attempts=3, sleep=clock.sleep), script)
@@ -118,7 +109,7 @@ def test_what_cannot_be_fixed_by_retrying_is_raised_at_once(error: BaseException
 
 
 def test_give_up_ends_the_retries_with_its_error() -> None:
-    clock = Clock()
+    clock = ManualClock()
     final = err(401)
     script = Script(err(503), GiveUp(final))
     with pytest.raises(UpstreamError) as info:
@@ -131,7 +122,7 @@ def test_give_up_ends_the_retries_with_its_error() -> None:
 
 
 def test_nested_policies_do_not_multiply() -> None:
-    clock = Clock()
+    clock = ManualClock()
     inner_policy = RetryPolicy(attempts=3, sleep=clock.sleep)
     outer_policy = RetryPolicy(attempts=2, sleep=clock.sleep)
     always = Script(*[err(503) for _ in range(20)])

@@ -251,3 +251,12 @@ class RunResult(_Model):
             if result is not None and result.score is not None:
                 sums.setdefault(row.id, []).append(result.score)
         return {k: sum(v) / len(v) for k, v in sums.items()}
+
+    def take_rows(self, rows: list[ItemRow], stamp: dict[str, Any]) -> None:
+        """Keep ``rows`` sorted by item and repeat, each lineage (and the run's) updated by ``stamp``."""
+        rows.sort(key=lambda r: (r.id, r.repeat))
+        for row in rows:
+            row.lineage = row.lineage.model_copy(update=stamp)
+        self.rows = rows
+        first = rows[0].lineage if rows else Lineage()
+        self.lineage = first.model_copy(update=stamp)

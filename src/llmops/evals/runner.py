@@ -17,12 +17,12 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmops.errors import ConfigError, LLMOpsError, NotFoundError, UsageError
+from llmops.errors import LLMOpsError, NotFoundError, UsageError
+from llmops.evals.baseline import load_baseline
 from llmops.evals.cache import ModelCache, cache_key
 from llmops.evals.calibration import calibrate
 from llmops.evals.calls import ModelCaller
@@ -35,17 +35,18 @@ from llmops.evals.metrics.base import (
     Metric,
     create_metric,
 )
+from llmops.evals.preflight import Preflight, StaleIndex, budget_overruns, stale_indexes
+from llmops.evals.progress import RunProgress
 from llmops.evals.records import CallStats, ItemRow, MetricResult, RunResult, TargetOutput
 from llmops.evals.slices import check_dimensions
 from llmops.evals.suite import Suite
 from llmops.evals.targets import (
     CheckedTarget,
     PreparedCall,
-    RetrievingTarget,
     Target,
     create_target,
 )
-from llmops.lineage import JudgeLineage, Lineage, git_commit, llmops_version
+from llmops.lineage import JudgeLineage, git_commit, llmops_version
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -73,54 +74,6 @@ class RunOptions:
     concurrency: int | None = None
     progress: bool = False
     on_preflight: Callable[[Preflight], None] | None = None
-
-
-@dataclass
-class Preflight:
-    """What a run is about to spend, counted before any call."""
-
-    items: int
-    repeats: int
-    target_calls: int = 0
-    probe_calls: int = 0
-    judge_calls: int = 0
-    cached_items: int = 0
-    est_tokens: int = 0
-    est_cost: float = 0.0
-    over_budget: list[str] = field(default_factory=list)
-
-    @property
-    def model_calls(self) -> int:
-        """Return the model calls the run will make at most."""
-        return self.target_calls + self.probe_calls + self.judge_calls
-
-    def describe(self) -> str:
-        """Return a one-line summary."""
-        return (
-            f"{self.items} item(s) x {self.repeats} repeat(s): up to {self.model_calls} model "
-            f"call(s) ({self.target_calls} target, {self.probe_calls} probe, "
-            f"{self.judge_calls} judge), ~{self.est_tokens} tokens, ~${self.est_cost:.4f}"
-        )
-
-
-@dataclass
-class StaleIndex:
-    """A served index built from another version of its pipeline file than the one on disk."""
-
-    pipeline: str
-    served_version: str
-    served_hash: str
-    file_hash: str
-    file: str | None
-
-    def describe(self) -> str:
-        """Return a one-line warning with the fix."""
-        return (
-            f"the served index of '{self.pipeline}' ({self.served_version}) was built from "
-            f"another version of {self.file or 'its pipeline file'} (pipeline hash "
-            f"{self.served_hash}, the file now hashes to {self.file_hash}): answers, cached or "
-            f"not, come from the old index; rebuild it with `llmops index run {self.pipeline}`"
-        )
 
 
 @dataclass
@@ -213,31 +166,8 @@ class EvalRunner:
             raise self._located(exc, "target") from None
 
     def stale_indexes(self) -> list[StaleIndex]:
-        """Return the indexes the target retrieves from whose pipeline file changed since build.
-
-        Cached answers are keyed by the retrieved contexts, so a run against a stale index would
-        reuse them and pass as if the pipeline change had been evaluated.
-        """
-        if not isinstance(self.target, RetrievingTarget) or self.target.retriever is None:
-            return []
-        retriever = self.target.retriever
-        try:
-            served = retriever.served_lineage()
-        except LLMOpsError:  # nothing served: the run's own retrieval reports it
-            return []
-        now = retriever.pipeline.pipeline_hash
-        if served.pipeline_hash == now:
-            return []
-        path = retriever.pipeline.path
-        return [
-            StaleIndex(
-                pipeline=served.pipeline,
-                served_version=served.index_version,
-                served_hash=served.pipeline_hash,
-                file_hash=now,
-                file=str(path) if path is not None else None,
-            )
-        ]
+        """Return the indexes the target retrieves from whose pipeline file changed since build."""
+        return stale_indexes(self.target)
 
     # -- what self.services lends metrics -------------------------------------------------------
 
@@ -371,17 +301,7 @@ class EvalRunner:
                     pre.est_tokens += calls * (base.est_tokens + 600)
         price = max(self.suite.target.cost_per_1k_tokens, self.suite.judge.cost_per_1k_tokens)
         pre.est_cost = pre.est_tokens / 1000.0 * price
-        budget = self.suite.budget
-        if budget.max_calls is not None and pre.model_calls > budget.max_calls:
-            pre.over_budget.append(
-                f"{pre.model_calls} model calls > budget.max_calls {budget.max_calls}"
-            )
-        if budget.max_tokens is not None and pre.est_tokens > budget.max_tokens:
-            pre.over_budget.append(
-                f"~{pre.est_tokens} tokens > budget.max_tokens {budget.max_tokens}"
-            )
-        if budget.max_cost is not None and pre.est_cost > budget.max_cost:
-            pre.over_budget.append(f"~${pre.est_cost:.4f} > budget.max_cost ${budget.max_cost:.4f}")
+        pre.over_budget = budget_overruns(pre, self.suite.budget)
         return planned, pre
 
     # -- running -------------------------------------------------------------------------------
@@ -482,7 +402,7 @@ class EvalRunner:
             self.services = replace(self.services, judge=self._judge)
         # Items are admitted a little ahead of the call semaphore so it never idles.
         gate = asyncio.Semaphore(concurrency * 2)
-        progress = _Progress(len(planned), self.suite.suite_name, enabled=self.options.progress)
+        progress = RunProgress(len(planned), self.suite.suite_name, enabled=self.options.progress)
 
         async def guarded(item: _Planned) -> None:
             async with gate:
@@ -534,23 +454,12 @@ class EvalRunner:
     def _finish(
         self, result: RunResult, rows: list[ItemRow], clock: float, baseline: dict[str, Any] | None
     ) -> None:
-        dataset_hash = self.golden.content_hash
-        commit = git_commit(self.suite.root)
-        version = llmops_version()
-        rows.sort(key=lambda r: (r.id, r.repeat))
-        for row in rows:
-            row.lineage = row.lineage.model_copy(
-                update={
-                    "dataset_hash": dataset_hash,
-                    "llmops_version": version,
-                    "git_commit": commit,
-                }
-            )
-        result.rows = rows
-        first = rows[0].lineage if rows else Lineage()
-        result.lineage = first.model_copy(
-            update={"dataset_hash": dataset_hash, "llmops_version": version, "git_commit": commit}
-        )
+        stamp = {
+            "dataset_hash": self.golden.content_hash,
+            "llmops_version": llmops_version(),
+            "git_commit": git_commit(self.suite.root),
+        }
+        result.take_rows(rows, stamp)
         result.judge = (
             {"base_url": self.settings.judge.base_url, "model": self.settings.judge.model}
             if self.judge_configured
@@ -573,56 +482,6 @@ class EvalRunner:
         stale = self.stale_indexes()
         if stale:  # recorded in results.json and the reports; the CLI warns or refuses
             result.gate["stale_indexes"] = [vars(s) for s in stale]
-
-
-class _Progress:
-    """A rich progress bar on stderr (off in tests and when not a terminal)."""
-
-    def __init__(self, total: int, label: str, *, enabled: bool) -> None:
-        self.total = total
-        self.label = label
-        self.enabled = enabled
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import Progress
-
-            self._progress = Progress(console=Console(stderr=True), transient=True)
-            self._progress.__enter__()
-            self._task = self._progress.add_task(self.label, total=self.total)
-        return self
-
-    def advance(self) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(None, None, None)
-
-
-def load_baseline(path: Path) -> dict[str, Any] | None:
-    """Return the committed baseline at ``path``, or None when there is none."""
-    import json
-
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"baseline is not valid JSON: {exc.msg}", file=path, line=exc.lineno
-        ) from None
-    if not isinstance(data, dict) or "metrics" not in data:
-        raise ConfigError(
-            "baseline has no 'metrics'",
-            file=path,
-            hint="rewrite it with: llmops eval baseline SUITE",
-        )
-    return data
 
 
 def run_suite(

@@ -7,26 +7,24 @@ Metric ``type`` is listed as an enum of the registered types so editors can comp
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from llmops import schema_files
+from llmops.evals.golden import golden_record_schema
 from llmops.evals.metrics.base import available_metrics
 from llmops.evals.suite import Suite
 from llmops.evals.targets import available_targets
-from llmops.schema_files import SCHEMA_DIR, model_schema
+from llmops.schema_files import SCHEMA_DIR, ShippedSchema, model_schema
 
 __all__ = [
     "GOLDEN_SCHEMA_PATH",
+    "GOLDEN_SHIPPED",
     "SCHEMA_PATH",
+    "SHIPPED",
     "golden_schema_text",
     "schema_text",
     "suite_schema",
     "write_schema",
 ]
-
-SCHEMA_PATH = SCHEMA_DIR / "suite.schema.json"
-GOLDEN_SCHEMA_PATH = SCHEMA_DIR / "golden-record.schema.json"
 
 
 def suite_schema() -> dict[str, Any]:
@@ -38,25 +36,15 @@ def suite_schema() -> dict[str, Any]:
     return schema
 
 
-def schema_text() -> str:
-    """Return the schema as the shipped file's text."""
-    return schema_files.schema_text(suite_schema())
-
-
-def golden_schema_text() -> str:
-    """Return the golden-record schema as the shipped file's text."""
-    from llmops.evals.golden import golden_record_schema
-
-    return schema_files.schema_text(golden_record_schema())
-
-
-def write_schema(path: Path = SCHEMA_PATH) -> Path:
-    """Regenerate the shipped schema file."""
-    return schema_files.write_schema(suite_schema(), path)
+SHIPPED = ShippedSchema(suite_schema, SCHEMA_DIR / "suite.schema.json")
+GOLDEN_SHIPPED = ShippedSchema(golden_record_schema, SCHEMA_DIR / "golden-record.schema.json")
+SCHEMA_PATH = SHIPPED.path
+GOLDEN_SCHEMA_PATH = GOLDEN_SHIPPED.path
+schema_text = SHIPPED.text
+golden_schema_text = GOLDEN_SHIPPED.text
+write_schema = SHIPPED.write
 
 
 if __name__ == "__main__":  # python -m llmops.evals.schema
-    from llmops.evals.golden import golden_record_schema
-
     print(write_schema())
-    print(schema_files.write_schema(golden_record_schema(), GOLDEN_SCHEMA_PATH))
+    print(GOLDEN_SHIPPED.write())

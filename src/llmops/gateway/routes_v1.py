@@ -127,7 +127,10 @@ def router(rt: GatewayRuntime) -> APIRouter:
 
     api.include_router(
         make_predict_router(
-            rt.settings, trace_store=rt.store, trace_writer=rt.writer if rt.store else None
+            rt.settings,
+            trace_store=rt.store,
+            trace_writer=rt.writer if rt.store else None,
+            clock=lambda: rt.clock(),
         ),
         dependencies=[Depends(_model_name)],
         tags=["models"],

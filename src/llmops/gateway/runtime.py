@@ -9,6 +9,7 @@ import itertools
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,8 @@ class GatewayRuntime:
         )
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="llmops-gw")
         self.started = False
+        #: The clock of the time-based caches behind the routes (ML aliases); tests inject one.
+        self.clock: Callable[[], float] = time.monotonic
         self.shadow_tasks: set[asyncio.Task[None]] = set()
         #: Where this gateway listens (set by the server before start): the local admin
         #: credential written at start tells the CLI on this machine how to reach it.

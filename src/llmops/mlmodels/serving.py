@@ -19,6 +19,7 @@ import math
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 # FastAPI resolves the endpoint's annotations from this module's globals: import at the top.
@@ -150,9 +151,15 @@ class PredictService:
     """Loads registered versions on demand and scores records with them."""
 
     def __init__(
-        self, settings: Settings, *, trace_store: Any = None, trace_writer: Any = None
+        self,
+        settings: Settings,
+        *,
+        trace_store: Any = None,
+        trace_writer: Any = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
+        self.clock = clock  # the alias cache's clock (tests inject one)
         self._writer = trace_writer  # the gateway's batched TraceWriter, when there is one
         self._lock = threading.RLock()  # explainer() loads the model under the same lock
         self._client: Any = None
@@ -176,7 +183,7 @@ class PredictService:
         """Return the version behind ``name@alias``, or None (cached for ``ALIAS_TTL`` s)."""
         from llmops.mlmodels.registry import get_alias
 
-        now = time.monotonic()
+        now = self.clock()
         cached = self._aliases.get((name, alias))
         if cached is not None and now - cached[0] < ALIAS_TTL:
             return cached[1]
@@ -325,7 +332,11 @@ class PredictService:
 
 
 def make_predict_router(
-    settings: Settings, *, trace_store: Any = None, trace_writer: Any = None
+    settings: Settings,
+    *,
+    trace_store: Any = None,
+    trace_writer: Any = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> APIRouter:
     """Return a FastAPI router serving ``POST /v1/models/{name}/predict``.
 
@@ -334,7 +345,9 @@ def make_predict_router(
     """
     from llmops.gateway.responses import error_body
 
-    service = PredictService(settings, trace_store=trace_store, trace_writer=trace_writer)
+    service = PredictService(
+        settings, trace_store=trace_store, trace_writer=trace_writer, clock=clock
+    )
     router = APIRouter()
 
     def _error(status: int, message: str, code: str, param: str | None = None) -> Response:

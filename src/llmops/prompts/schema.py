@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from llmops import schema_files
 from llmops.prompts.model import PromptFile
-from llmops.schema_files import SCHEMA_DIR, model_schema
+from llmops.schema_files import SCHEMA_DIR, ShippedSchema, model_schema
 
-__all__ = ["SCHEMA_PATH", "prompt_schema", "schema_text", "write_schema"]
-
-SCHEMA_PATH = SCHEMA_DIR / "prompt.schema.json"
+__all__ = ["SCHEMA_PATH", "SHIPPED", "prompt_schema", "schema_text", "write_schema"]
 
 
 def prompt_schema() -> dict[str, Any]:
@@ -19,14 +15,10 @@ def prompt_schema() -> dict[str, Any]:
     return model_schema(PromptFile)
 
 
-def schema_text() -> str:
-    """Return the schema as the shipped file's text."""
-    return schema_files.schema_text(prompt_schema())
-
-
-def write_schema(path: Path = SCHEMA_PATH) -> Path:
-    """Regenerate the shipped schema file."""
-    return schema_files.write_schema(prompt_schema(), path)
+SHIPPED = ShippedSchema(prompt_schema, SCHEMA_DIR / "prompt.schema.json")
+SCHEMA_PATH = SHIPPED.path
+schema_text = SHIPPED.text
+write_schema = SHIPPED.write
 
 
 if __name__ == "__main__":  # python -m llmops.prompts.schema

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from llmops import schema_files
 from llmops.rag.spec import PipelineSpec
-from llmops.schema_files import SCHEMA_DIR, model_schema
+from llmops.schema_files import SCHEMA_DIR, ShippedSchema, model_schema
 
-__all__ = ["SCHEMA_PATH", "pipeline_schema", "schema_text", "write_schema"]
-
-SCHEMA_PATH = SCHEMA_DIR / "pipeline.schema.json"
+__all__ = ["SCHEMA_PATH", "SHIPPED", "pipeline_schema", "schema_text", "write_schema"]
 
 
 def pipeline_schema() -> dict[str, Any]:
@@ -19,14 +15,10 @@ def pipeline_schema() -> dict[str, Any]:
     return model_schema(PipelineSpec)
 
 
-def schema_text() -> str:
-    """Return the schema as the shipped file's text."""
-    return schema_files.schema_text(pipeline_schema())
-
-
-def write_schema(path: Path = SCHEMA_PATH) -> Path:
-    """Regenerate the shipped schema file."""
-    return schema_files.write_schema(pipeline_schema(), path)
+SHIPPED = ShippedSchema(pipeline_schema, SCHEMA_DIR / "pipeline.schema.json")
+SCHEMA_PATH = SHIPPED.path
+schema_text = SHIPPED.text
+write_schema = SHIPPED.write
 
 
 if __name__ == "__main__":  # python -m llmops.rag.schema

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from llmops import schema_files
-from llmops.schema_files import SCHEMA_DIR, model_schema
+from llmops.schema_files import SCHEMA_DIR, ShippedSchema, model_schema
 from llmops.vllm.profile import VllmProfile
 
-__all__ = ["SCHEMA_PATH", "profile_schema", "schema_text", "write_schema"]
-
-SCHEMA_PATH = SCHEMA_DIR / "vllm-profile.schema.json"
+__all__ = ["SCHEMA_PATH", "SHIPPED", "profile_schema", "schema_text", "write_schema"]
 
 
 def profile_schema() -> dict[str, Any]:
@@ -19,14 +15,10 @@ def profile_schema() -> dict[str, Any]:
     return model_schema(VllmProfile)
 
 
-def schema_text() -> str:
-    """Return the schema as the shipped file's text."""
-    return schema_files.schema_text(profile_schema())
-
-
-def write_schema(path: Path = SCHEMA_PATH) -> Path:
-    """Regenerate the shipped schema file."""
-    return schema_files.write_schema(profile_schema(), path)
+SHIPPED = ShippedSchema(profile_schema, SCHEMA_DIR / "vllm-profile.schema.json")
+SCHEMA_PATH = SHIPPED.path
+schema_text = SHIPPED.text
+write_schema = SHIPPED.write
 
 
 if __name__ == "__main__":  # python -m llmops.vllm.schema

@@ -22,20 +22,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from llmops.errors import LLMOpsError
 from llmops.evals.golden import GoldenRecord
-from llmops.evals.judge import (
+from llmops.evals.metrics.base import BaseMetric, EvalServices, ItemContext, register_metric
+from llmops.evals.records import MetricResult
+from llmops.evals.verdict_schema import (
+    rag_verdict_schema,
+    response_format,
+    verdict_schema,
+    wants_schema,
+)
+from llmops.evals.verdicts import (
     ASPECTS,
     Verdict,
     pairwise_score,
     parse_pairwise,
     parse_rag_verdict,
     parse_verdict,
-    rag_verdict_schema,
-    response_format,
-    verdict_schema,
-    wants_schema,
 )
-from llmops.evals.metrics.base import BaseMetric, EvalServices, ItemContext, register_metric
-from llmops.evals.records import MetricResult
 
 if TYPE_CHECKING:
     from llmops.evals.judge import Judge
