@@ -7,8 +7,9 @@ can reach a running gateway (``gateway.admin_client``) without importing fastapi
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llmops.lazy import lazy_names as _lazy_names
 
 # public name -> module that defines it (loaded on first attribute access)
 _LAZY: dict[str, str] = {
@@ -31,20 +32,11 @@ __all__ = [
     "run",
 ]
 
-if TYPE_CHECKING:
-    from llmops.gateway.config import GatewayConfig as GatewayConfig
-    from llmops.gateway.config import load_gateway_config as load_gateway_config
-    from llmops.gateway.runtime import GatewayRuntime as GatewayRuntime
-    from llmops.gateway.server import GatewayServer as GatewayServer
-    from llmops.gateway.server import run as run
-    from llmops.traces import TraceRecord as TraceRecord
-    from llmops.traces import TraceStore as TraceStore
+if TYPE_CHECKING:  # the names re-exported in __all__, for type checkers
+    from llmops.gateway.config import GatewayConfig, load_gateway_config
+    from llmops.gateway.runtime import GatewayRuntime
+    from llmops.gateway.server import GatewayServer, run
+    from llmops.traces import TraceRecord, TraceStore
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llmops.gateway' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_names(__name__, _LAZY, globals())

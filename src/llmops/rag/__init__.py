@@ -9,8 +9,9 @@ and the pipeline, not the chunkers, loaders and adapters.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from llmops.lazy import lazy_names as _lazy_names
 
 # public name -> module that defines it (loaded on first attribute access)
 _LAZY: dict[str, str] = {
@@ -61,34 +62,23 @@ __all__ = [
     "register_reranker",
 ]
 
-if TYPE_CHECKING:
-    from llmops.rag.adapters import as_langchain_retriever as as_langchain_retriever
-    from llmops.rag.adapters import as_llamaindex_retriever as as_llamaindex_retriever
-    from llmops.rag.chunking import Chunk as Chunk
-    from llmops.rag.chunking import Chunker as Chunker
-    from llmops.rag.corpus import export_python_docs as export_python_docs
-    from llmops.rag.documents import Document as Document
-    from llmops.rag.documents import Section as Section
-    from llmops.rag.documents import register_loader as register_loader
-    from llmops.rag.manifest import Manifest as Manifest
-    from llmops.rag.pipeline import BuildResult as BuildResult
-    from llmops.rag.pipeline import Pipeline as Pipeline
-    from llmops.rag.retriever import Reranker as Reranker
-    from llmops.rag.retriever import RetrievalResult as RetrievalResult
-    from llmops.rag.retriever import RetrievedChunk as RetrievedChunk
-    from llmops.rag.retriever import Retriever as Retriever
-    from llmops.rag.retriever import create_reranker as create_reranker
-    from llmops.rag.retriever import register_reranker as register_reranker
-    from llmops.rag.spec import PipelineSpec as PipelineSpec
-    from llmops.rag.store import VectorStore as VectorStore
-    from llmops.rag.store import close_stores as close_stores
-    from llmops.rag.store import open_store as open_store
+if TYPE_CHECKING:  # the names re-exported in __all__, for type checkers
+    from llmops.rag.adapters import as_langchain_retriever, as_llamaindex_retriever
+    from llmops.rag.chunking import Chunk, Chunker
+    from llmops.rag.corpus import export_python_docs
+    from llmops.rag.documents import Document, Section, register_loader
+    from llmops.rag.manifest import Manifest
+    from llmops.rag.pipeline import BuildResult, Pipeline
+    from llmops.rag.retriever import (
+        Reranker,
+        RetrievalResult,
+        RetrievedChunk,
+        Retriever,
+        create_reranker,
+        register_reranker,
+    )
+    from llmops.rag.spec import PipelineSpec
+    from llmops.rag.store import VectorStore, close_stores, open_store
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llmops.rag' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_names(__name__, _LAZY, globals())
