@@ -6,10 +6,10 @@ nothing else. The public names below load their modules on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from llmops import offline as _offline
+from llmops.lazy import lazy_names as _lazy_names
 
 _offline.apply()
 
@@ -100,14 +100,4 @@ if TYPE_CHECKING:  # pragma: no cover
     from llmops.traces import TraceStore as TraceStore
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'llmops' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__ = _lazy_names(__name__, _LAZY, globals())

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from llmops.errors import ConfigError, LLMOpsError
+from llmops.onnx_export import onnx_export_ready, onnx_model_file
 from llmops.registry import Registry
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ __all__ = [
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 BACKEND_ENV = "LLMOPS_EMBEDDING_BACKEND"  # "onnx" (default where supported) or "torch"
-_ONNX_RECIPE = "onnx-export-v2"  # bump when the export or optimisation steps change
 
 
 @runtime_checkable
@@ -199,9 +199,8 @@ class OnnxEmbedder:
             )
         self._always_normalize, self.dim, self.max_seq_length = layout
         self.model_id = f"onnx:{DEFAULT_MODEL if model == DEFAULT_MODEL else path}"
-        self._counter = Tokenizer.from_file(str(path / "tokenizer.json"))  # untruncated counts
-        self._counter.no_truncation()
-        self._counter.no_padding()
+        self._path = path
+        self._counter: Tokenizer | None = None  # untruncated counts, made on first use
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=self.max_seq_length)
         self._tokenizer.no_padding()  # batches are padded by hand after length sorting
@@ -255,6 +254,12 @@ class OnnxEmbedder:
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
+            if self._counter is None:  # a query process never counts: it skips this load
+                from tokenizers import Tokenizer
+
+                self._counter = Tokenizer.from_file(str(self._path / "tokenizer.json"))
+                self._counter.no_truncation()
+                self._counter.no_padding()
             return len(self._counter.encode(text, add_special_tokens=False).ids)
 
 
@@ -275,134 +280,6 @@ def _onnx_layout(path: Path) -> tuple[bool, int, int] | None:
         return None
     dim = int(pooling["word_embedding_dimension"])
     return "Normalize" in kinds, dim, int(st_config.get("max_seq_length") or 512)
-
-
-_WEIGHTS = ("config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin")
-
-
-def _content_key(path: Path) -> str:
-    """Return a digest of the model files' bytes, memoised per (path, size, mtime, inode).
-
-    The key names the cache entry, so two virtualenvs holding the same model share one export;
-    hashing ~90 MB costs ~0.2 s, so the digest is remembered next to the cache entries.
-    """
-    import hashlib
-    from importlib import metadata
-
-    from llmops.atomic import atomic_write_text
-    from llmops.machine_cache import machine_cache_dir
-
-    stamp = hashlib.sha256()
-    files = [path / n for n in _WEIGHTS if (path / n).is_file()]
-    for f in files:
-        st = f.stat()
-        stamp.update(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}:{st.st_ino}\n".encode())
-    versions = []
-    for dist in ("torch", "onnxruntime"):  # the export and the saved optimised graph
-        try:
-            versions.append(f"{dist}={metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{dist}=none")
-    stamp.update(f"{_ONNX_RECIPE}:{','.join(versions)}".encode())
-    memo = machine_cache_dir() / "onnx" / ".keys" / f"{stamp.hexdigest()[:32]}.txt"
-    try:
-        known = memo.read_text("utf-8").strip()
-        if len(known) == 64:
-            return known
-    except OSError:
-        pass
-    digest = hashlib.sha256(f"{_ONNX_RECIPE}:{','.join(versions)}\n".encode())
-    for f in files:
-        digest.update(f"{f.name}\n".encode())
-        with f.open("rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-    key = digest.hexdigest()
-    try:
-        atomic_write_text(memo, key + "\n")
-    except OSError:  # a read-only cache still works, it only hashes again next time
-        pass
-    return key
-
-
-def onnx_model_file(path: Path) -> Path:
-    """Return the cached, optimised ONNX graph of the model folder ``path`` (made on first use).
-
-    Made once per machine (and per torch/onnxruntime version) in the machine-wide cache; a
-    fresh state root (``LLMOPS_HOME``) reuses it.
-    """
-    from llmops.machine_cache import cached_dir
-
-    key = _entry_key(path)
-
-    def build(folder: Path) -> None:
-        raw = folder / "raw.onnx"
-        _export_to(path, raw)
-        _optimise(raw, folder / "model.onnx")
-        raw.unlink()
-        (folder / "source.txt").write_text(f"exported from {path}\n", encoding="utf-8")
-
-    return cached_dir("onnx", key, build) / "model.onnx"
-
-
-def _entry_key(path: Path) -> str:
-    return _content_key(path)[:24]  # content only: the same model anywhere maps to one entry
-
-
-def onnx_export_ready(path: Path) -> bool:
-    """Return True when the cached ONNX graph of the model folder ``path`` is already made."""
-    from llmops.machine_cache import machine_cache_dir
-
-    return (machine_cache_dir() / "onnx" / _entry_key(path) / ".complete").is_file()
-
-
-def _optimise(raw: Path, target: Path) -> None:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    # EXTENDED, not ALL: ALL adds layout transforms tied to this CPU; the cache may be shared.
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    options.optimized_model_filepath = str(target)
-    options.log_severity_level = 3
-    ort.InferenceSession(str(raw), options, providers=["CPUExecutionProvider"])
-
-
-def _export_to(path: Path, target: Path) -> None:
-    import warnings
-
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(path))
-    model = AutoModel.from_pretrained(str(path)).eval()
-
-    class _Hidden(torch.nn.Module):
-        def __init__(self, inner: torch.nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(
-            self, ids: torch.Tensor, mask: torch.Tensor, types: torch.Tensor
-        ) -> torch.Tensor:
-            out = self.inner(input_ids=ids, attention_mask=mask, token_type_ids=types)
-            return out.last_hidden_state  # type: ignore[no-any-return]
-
-    sample = tokenizer(
-        ["an example", "a slightly longer example text"], padding=True, return_tensors="pt"
-    )
-    names = ["input_ids", "attention_mask", "token_type_ids"]
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")  # tracer warnings about data-dependent branches
-        torch.onnx.export(
-            _Hidden(model),
-            tuple(sample[n] for n in names),
-            str(target),
-            input_names=names,
-            output_names=["last_hidden_state"],
-            dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]},
-            opset_version=17,
-            dynamo=False,  # the TorchScript exporter needs no onnxscript and handles BERT fine
-        )
 
 
 register_backend("onnx", OnnxEmbedder)

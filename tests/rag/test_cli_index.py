@@ -172,7 +172,11 @@ def test_unknown_filter_key_is_an_error_with_did_you_mean(project: Path, cli: An
 
 
 def test_query_loads_neither_torch_nor_transformers(project: Path, cli: Any) -> None:
-    """`llmops query` runs on the ONNX default from the machine cache: no torch import (8-13 s)."""
+    """`llmops query` runs on the ONNX default from the machine cache: no torch import (8-13 s).
+
+    Nor the gateway's server, guards, evals and dashboard (the CLI only looks for a running
+    gateway's credential), nor the RAG adapters: the query path imports what it uses.
+    """
     import os
     import subprocess
     import sys
@@ -182,6 +186,8 @@ def test_query_loads_neither_torch_nor_transformers(project: Path, cli: Any) -> 
 
     close_stores()  # the child process opens the embedded store
     heavy = ["torch", "transformers", "sentence_transformers", "langchain_core", "llama_index"]
+    heavy += ["fastapi", "llmops.gateway.server", "llmops.guards", "llmops.evals"]
+    heavy += ["llmops.dashboard", "llmops.rag.adapters"]
     code = (
         "import json, sys\n"
         "from llmops.cli import main\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from llmops.lazy import lazy_members as _lazy_members
+from llmops.lazy import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from llmops.monitor.alerts import RuleOutcome, evaluate_rules
@@ -39,21 +39,21 @@ __all__ = [
 ]
 
 _WHERE = {
-    "RuleOutcome": "alerts",
-    "evaluate_rules": "alerts",
-    "DriftResult": "drift",
-    "query_drift": "drift",
-    "Page": "queries",
-    "Window": "queries",
-    "list_traces": "queries",
-    "MonitorReport": "report",
-    "build_report": "report",
-    "Scorer": "scoring",
-    "Evaluator": "signals",
-    "SignalValue": "signals",
-    "run_once": "watch",
-    "watch": "watch",
+    "RuleOutcome": "llmops.monitor.alerts",
+    "evaluate_rules": "llmops.monitor.alerts",
+    "DriftResult": "llmops.monitor.drift",
+    "query_drift": "llmops.monitor.drift",
+    "Page": "llmops.monitor.queries",
+    "Window": "llmops.monitor.queries",
+    "list_traces": "llmops.monitor.queries",
+    "MonitorReport": "llmops.monitor.report",
+    "build_report": "llmops.monitor.report",
+    "Scorer": "llmops.monitor.scoring",
+    "Evaluator": "llmops.monitor.signals",
+    "SignalValue": "llmops.monitor.signals",
+    "run_once": "llmops.monitor.watch",
+    "watch": "llmops.monitor.watch",
 }
 
 # Lazy: llmops.config imports llmops.monitor.settings, which must not pull the monitors in.
-__getattr__ = _lazy_members("llmops.monitor", _WHERE)
+__getattr__ = _lazy_names(__name__, _WHERE, globals())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from llmops.lazy import lazy_members as _lazy_members
+from llmops.lazy import lazy_names as _lazy_names
 
 if TYPE_CHECKING:
     from llmops.traces.enrich import TraceEnricher
@@ -34,17 +34,17 @@ __all__ = [
 ]
 
 _WHERE = {
-    "EventBatch": "events",
-    "FeedbackEvent": "events",
-    "TraceEvent": "events",
-    "Sampler": "sampling",
-    "TraceEnricher": "enrich",
-    "TraceRecord": "record",
-    "TraceStore": "store",
-    "TraceWriter": "writer",
-    "normalise_url": "store",
-    "project_trace_url": "locate",
+    "EventBatch": "llmops.traces.events",
+    "FeedbackEvent": "llmops.traces.events",
+    "TraceEvent": "llmops.traces.events",
+    "Sampler": "llmops.traces.sampling",
+    "TraceEnricher": "llmops.traces.enrich",
+    "TraceRecord": "llmops.traces.record",
+    "TraceStore": "llmops.traces.store",
+    "TraceWriter": "llmops.traces.writer",
+    "normalise_url": "llmops.traces.store",
+    "project_trace_url": "llmops.traces.locate",
 }
 
 # Lazy: a rollup reader must not import the event models or the writer.
-__getattr__ = _lazy_members("llmops.traces", _WHERE)
+__getattr__ = _lazy_names(__name__, _WHERE, globals())
