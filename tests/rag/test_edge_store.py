@@ -241,6 +241,11 @@ def _answers(pipe: Pipeline, hybrid: bool) -> list[list[tuple[str, float]]]:
     return out
 
 
+def _best(ranked: list[tuple[str, float]]) -> set[str]:
+    """The ids tied for first place."""
+    return {i for i, s in ranked if s == ranked[0][1]}
+
+
 def _same_ranking(a: list[tuple[str, float]], b: list[tuple[str, float]]) -> bool:
     """Same scores rank by rank, same ids; RRF ties (equal fused scores) may come in any order,
     and a tie at the cut-off may keep different ids."""
@@ -282,7 +287,10 @@ def test_migration_to_edge_keeps_every_answer_and_is_atomic_and_idempotent(
     # hybrid: the dense half is identical; the sparse half's BM25 ties and IDF may rank a
     # tail chunk one place apart, which moves fused (RRF) scores by a few thousandths
     pairs = list(zip(_answers(pipe, True), hybrid, strict=True))
-    assert all(e[0][0] == h[0][0] for e, h in pairs)  # the same best chunk for every question
+    # the same best chunk for every question (a tie for first place, equal fused scores, may
+    # come in either order, so the tied group is compared)
+    firsts = [(e[:3], h[:3]) for e, h in pairs if _best(e) != _best(h)]
+    assert not firsts, firsts
     overlap = [len({i for i, _ in e} & {i for i, _ in h}) / len(h) for e, h in pairs]
     assert sum(overlap) / len(overlap) >= 0.9, overlap
     assert sum(_same_ranking(e, h) for e, h in pairs) >= len(pairs) // 2
