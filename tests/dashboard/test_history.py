@@ -134,3 +134,14 @@ def test_mlflow_runs_are_imported_once(tmp_path: Path, monkeypatch: pytest.Monke
     (info,) = hist.runs()
     assert info.source == "mlflow" and info.mlflow_run_id == mlflow_id
     assert info.run_id == run_id_of(run) and len(hist.rows(info.run_id)) == 6
+
+
+def test_runs_started_in_the_same_second_keep_the_order_they_were_recorded_in(
+    tmp_path: Path,
+) -> None:
+    """Two CLI runs a second apart share ``started_at`` (second resolution): the later one must
+    still be the newest, not whichever id sorts last."""
+    hist = History(tmp_path / "h.sqlite")
+    recorded = [hist.record(make_run(6, seed=seed)) for seed in (5, 1, 4, 2, 3, 9, 7)]
+    assert len(set(recorded)) == 7
+    assert [r.run_id for r in hist.runs()] == recorded

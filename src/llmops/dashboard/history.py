@@ -221,14 +221,15 @@ class History:
             return [r[0] for r in conn.execute("SELECT DISTINCT suite FROM runs ORDER BY suite")]
 
     def runs(self, suite: str | None = None) -> list[RunInfo]:
-        """Return runs oldest first (of one suite, or all)."""
+        """Return runs oldest first (of one suite, or all); runs started in the same second keep
+        the order they were recorded in."""
         sql = "SELECT summary FROM runs"
         args: tuple[Any, ...] = ()
         if suite is not None:
             sql += " WHERE suite = ?"
             args = (suite,)
         with self._connect() as conn:
-            rows = conn.execute(sql + " ORDER BY started_at, run_id", args).fetchall()
+            rows = conn.execute(sql + " ORDER BY started_at, rowid", args).fetchall()
         return [RunInfo.model_validate_json(r[0]) for r in rows]
 
     def run(self, run_id: str) -> RunInfo:
