@@ -87,3 +87,22 @@ def test_read_timeout_and_refused_connection() -> None:
             await dead.request("GET", "/")
 
     asyncio.run(main())
+
+
+def test_close_after_the_connections_loop_closed(fresh_upstream: ScriptedLLMServer) -> None:
+    # ragas runs its own event loop: the endpoint is closed later from another one.
+    ep = HttpEndpoint(fresh_upstream.base_url, connect_timeout=2, read_timeout=5)
+
+    async def one() -> None:
+        resp = await ep.request("GET", "/health", root=True)
+        await resp.read()
+        resp.release()
+
+    asyncio.run(one())
+    assert ep._idle  # the keep-alive connection of the finished loop
+
+    async def close() -> None:
+        ep.close()
+
+    asyncio.run(close())
+    assert not ep._idle

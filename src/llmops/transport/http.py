@@ -297,8 +297,13 @@ class HttpEndpoint:
             conn.transport.close()
 
     def close(self) -> None:
-        """Close idle connections."""
-        for conn in self._idle:
-            if conn.transport is not None:
-                conn.transport.close()
+        """Close idle connections.
+
+        Connections made on a loop that has since closed (a library that ran its own
+        ``asyncio.run``) cannot be closed through it: they are dropped, as ``request`` does.
+        """
+        if self._loop is None or not self._loop.is_closed():
+            for conn in self._idle:
+                if conn.transport is not None:
+                    conn.transport.close()
         self._idle.clear()
