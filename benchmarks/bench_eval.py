@@ -580,8 +580,9 @@ def _agreement(ours: list[float | None], theirs: list[float | None]) -> dict[str
     x, y = (np.array(v, dtype=float) for v in zip(*pairs, strict=True))
     out["mean_abs_diff"] = round(float(np.abs(x - y).mean()), 4)
     out["ours_mean"], out["ragas_mean"] = round(float(x.mean()), 4), round(float(y.mean()), 4)
-    if len(pairs) < 3 or x.std() == 0 or y.std() == 0:
-        # r is undefined when either side is constant; the mean difference still says how close
+    if len(pairs) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        # r is undefined when either side is constant (ptp, not std: the std of 29 copies of 0.9
+        # is 1e-16, which gave "r = -0.0"); the mean difference still says how close
         out["pearson"] = out["spearman"] = None
         out["note"] = "r undefined: fewer than 3 pairs or a constant side"
         return out
@@ -601,7 +602,7 @@ def _bootstrap(x: Any, y: Any, resamples: int = 2000, seed: int = 0) -> tuple[An
     for _ in range(resamples):
         pick = rng.integers(0, len(x), len(x))
         a, b = x[pick], y[pick]
-        if a.std() == 0 or b.std() == 0:
+        if np.ptp(a) == 0 or np.ptp(b) == 0:
             continue  # r undefined on this resample
         pearson.append(np.corrcoef(a, b)[0, 1])
         spearman.append(np.corrcoef(rankdata(a), rankdata(b))[0, 1])
