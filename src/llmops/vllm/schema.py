@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from llmops.vllm.profile import VllmProfile
 from llmops.schema_files import ShippedSchema
+from llmops.vllm.profile import VllmProfile
 
 __all__ = ["SCHEMA_PATH", "SHIPPED", "profile_schema", "schema_text"]
 
