@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,11 @@ class ShippedSchema:
 
     build: Callable[[], dict[str, Any]]
     path: Path
+
+    @classmethod
+    def of(cls, model: type[BaseModel], filename: str) -> ShippedSchema:
+        """Ship ``model``'s plain schema as ``llmops/schemas/<filename>``."""
+        return cls(partial(model_schema, model), SCHEMA_DIR / filename)
 
     def text(self) -> str:
         """Return the schema as the shipped file's text."""

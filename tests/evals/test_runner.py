@@ -13,6 +13,7 @@ from evals_helpers import Project, knowing_responder, last_user
 from llmops.errors import ConfigError, LLMOpsError, NotFoundError, UsageError
 from llmops.evals import RunOptions, load_suite, run_suite
 from llmops.evals.runner import EvalRunner
+from llmops.evals.targets import Variant
 from llmops.testing import Reply, ScriptedLLMServer
 
 
@@ -257,7 +258,7 @@ def test_http_target_reads_gateway_lineage_headers_and_contexts(
     assert out.lineage.upstream == "vllm-pool" and out.lineage.upstream_model == "qwen"
     assert out.contexts == [{"id": "c1", "text": "t", "source": "a.md"}]
     with pytest.raises(LLMOpsError, match="cannot be reordered"):
-        target.prepare(GoldenRecord(id="x", input="q?"), reorder_contexts=True)
+        target.prepare(GoldenRecord(id="x", input="q?"), Variant(reorder_contexts=True))
 
 
 def test_missing_route_and_dead_endpoint_fail_before_any_call(

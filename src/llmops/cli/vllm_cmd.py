@@ -185,9 +185,9 @@ def schema(
     ] = None,
 ) -> None:
     """Print the JSON Schema of a vLLM profile file (for editor validation)."""
-    from llmops.vllm.schema import profile_schema, write_schema
+    from llmops.vllm.schema import SHIPPED, profile_schema
 
     if write is not None:
-        write_schema(write)
+        SHIPPED.write(write)
         return
     print_json(profile_schema())

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from llmops.errors import ConfigError
 from llmops.evals.golden import GoldenRecord
 from llmops.evals.records import TargetOutput
-from llmops.evals.targets import PreparedCall
+from llmops.evals.targets import AS_WRITTEN, PreparedCall, Variant
 from llmops.lineage import Lineage
 
 if TYPE_CHECKING:
@@ -57,10 +57,7 @@ class RecordedTarget:
     def prepare(
         self,
         record: GoldenRecord,
-        *,
-        question: str | None = None,
-        system_suffix: str | None = None,
-        reorder_contexts: bool = False,
+        variant: Variant = AS_WRITTEN,
     ) -> PreparedCall:
         """Return the stored answer as the call (nothing is asked of any model)."""
         answer = record.vars.get("answer")
@@ -70,11 +67,12 @@ class RecordedTarget:
                 key="vars.answer",
             )
         contexts = _contexts(record)
-        if reorder_contexts:
+        if variant.reorder_contexts:
             contexts = list(reversed(contexts))
+        question = variant.question or record.question
         return PreparedCall(
-            question=question or record.question,
-            messages=[{"role": "user", "content": question or record.question}],
+            question=question,
+            messages=[{"role": "user", "content": question}],
             params={},
             contexts=contexts,
             material={"target": "recorded", "id": record.id, "answer": answer},

@@ -33,6 +33,7 @@ from llmops.evals.metrics.base import (
     ItemContext,
     JudgedMetric,
     Metric,
+    Rubrics,
     create_metric,
 )
 from llmops.evals.preflight import Preflight, StaleIndex, budget_overruns, stale_indexes
@@ -41,9 +42,11 @@ from llmops.evals.records import CallStats, ItemRow, MetricResult, RunResult, Ta
 from llmops.evals.slices import check_dimensions
 from llmops.evals.suite import Suite
 from llmops.evals.targets import (
+    AS_WRITTEN,
     CheckedTarget,
     PreparedCall,
     Target,
+    Variant,
     create_target,
 )
 from llmops.lineage import JudgeLineage, git_commit, llmops_version
@@ -52,7 +55,6 @@ if TYPE_CHECKING:
     from llmops.config import Settings
     from llmops.embeddings import Embedder
     from llmops.evals.judge import Judge
-    from llmops.prompts import PromptVersion
 
 __all__ = ["EvalRunner", "Preflight", "RunOptions", "StaleIndex", "load_baseline", "run_suite"]
 
@@ -99,8 +101,7 @@ class EvalRunner:
         )
         self.stats = CallStats()
         self._judge: Judge | None = None
-        self._rubrics: dict[str, PromptVersion] = {}
-        self._registry: Any = None
+        self.rubric = Rubrics(settings)
         self._caller: ModelCaller | None = None
         self._embedder: Embedder | None = None
         self.partial_result: RunResult | None = None
@@ -190,16 +191,6 @@ class EvalRunner:
             return self.suite.judge.temperature
         return 0.7 if samples > 1 else 0.0
 
-    def rubric(self, ref: str) -> PromptVersion:
-        """Return the registry prompt ``ref``."""
-        if ref not in self._rubrics:
-            if self._registry is None:
-                from llmops.prompts import load_registry
-
-                self._registry = load_registry(self.settings)
-            self._rubrics[ref] = self._registry.get(ref)
-        return self._rubrics[ref]
-
     def other_target(self, spec: Any) -> Target:
         """Create (once) another target, for pairwise comparisons."""
         key = cache_key(spec.model_dump(mode="json"))
@@ -215,45 +206,33 @@ class EvalRunner:
 
     async def run_other(self, spec: Any, record: GoldenRecord, *, repeat: int = 0) -> TargetOutput:
         """Run another target on ``record`` through the cache."""
-        target = self.other_target(spec)
-
-        def prepare() -> PreparedCall:
-            with self._prepare_lock:
-                return target.prepare(record)
-
-        try:
-            call = await asyncio.to_thread(prepare)
-        except LLMOpsError as exc:
-            return TargetOutput(error=str(exc))
-        return await self._call_target(call, repeat, target)
+        return await self._run_on(self.other_target(spec), record, AS_WRITTEN, repeat=repeat)
 
     async def run_variant(
-        self,
-        record: GoldenRecord,
-        *,
-        question: str | None = None,
-        system_suffix: str | None = None,
-        reorder_contexts: bool = False,
-        tag: str,
-        repeat: int = 0,
+        self, record: GoldenRecord, variant: Variant, *, tag: str, repeat: int = 0
     ) -> TargetOutput:
         """Run the target on a variant of ``record`` through the cache."""
+        return await self._run_on(self.target, record, variant, repeat=repeat, label=f"{tag}: ")
 
+    async def _run_on(
+        self,
+        target: Target,
+        record: GoldenRecord,
+        variant: Variant,
+        *,
+        repeat: int,
+        label: str = "",
+    ) -> TargetOutput:
         def prepare() -> PreparedCall:
             # One retrieval at a time: the embedded store and the tokenizer are shared.
             with self._prepare_lock:
-                return self.target.prepare(
-                    record,
-                    question=question,
-                    system_suffix=system_suffix,
-                    reorder_contexts=reorder_contexts,
-                )
+                return target.prepare(record, variant)
 
         try:
             call = await asyncio.to_thread(prepare)
         except LLMOpsError as exc:
-            return TargetOutput(error=f"{tag}: {exc}")
-        return await self._call_target(call, repeat)
+            return TargetOutput(error=f"{label}{exc}")
+        return await self._call_target(call, repeat, target)
 
     # -- planning ------------------------------------------------------------------------------
 
@@ -268,7 +247,7 @@ class EvalRunner:
                 "metrics": [m.spec.model_dump(mode="json") for m in self.metrics],
                 "judge": [self.settings.judge.base_url, self.settings.judge.model],
                 "samples": self.suite.judge.samples,
-                "rubrics": {k: v.content_hash for k, v in self._rubrics.items()},
+                "rubrics": {k: v.content_hash for k, v in self.rubric.loaded.items()},
             }
         )
 
@@ -376,8 +355,8 @@ class EvalRunner:
             return None
         rubric = None
         for metric in self.metrics:
-            if isinstance(metric, JudgedMetric) and metric.rubric_ref in self._rubrics:
-                rubric = self._rubrics[metric.rubric_ref].lineage
+            if isinstance(metric, JudgedMetric) and metric.rubric_ref in self.rubric.loaded:
+                rubric = self.rubric.loaded[metric.rubric_ref].lineage
                 break
         return self._judge.lineage(rubric)
 

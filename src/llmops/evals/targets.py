@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from llmops.evals.suite import TargetSpec
 
 __all__ = [
+    "AS_WRITTEN",
     "CheckedTarget",
     "HttpTarget",
     "InProcessTarget",
@@ -35,10 +36,24 @@ __all__ = [
     "RetrievingTarget",
     "Target",
     "TARGETS",
+    "Variant",
     "available_targets",
     "create_target",
     "register_target",
 ]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A change to a record's call, for probes: another question, a suffix on the system
+    message, the retrieved contexts in reverse order. ``AS_WRITTEN`` changes nothing."""
+
+    question: str | None = None
+    system_suffix: str | None = None
+    reorder_contexts: bool = False
+
+
+AS_WRITTEN = Variant()
 
 
 @dataclass
@@ -62,10 +77,7 @@ class Target(Protocol):
     def prepare(
         self,
         record: GoldenRecord,
-        *,
-        question: str | None = None,
-        system_suffix: str | None = None,
-        reorder_contexts: bool = False,
+        variant: Variant = AS_WRITTEN,
     ) -> PreparedCall:
         """Retrieve and render; return the call to make."""
         ...
@@ -170,15 +182,12 @@ class InProcessTarget:
     def prepare(
         self,
         record: GoldenRecord,
-        *,
-        question: str | None = None,
-        system_suffix: str | None = None,
-        reorder_contexts: bool = False,
+        variant: Variant = AS_WRITTEN,
     ) -> PreparedCall:
         """Retrieve contexts, render the prompt, build the provider request."""
-        asked = question or record.question
+        asked = variant.question or record.question
         contexts, index = self._retrieve(asked)
-        if reorder_contexts:
+        if variant.reorder_contexts:
             contexts = list(reversed(contexts))
         params = dict(self.spec.params)
         prompt_lineage: PromptLineage | None = None
@@ -195,8 +204,8 @@ class InProcessTarget:
             params = {**dict(rendered.params or {}), **params}
             prompt_lineage = rendered.lineage
         else:
-            messages = _question_messages(record, question)
-        messages = _with_system_suffix(messages, system_suffix)
+            messages = _question_messages(record, variant.question)
+        messages = _with_system_suffix(messages, variant.system_suffix)
         request = {
             "model": self.model,
             "messages": messages,
@@ -334,15 +343,14 @@ class HttpTarget:
     def prepare(
         self,
         record: GoldenRecord,
-        *,
-        question: str | None = None,
-        system_suffix: str | None = None,
-        reorder_contexts: bool = False,
+        variant: Variant = AS_WRITTEN,
     ) -> PreparedCall:
         """Build the chat request; the server does retrieval and rendering."""
-        if reorder_contexts:
+        if variant.reorder_contexts:
             raise LLMOpsError("an http target retrieves server-side: contexts cannot be reordered")
-        messages = _with_system_suffix(_question_messages(record, question), system_suffix)
+        messages = _with_system_suffix(
+            _question_messages(record, variant.question), variant.system_suffix
+        )
         params = {k: v for k, v in self.spec.params.items() if v is not None}
         material = {
             "target": "http",
@@ -352,7 +360,7 @@ class HttpTarget:
             "params": params,
         }
         return PreparedCall(
-            question=question or record.question,
+            question=variant.question or record.question,
             messages=messages,
             params=params,
             material=material,

@@ -18,6 +18,7 @@ from llmops.gateway.credential import LocalCredential, read_credential
 if TYPE_CHECKING:
     from llmops.config import Settings
     from llmops.lineage import IndexLineage
+    from llmops.rag.manifest import Manifest
     from llmops.rag.pipeline import BuildResult, Pipeline
     from llmops.rag.retriever import RetrievalResult
 
@@ -78,21 +79,12 @@ class RemoteRetriever:
 
     def served_lineage(self) -> IndexLineage:
         """Return the lineage of the version the gateway's alias serves now."""
-        from llmops.lineage import IndexLineage
-
         manifest = self.pipeline.served()
         if manifest is None:
-            raise NotFoundError(
-                f"pipeline '{self.pipeline.name}' has no served index",
-                hint=f"build it: llmops index run {self.pipeline.name}",
-            )
-        return IndexLineage(
-            pipeline=manifest.pipeline,
-            index_version=manifest.index_version,
-            pipeline_hash=manifest.pipeline_hash,
-            embedding_model=manifest.embedding_model,
-            collection=manifest.collection,
-        )
+            from llmops.rag.manifest import not_served
+
+            raise not_served(self.pipeline.name)
+        return manifest.lineage()
 
     def retrieve(
         self,
@@ -137,7 +129,7 @@ class RemotePipeline:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._local, name)
 
-    def served(self) -> Any:
+    def served(self) -> Manifest | None:
         """Return the manifest of the version the gateway's store serves, if any."""
         found = self._client.call(
             "GET", "/admin/index/served", params={"pipeline": self._ref}, timeout=60

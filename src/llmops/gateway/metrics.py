@@ -26,32 +26,24 @@ class GatewayMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
+
+        def latency(name: str, doc: str, labels: list[str]) -> Histogram:
+            return Histogram(name, doc, labels, buckets=_LATENCY_BUCKETS, registry=r)
+
         self.requests = Counter(
             "llmops_gateway_requests",
             "Requests served",
             ["route", "endpoint", "status"],
             registry=r,
         )
-        self.latency = Histogram(
-            "llmops_gateway_request_seconds",
-            "Whole-request latency",
-            ["route", "endpoint"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        self.latency = latency(
+            "llmops_gateway_request_seconds", "Whole-request latency", ["route", "endpoint"]
         )
-        self.first_token = Histogram(
-            "llmops_gateway_first_token_seconds",
-            "Time to the first streamed token",
-            ["route"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        self.first_token = latency(
+            "llmops_gateway_first_token_seconds", "Time to the first streamed token", ["route"]
         )
-        self.retrieval = Histogram(
-            "llmops_gateway_retrieval_seconds",
-            "Retrieval latency on RAG routes",
-            ["route"],
-            buckets=_LATENCY_BUCKETS,
-            registry=r,
+        self.retrieval = latency(
+            "llmops_gateway_retrieval_seconds", "Retrieval latency on RAG routes", ["route"]
         )
         self.tokens = Counter(
             "llmops_gateway_tokens", "Tokens by kind", ["route", "kind"], registry=r

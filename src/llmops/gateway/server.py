@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llmops.address import LocalAddress, local_url
 from llmops.errors import StateError
 from llmops.gateway.app import create_app
 from llmops.gateway.runtime import GatewayRuntime
@@ -60,16 +61,7 @@ def run(
     uvicorn.Server(config).run()
 
 
-def local_url(host: str, port: int) -> str:
-    """Return the URL a client on this machine uses for a server bound to ``host:port``."""
-    if host in ("0.0.0.0", ""):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-class GatewayServer:
+class GatewayServer(LocalAddress):
     """The gateway on a free loopback port in a background thread (tests, notebooks, demos).
 
     ::
@@ -87,16 +79,6 @@ class GatewayServer:
         self.port = self._sock.getsockname()[1]
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """Return the server root URL."""
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """Return the OpenAI API root (``.../v1``)."""
-        return self.url + "/v1"
 
     def start(self, timeout: float = 60.0, *, wait_models: bool = True) -> GatewayServer:
         """Start serving; return once started (and, with ``wait_models``, models loaded)."""

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmops.mlmodels.spec import ModelSpec
-from llmops.schema_files import SCHEMA_DIR, ShippedSchema, model_schema
+from llmops.schema_files import ShippedSchema
 
-__all__ = ["SCHEMA_PATH", "SHIPPED", "model_spec_schema", "schema_text", "write_schema"]
+__all__ = ["SCHEMA_PATH", "SHIPPED", "model_spec_schema", "schema_text"]
 
-
-def model_spec_schema() -> dict[str, Any]:
-    """Return the JSON Schema of a model spec file."""
-    return model_schema(ModelSpec)
-
-
-SHIPPED = ShippedSchema(model_spec_schema, SCHEMA_DIR / "model-spec.schema.json")
-SCHEMA_PATH = SHIPPED.path
-schema_text = SHIPPED.text
-write_schema = SHIPPED.write
-
+SHIPPED = ShippedSchema.of(ModelSpec, "model-spec.schema.json")
+SCHEMA_PATH, schema_text, model_spec_schema = SHIPPED.path, SHIPPED.text, SHIPPED.build
 
 if __name__ == "__main__":  # python -m llmops.mlmodels.schema
-    print(write_schema())
+    print(SHIPPED.write())

@@ -49,12 +49,9 @@ def compute_coverage(
     if version is None:
         served = pipe.served()
         if served is None:
-            from llmops.errors import NotFoundError
+            from llmops.rag.manifest import not_served
 
-            raise NotFoundError(
-                f"pipeline '{pipeline}' has no served index",
-                hint=f"build it: llmops index run {pipeline}",
-            )
+            raise not_served(pipeline)
         version = served.index_version
     collection = pipe.collection_name(version)
     vectors: list[Any] = []

@@ -19,15 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from llmops.errors import LLMOpsError
-
 if TYPE_CHECKING:
     from llmops.config import Settings
     from llmops.embeddings import Embedder
-    from llmops.evals.golden import GoldenRecord
     from llmops.evals.judge import Judge
     from llmops.evals.metrics.base import EvalServices
-    from llmops.evals.records import TargetOutput
     from llmops.traces.store import TraceStore
 
 __all__ = ["BatchEmbedder", "MonitorServices", "Scorer", "ScoringStatus"]
@@ -116,10 +112,11 @@ class MonitorServices:
     """What the eval metrics need, for scoring production traces (``EvalServices``)."""
 
     def __init__(self, settings: Settings, judge: Judge | None) -> None:
+        from llmops.evals.metrics.base import Rubrics
+
         self.settings = settings
         self._judge = judge
-        self._registry: Any = None
-        self._rubrics: dict[str, Any] = {}
+        self.rubric = Rubrics(settings)
         self._embedder: BatchEmbedder | None = None
 
     def embedder(self) -> Embedder:
@@ -157,37 +154,6 @@ class MonitorServices:
         """Return 0: one deterministic verdict."""
         return 0.0
 
-    def rubric(self, ref: str) -> Any:
-        """Return the registry prompt ``ref``."""
-        if ref not in self._rubrics:
-            if self._registry is None:
-                from llmops.prompts import load_registry
-
-                self._registry = load_registry(self.settings)
-            self._rubrics[ref] = self._registry.get(ref)
-        return self._rubrics[ref]
-
-    def other_target(self, spec: Any) -> Any:
-        """Not available: production traces have no second target."""
-        raise LLMOpsError("pairwise metrics do not apply to production traces")
-
-    async def run_other(self, spec: Any, record: GoldenRecord, *, repeat: int = 0) -> TargetOutput:
-        """Not available: production traces have no second target."""
-        raise LLMOpsError("pairwise metrics do not apply to production traces")
-
-    async def run_variant(
-        self,
-        record: GoldenRecord,
-        *,
-        question: str | None = None,
-        system_suffix: str | None = None,
-        reorder_contexts: bool = False,
-        tag: str,
-        repeat: int = 0,
-    ) -> TargetOutput:
-        """Not available: production traces are scored as they were served."""
-        raise LLMOpsError("probe metrics do not apply to production traces")
-
     def lend(self) -> EvalServices:
         """Return what a metric is lent (``EvalServices``), backed by this object."""
         from llmops.evals.metrics.base import EvalServices
@@ -201,10 +167,7 @@ class MonitorServices:
             judge_aggregate=self.judge_aggregate,
             judge_temperature=self.judge_temperature,
             rubric=self.rubric,
-            other_target=self.other_target,
-            run_other=self.run_other,
-            run_variant=self.run_variant,
-        )
+        )  # no other targets, no probes: production traces are scored as they were served
 
 
 class Scorer:

@@ -81,34 +81,30 @@ def _templates(version: PromptVersion) -> dict[str, str]:
     return out
 
 
+def _change(key: str, before: Any, after: Any, refs: tuple[str, str] | None = None) -> list[Change]:
+    """Return the change at ``key`` (none when equal); ``refs`` asks for a unified text diff."""
+    if before == after:
+        return []
+    if before is _MISSING:
+        return [Change(key=key, kind="added", after=after)]
+    if after is _MISSING:
+        return [Change(key=key, kind="removed", before=before)]
+    unified = None
+    if refs is not None:
+        lines = difflib.unified_diff(
+            str(before).splitlines(), str(after).splitlines(), *refs, lineterm="", n=2
+        )
+        unified = "\n".join(lines)
+    return [Change(key=key, kind="changed", before=before, after=after, diff=unified)]
+
+
 def diff_versions(a: PromptVersion, b: PromptVersion) -> PromptDiff:
     """Return the changes from version ``a`` to version ``b``."""
     changes: list[Change] = []
     ta, tb = _templates(a), _templates(b)
     for key in sorted(set(ta) | set(tb), key=lambda k: (k.split("]")[0], k)):
-        before, after = ta.get(key, _MISSING), tb.get(key, _MISSING)
-        if before == after:
-            continue
-        if before is _MISSING:
-            changes.append(Change(key=key, kind="added", after=after))
-        elif after is _MISSING:
-            changes.append(Change(key=key, kind="removed", before=before))
-        else:
-            unified = None
-            if key.endswith("content") or key == "template":
-                unified = "\n".join(
-                    difflib.unified_diff(
-                        str(before).splitlines(),
-                        str(after).splitlines(),
-                        a.ref,
-                        b.ref,
-                        lineterm="",
-                        n=2,
-                    )
-                )
-            changes.append(
-                Change(key=key, kind="changed", before=before, after=after, diff=unified)
-            )
+        refs = (a.ref, b.ref) if key.endswith("content") or key == "template" else None
+        changes += _change(key, ta.get(key, _MISSING), tb.get(key, _MISSING), refs)
     fa: dict[str, Any] = {}
     fb: dict[str, Any] = {}
     for version, flat in ((a, fa), (b, fb)):
@@ -117,15 +113,7 @@ def diff_versions(a: PromptVersion, b: PromptVersion) -> PromptDiff:
         semantic.pop("template", None)
         _flatten(semantic, "", flat)
     for key in sorted(set(fa) | set(fb)):
-        before, after = fa.get(key, _MISSING), fb.get(key, _MISSING)
-        if before == after:
-            continue
-        if before is _MISSING:
-            changes.append(Change(key=key, kind="added", after=after))
-        elif after is _MISSING:
-            changes.append(Change(key=key, kind="removed", before=before))
-        else:
-            changes.append(Change(key=key, kind="changed", before=before, after=after))
+        changes += _change(key, fa.get(key, _MISSING), fb.get(key, _MISSING))
     return PromptDiff(
         a=a.ref, b=b.ref, a_hash=a.content_hash, b_hash=b.content_hash, changes=changes
     )

@@ -12,14 +12,25 @@ import time
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from llmops.atomic import atomic_write_json
+from llmops.errors import NotFoundError
 from llmops.hashing import sha256_text
 
-__all__ = ["DocumentEntry", "FileRecord", "Manifest", "ManifestStore", "index_version"]
+if TYPE_CHECKING:
+    from llmops.lineage import IndexLineage
+
+__all__ = [
+    "DocumentEntry",
+    "FileRecord",
+    "Manifest",
+    "ManifestStore",
+    "index_version",
+    "not_served",
+]
 
 
 def index_version(pipeline_hash: str, model: str, dim: int, chunk_ids: list[str]) -> str:
@@ -78,6 +89,19 @@ class Manifest(BaseModel):
     def chunk_ids(self) -> list[str]:
         """Return every chunk id."""
         return [cid for d in self.documents.values() for cid, _ in d.chunks]
+
+    def lineage(self) -> IndexLineage:
+        """Return the lineage record of this version (the fields the two share)."""
+        from llmops.lineage import IndexLineage
+
+        return IndexLineage.model_validate(self.model_dump(include=set(IndexLineage.model_fields)))
+
+
+def not_served(pipeline: str) -> NotFoundError:
+    """Return the error for a pipeline that serves no index yet (the hint builds one)."""
+    return NotFoundError(
+        f"pipeline '{pipeline}' has no served index", hint=f"build it: llmops index run {pipeline}"
+    )
 
 
 def library_versions() -> dict[str, str]:

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmops.errors import ConfigError, NotFoundError, UsageError
+from llmops.errors import ConfigError, UsageError
 from llmops.lineage import IndexLineage
+from llmops.rag.manifest import not_served
 from llmops.rag.store import Point, Query
 from llmops.registry import Registry
 from llmops.suggest import suggestion
@@ -60,15 +61,7 @@ class RetrievedChunk(BaseModel):
         """Return this chunk as a provider ``Context``."""
         from llmops.providers.base import Context
 
-        return Context(
-            id=self.id,
-            text=self.text,
-            score=self.score,
-            source=self.source,
-            title=self.title,
-            heading_path=self.heading_path,
-            chunk_index=self.chunk_index,
-        )
+        return Context(**self.model_dump(exclude={"metadata"}))
 
 
 class RetrievalResult(BaseModel):
@@ -171,10 +164,7 @@ class Retriever:
         alias = self.pipeline.spec.alias
         collection = self.pipeline.store().alias_target(alias)
         if collection is None:
-            raise NotFoundError(
-                f"pipeline '{self.pipeline.name}' has no served index",
-                hint=f"build it: llmops index run {self.pipeline.name}",
-            )
+            raise not_served(self.pipeline.name)
         cached = self._lineage.get(collection)
         if cached is None:
             version = collection.rsplit("__", 1)[-1]

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from llmops.rag.spec import PipelineSpec
-from llmops.schema_files import SCHEMA_DIR, ShippedSchema, model_schema
+from llmops.schema_files import ShippedSchema
 
-__all__ = ["SCHEMA_PATH", "SHIPPED", "pipeline_schema", "schema_text", "write_schema"]
+__all__ = ["SCHEMA_PATH", "SHIPPED", "pipeline_schema", "schema_text"]
 
-
-def pipeline_schema() -> dict[str, Any]:
-    """Return the JSON Schema of a pipeline file."""
-    return model_schema(PipelineSpec)
-
-
-SHIPPED = ShippedSchema(pipeline_schema, SCHEMA_DIR / "pipeline.schema.json")
-SCHEMA_PATH = SHIPPED.path
-schema_text = SHIPPED.text
-write_schema = SHIPPED.write
-
+SHIPPED = ShippedSchema.of(PipelineSpec, "pipeline.schema.json")
+SCHEMA_PATH, schema_text, pipeline_schema = SHIPPED.path, SHIPPED.text, SHIPPED.build
 
 if __name__ == "__main__":  # python -m llmops.rag.schema
-    print(write_schema())
+    print(SHIPPED.write())

@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from llmops.address import LocalAddress
 from llmops.testing.http_wire import Connection, Request, error_json
 from llmops.testing.replies import (
     Reply,
@@ -53,7 +54,7 @@ __all__ = ["Responder", "ScriptedLLMServer", "main"]
 Responder = Callable[[dict[str, Any]], "Reply | None"]
 
 
-class ScriptedLLMServer:
+class ScriptedLLMServer(LocalAddress):
     """An OpenAI-compatible HTTP server on loopback whose answers the test scripts."""
 
     def __init__(
@@ -87,16 +88,6 @@ class ScriptedLLMServer:
         self._connections: set[Connection] = set()
 
     # -- scripting (called from the test's thread) ---------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """Return ``http://host:port`` (no ``/v1``)."""
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """Return the OpenAI base URL, ``http://host:port/v1``."""
-        return self.url + "/v1"
 
     def enqueue(self, *replies: Reply) -> None:
         """Queue replies for the next generation requests, first in first out."""

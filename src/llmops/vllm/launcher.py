@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from llmops.address import LocalAddress
 from llmops.errors import ConfigError, StateError
 from llmops.vllm.profile import VllmProfile, build_command
 from llmops.vllm.upstreams import UpstreamRecord, register_upstream
@@ -74,18 +75,12 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def _connect_host(host: str) -> str:
-    # A wildcard listen address is reached through loopback from the same machine.
-    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(
-        host, f"[{host}]" if ":" in host else host
-    )
-
-
-class VllmServer:
+class VllmServer(LocalAddress):
     """One vLLM server process started from a profile."""
 
     def __init__(self, profile: VllmProfile, python: str, log_path: Path) -> None:
         self.profile = profile
+        self.host = profile.host
         self.python = python
         self.log_path = log_path
         listen = profile.host if profile.host not in ("0.0.0.0", "") else "127.0.0.1"
@@ -94,16 +89,6 @@ class VllmServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.started_at: str | None = None
         self._log: IO[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """Return the server root, e.g. ``http://127.0.0.1:8000``."""
-        return f"http://{_connect_host(self.profile.host)}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """Return the OpenAI base URL (``.../v1``)."""
-        return self.url + "/v1"
 
     def environment(self) -> dict[str, str]:
         """Return the server's environment: ours, the profile's ``env`` and the API key."""

@@ -25,10 +25,13 @@ from llmops.evals.records import MetricResult, TargetOutput
 from llmops.registry import Registry
 
 if TYPE_CHECKING:
+    from llmops.config import Settings
     from llmops.embeddings import Embedder
     from llmops.evals.golden import GoldenRecord
     from llmops.evals.judge import Judge
     from llmops.evals.suite import MetricSpec
+    from llmops.evals.targets import Variant
+    from llmops.prompts import PromptRegistry, PromptVersion
 
 __all__ = [
     "BUILTIN_MODULES",
@@ -39,6 +42,7 @@ __all__ = [
     "JudgedMetric",
     "Metric",
     "RunOther",
+    "Rubrics",
     "RunVariant",
     "available_metrics",
     "create_metric",
@@ -68,17 +72,29 @@ class RunVariant(Protocol):
     """Run the suite's target on a variant of a record (a probe), through the cache."""
 
     async def __call__(
-        self,
-        record: GoldenRecord,
-        *,
-        question: str | None = None,
-        system_suffix: str | None = None,
-        reorder_contexts: bool = False,
-        tag: str,
-        repeat: int = 0,
+        self, record: GoldenRecord, variant: Variant, *, tag: str, repeat: int = 0
     ) -> TargetOutput:
         """Return the target's output for the variant."""
         ...
+
+
+class Rubrics:
+    """Registry prompts by reference, each loaded once (the registry opens on first use)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loaded: dict[str, PromptVersion] = {}
+        self._registry: PromptRegistry | None = None
+
+    def __call__(self, ref: str) -> PromptVersion:
+        """Return the registry prompt ``ref``."""
+        if ref not in self.loaded:
+            if self._registry is None:
+                from llmops.prompts import load_registry
+
+                self._registry = load_registry(self.settings)
+            self.loaded[ref] = self._registry.get(ref)
+        return self.loaded[ref]
 
 
 def _local_embedder() -> Embedder:
@@ -97,24 +113,21 @@ def _no_rubric(ref: str) -> Any:
     raise NotFoundError(f"no prompt registry lent to this metric: cannot resolve rubric '{ref}'")
 
 
+_NO_OTHERS = "no other targets lent to this metric: pairwise comparisons run in an eval run only"
+
+
 def _no_other_target(spec: Any) -> Any:
-    raise ConfigError("no other targets lent to this metric (pairwise comparisons need a runner)")
+    raise ConfigError(_NO_OTHERS)
 
 
 async def _no_run_other(spec: Any, record: GoldenRecord, *, repeat: int = 0) -> TargetOutput:
-    raise ConfigError("no other targets lent to this metric (pairwise comparisons need a runner)")
+    raise ConfigError(_NO_OTHERS)
 
 
 async def _no_run_variant(
-    record: GoldenRecord,
-    *,
-    question: str | None = None,
-    system_suffix: str | None = None,
-    reorder_contexts: bool = False,
-    tag: str,
-    repeat: int = 0,
+    record: GoldenRecord, variant: Variant, *, tag: str, repeat: int = 0
 ) -> TargetOutput:
-    raise ConfigError(f"{tag}: no target lent to this metric (probes need a runner)")
+    raise ConfigError(f"{tag}: no target lent to this metric: probes run in an eval run only")
 
 
 @dataclass(frozen=True)
