@@ -124,10 +124,13 @@ def _agentdojo_wheel(make_wheel: Any) -> Path:
 
 
 def test_agentdojo_goals_are_planted_at_injection_points(make_wheel: Any) -> None:
-    records = agentdojo_records(_agentdojo_wheel(make_wheel))
-    assert records == agentdojo_records(_agentdojo_wheel(make_wheel))  # deterministic
-    attacks = [r for r in records if r.label == "attack"]
-    benign = {r.text for r in records if r.label == "benign"}
+    wheel = _agentdojo_wheel(make_wheel)
+    records = agentdojo_records(wheel)
+    assert records == agentdojo_records(wheel)  # deterministic
+    by_label: dict[str, list[Any]] = {"attack": [], "benign": []}
+    for r in records:
+        by_label[r.label].append(r)
+    attacks, benign = by_label["attack"], {r.text for r in by_label["benign"]}
     # Two resolvable goals x two templates (the docstring, the {tools} one and the goal with
     # an unresolved name are left out).
     assert len(attacks) == 4 and {r.category for r in attacks} == {"indirect"}
