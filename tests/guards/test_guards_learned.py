@@ -95,6 +95,9 @@ def test_the_shipped_model_loads() -> None:
     assert model.emb_coef.shape == (384,) and model.lex_coef.ndim == 1
     assert 0.0 < model.threshold <= 0.9
     assert model.meta["embedding"] == "onnx:all-MiniLM-L6-v2"
+    # The shipped option's parts are all shipped: a character model exactly when it has one.
+    option = train.OPTIONS[model.meta["option"]]
+    assert (model.chr_coef is not None) == option.chars and model.meta["patsig"] == option.patsig
 
 
 def test_nested_selection_never_reads_the_held_out_source() -> None:

@@ -117,6 +117,23 @@ SOURCES: dict[str, SourceInfo] = {
         "train",
         True,
     ),
+    "deepteam": SourceInfo(
+        "deepteam 1.0.10 wheel (Confident AI), the worked examples of the injection-type attack "
+        "and vulnerability templates (deepteam/attacks/single_turn/*/template.py, "
+        "deepteam/vulnerabilities/*/template.py): prompt leakage/probing, goal hijacking, "
+        "authority/system overrides, context poisoning, debug access (session 4)",
+        "Apache-2.0 (deepteam)",
+        "train",
+        True,
+    ),
+    "agentdojo": SourceInfo(
+        "AgentDojo 0.1.35 wheel (Debenedetti et al. 2024): injection goals x its attack "
+        "templates planted at its environments' injection points; benign: the environment "
+        "texts (e-mails, calendar, files, reviews) with default values (session 4)",
+        "MIT (agentdojo)",
+        "train",
+        True,
+    ),
     "psfuzz-injections": SourceInfo(
         "prompt-security-fuzzer 2.1.1 wheel, ps_fuzz/attack_data/prompt_injections_for_base64"
         ".parquet: 203 injection prompts (en/de) from deepset/prompt-injections",

@@ -5,7 +5,8 @@
     python -m llmops.guards.train fit                   # shipped texts + Python docs + man pages
     python -m llmops.guards.train evaluate --pyrit-wheel pyrit-1.1.0-py3-none-any.whl --jobs 2
     python -m llmops.guards.train extract --pyrit-wheel W --psfuzz-wheel W2 \\
-        --spikee-wheel W3 --promptinject-wheel W4 --project-data tests/data/guards
+        --spikee-wheel W3 --promptinject-wheel W4 --deepteam-wheel W5 --agentdojo-wheel W6 \\
+        --project-data tests/data/guards
 
 ``fit`` writes ``injection_model.json``, ``injection_lexical.npy`` and ``injection_manifest.json``
 (sources, licenses, counts, content digests) into ``src/llmops/_data/guards`` (or ``--out``).
@@ -48,6 +49,7 @@ from llmops.guards.sources import (
     pyrit_records,
     write_shipped,
 )
+from llmops.guards.sources_agents import agentdojo_records, deepteam_records
 from llmops.guards.sources_pypi import promptinject_records, spikee_records
 
 if TYPE_CHECKING:
@@ -432,6 +434,8 @@ def main(argv: list[str] | None = None) -> int:
     ext.add_argument("--psfuzz-wheel", type=Path, required=True)
     ext.add_argument("--spikee-wheel", type=Path, required=True)
     ext.add_argument("--promptinject-wheel", type=Path, required=True)
+    ext.add_argument("--deepteam-wheel", type=Path, required=True)
+    ext.add_argument("--agentdojo-wheel", type=Path, required=True)
     ext.add_argument("--project-data", type=Path, default=Path("tests/data/guards"))
     fit_p = sub.add_parser("fit", help="train on every training source; write the model")
     fit_p.add_argument("--out", type=Path, default=DATA)
@@ -455,6 +459,9 @@ def main(argv: list[str] | None = None) -> int:
         wheel_rows = pyrit_records(args.pyrit_wheel) + psfuzz_records(args.psfuzz_wheel)
         wheel_rows += spikee_records(args.spikee_wheel)
         wheel_rows += promptinject_records(args.promptinject_wheel)
+        wheel_rows += deepteam_records(args.deepteam_wheel) + agentdojo_records(
+            args.agentdojo_wheel
+        )
         wheel_rows = [r for r in wheel_rows if SOURCES[r.source].shipped]
         records = wheel_rows + _project_records(args.project_data)
         write_shipped(records, DATA / "train_texts.jsonl.gz")
