@@ -4,8 +4,6 @@ the admin index operations the gateway runs in-process as the store's owner."""
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import orjson
 import pytest
 from gateway_helpers import running_gateway
 from openai import OpenAI
+from project_files import docs_pipeline, write_rag_project
 
 from llmops.config import load_settings
 from llmops.gateway.auth import hash_key
@@ -38,32 +37,14 @@ DOCS = {
         """,
 }
 
-PIPELINE = """\
-name: docs
-sources:
-  - path: docs
-chunking:
-  chunk_size: 64
-  chunk_overlap: 8
-sparse:
-  enabled: false
-store:
-  retention: 3
-"""
+PIPELINE = docs_pipeline("sparse:\n  enabled: false\nstore:\n  retention: 3\n")
 
 
 @pytest.fixture
 def project(tmp_path: Path, repo_root: Path) -> Iterator[Path]:
-    root = tmp_path / "proj"
-    (root / "rag_pipelines").mkdir(parents=True)
-    (root / "llmops.yaml").write_text("project: gwrag\n")
-    (root / "rag_pipelines" / "docs.yaml").write_text(PIPELINE)
-    for name, text in DOCS.items():
-        path = root / "docs" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    shutil.copytree(repo_root / "prompts", root / "prompts")
-    yield root
+    yield write_rag_project(
+        tmp_path / "gwrag", DOCS, pipeline=PIPELINE, prompts=repo_root / "prompts"
+    )
     from llmops.rag.store import close_stores
 
     close_stores()

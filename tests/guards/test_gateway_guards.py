@@ -8,7 +8,6 @@ an error event after the first tokens were already delivered; every outcome is i
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from project_files import docs_pipeline, write_rag_project
 
 from llmops.config import load_settings
 from llmops.gateway import GatewayRuntime, GatewayServer
@@ -287,23 +287,14 @@ DOCS = {
     ),
     "bikes.md": "# Bikes\n\nOil the bicycle chain every 300 kilometres.\n",
 }
-PIPELINE = (
-    "name: docs\nsources:\n  - path: docs\nchunking:\n  chunk_size: 64\n  chunk_overlap: 8\n"
-    "sparse:\n  enabled: false\nstore:\n  retention: 3\n"
-)
+PIPELINE = docs_pipeline("sparse:\n  enabled: false\nstore:\n  retention: 3\n")
 
 
 @pytest.fixture
 def rag_project(tmp_path: Path, repo_root: Path) -> Iterator[Path]:
-    root = tmp_path / "proj"
-    (root / "rag_pipelines").mkdir(parents=True)
-    (root / "llmops.yaml").write_text("project: guardrag\n")
-    (root / "rag_pipelines" / "docs.yaml").write_text(PIPELINE)
-    for name, text in DOCS.items():
-        (root / "docs").mkdir(exist_ok=True)
-        (root / "docs" / name).write_text(text)
-    shutil.copytree(repo_root / "prompts", root / "prompts")
-    yield root
+    yield write_rag_project(
+        tmp_path / "guardrag", DOCS, pipeline=PIPELINE, prompts=repo_root / "prompts"
+    )
     from llmops.rag.store import close_stores
 
     close_stores()
@@ -385,15 +376,9 @@ POISONED = {
 
 @pytest.fixture
 def poisoned_project(tmp_path: Path, repo_root: Path) -> Iterator[Path]:
-    root = tmp_path / "poisoned"
-    (root / "rag_pipelines").mkdir(parents=True)
-    (root / "docs").mkdir()
-    (root / "llmops.yaml").write_text("project: poisoned\n")
-    (root / "rag_pipelines" / "docs.yaml").write_text(PIPELINE)
-    for name, text in POISONED.items():
-        (root / "docs" / name).write_text(text)
-    shutil.copytree(repo_root / "prompts", root / "prompts")
-    yield root
+    yield write_rag_project(
+        tmp_path / "poisoned", POISONED, pipeline=PIPELINE, prompts=repo_root / "prompts"
+    )
     from llmops.rag.store import close_stores
 
     close_stores()
