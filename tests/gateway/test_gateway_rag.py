@@ -12,7 +12,7 @@ import orjson
 import pytest
 from gateway_helpers import running_gateway
 from openai import OpenAI
-from project_files import docs_pipeline, write_rag_project
+from project_files import extractive_rag_gateway, rag_project_at
 
 from llmops.config import load_settings
 from llmops.gateway.auth import hash_key
@@ -37,35 +37,18 @@ DOCS = {
         """,
 }
 
-PIPELINE = docs_pipeline("sparse:\n  enabled: false\nstore:\n  retention: 3\n")
-
 
 @pytest.fixture
 def project(tmp_path: Path, repo_root: Path) -> Iterator[Path]:
-    yield write_rag_project(
-        tmp_path / "gwrag", DOCS, pipeline=PIPELINE, prompts=repo_root / "prompts"
-    )
-    from llmops.rag.store import close_stores
-
-    close_stores()
+    with rag_project_at(tmp_path / "gwrag", DOCS, prompts=repo_root / "prompts") as root:
+        yield root
 
 
 def test_rag_route_end_to_end(project: Path) -> None:
     from llmops.rag import Pipeline
 
     first = Pipeline.from_name("docs", load_settings(project)).run()
-    config = {
-        "auth": {"enabled": True, "keys_env": "GW_RAG_KEYS"},
-        "upstreams": {"offline": {"kind": "extractive"}},
-        "routes": {
-            "qa": {
-                "upstream": "offline",
-                "prompt": "rag-answer@production",
-                "pipeline": "docs",
-                "retrieval": {"k": 2},
-            },
-        },
-    }
+    config = {"auth": {"enabled": True, "keys_env": "GW_RAG_KEYS"}, **extractive_rag_gateway(k=2)}
     keys = orjson.dumps(
         [{"id": "ops", "sha256": hash_key("sk-ops"), "scopes": ["*", "admin"]}]
     ).decode()
