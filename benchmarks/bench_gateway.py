@@ -159,26 +159,24 @@ def run_load(
     cpus: str | None = None,
 ) -> dict[str, Any]:
     """Run the load generator in a separate process and return its figures."""
-    cmd = [
-        sys.executable,
-        str(HERE),
-        "--loadgen",
+    cmd = _loadgen_cmd(
         url,
-        "--concurrency",
-        str(concurrency),
-        "--requests",
-        str(requests),
-        "--duration",
-        str(duration),
-        "--model",
-        model,
-        "--warmup",
-        str(warmup),
-    ]
-    if stream:
-        cmd.append("--stream")
+        concurrency=concurrency,
+        requests=requests,
+        duration=duration,
+        model=model,
+        warmup=warmup,
+    ) + (["--stream"] if stream else [])
     out = subprocess.run(_pinned(cmd, cpus), capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _loadgen_cmd(url: str, **options: object) -> list[str]:
+    """The command line of this script's load generator: ``--loadgen URL --option value ...``."""
+    cmd = [sys.executable, str(HERE), "--loadgen", url]
+    for name, value in options.items():
+        cmd += [f"--{name}", str(value)]
+    return cmd
 
 
 # -- servers -----------------------------------------------------------------------------------------
@@ -495,23 +493,14 @@ def soak(
     base: str, pid: int, seconds: float, cpus: str | None, concurrency: int = 16
 ) -> dict[str, Any]:
     """Run steady load for ``seconds`` and sample the gateway's RSS."""
-    url = base + "/chat/completions"
-    cmd = [
-        sys.executable,
-        str(HERE),
-        "--loadgen",
-        url,
-        "--concurrency",
-        str(concurrency),
-        "--duration",
-        str(seconds),
-        "--requests",
-        "0",
-        "--warmup",
-        str(concurrency),
-        "--model",
-        "bench",
-    ]
+    cmd = _loadgen_cmd(
+        base + "/chat/completions",
+        concurrency=concurrency,
+        duration=seconds,
+        requests=0,
+        warmup=concurrency,
+        model="bench",
+    )
     proc = subprocess.Popen(_pinned(cmd, cpus), stdout=subprocess.PIPE, text=True)
     samples = [_rss_mb(pid)]
     while proc.poll() is None:

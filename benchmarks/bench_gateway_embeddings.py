@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from procs import free_port, stop
+from procs import free_port, stop, wait_http
 
 MB = 1024 * 1024
 
@@ -56,23 +56,19 @@ def _serve(
     cmd = [sys.executable, "-m", "llmops", "serve", "-c", str(path), "--log-level", "warning"]
     proc = subprocess.Popen(cmd, env=env, cwd=work)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                # Warm: the model loads on first use where the gateway does not load it at start.
-                httpx.post(
-                    url + "/v1/embeddings",
-                    json={"model": "all-MiniLM-L6-v2", "input": "warm"},
-                    headers={"authorization": "Bearer sk-bench"},
-                    timeout=120,
-                )
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("the gateway did not become ready")
+    try:
+        wait_http(url + "/readyz", proc)
+    except RuntimeError:
+        stop(proc)
+        raise
+    # Warm: the model loads on first use where the gateway does not load it at start.
+    httpx.post(
+        url + "/v1/embeddings",
+        json={"model": "all-MiniLM-L6-v2", "input": "warm"},
+        headers={"authorization": "Bearer sk-bench"},
+        timeout=120,
+    )
+    return proc, url
 
 
 def _rchar(pid: int) -> int:

@@ -31,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -269,15 +271,25 @@ def cross_quality(
     }
 
 
+@contextmanager
+def _workspace(prefix: str, fraction: float) -> Iterator[tuple[Path, list[Path], Any]]:
+    """A throwaway folder with the state root, corpus/ and the project: (folder, files, settings)."""
+    from llmops.rag import close_stores
+
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["LLMOPS_HOME"] = str(work / "home")
+    try:
+        files = _corpus(work / "corpus", fraction)
+        yield work, files, _project(work / "proj", work / "corpus")
+    finally:
+        close_stores()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _only_agreement(args: Any) -> dict[str, Any]:
     from llmops.rag import Pipeline, Retriever
 
-    work = Path(tempfile.mkdtemp(prefix="bench-agree-"))
-    os.environ["LLMOPS_HOME"] = str(work / "home")
-    try:
-        corpus = work / "corpus"
-        files = _corpus(corpus, args.fraction)
-        settings = _project(work / "proj", corpus)
+    with _workspace("bench-agree-", args.fraction) as (_, files, settings):
         plain, onnx = Pipeline.from_name("plain", settings), Pipeline.from_name("onnx", settings)
         golden = _golden()
         texts = _chunk_texts(plain)
@@ -295,11 +307,6 @@ def _only_agreement(args: Any) -> dict[str, Any]:
             "vector_agreement": agreement(texts, [r["input"] for r in golden]),
             "torch_index_onnx_queries": cross_quality(plain, onnx, golden),
         }
-    finally:
-        from llmops.rag import close_stores
-
-        close_stores()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def _mem_child(workdir: Path, scale: int, fraction: float) -> None:
@@ -389,12 +396,8 @@ def main() -> None:
     from llmops.embeddings import get_embedder
     from llmops.rag import Pipeline, Retriever
 
-    work = Path(tempfile.mkdtemp(prefix="bench-index-"))
-    os.environ["LLMOPS_HOME"] = str(work / "home")
-    try:
+    with _workspace("bench-index-", args.fraction) as (work, files, settings):
         corpus = work / "corpus"
-        files = _corpus(corpus, args.fraction)
-        settings = _project(work / "proj", corpus)
         plain, fast = Pipeline.from_name("plain", settings), Pipeline.from_name("fast", settings)
         onnx = Pipeline.from_name("onnx", settings)
         emb_plain, emb_fast, emb_onnx = get_embedder(PLAIN), get_embedder(FAST), get_embedder(ONNX)
@@ -516,11 +519,6 @@ def main() -> None:
         if not args.no_mem:
             table["peak_memory"] = _mem(args.mem_scale, args.fraction)
         print(json.dumps(table, indent=2))
-    finally:
-        from llmops.rag import close_stores
-
-        close_stores()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,12 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from llmops.testing import ScriptedLLMServer
 
 import llmops  # noqa: F401  (sets the offline switches before anything heavy is imported)
 
@@ -119,6 +123,22 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         return CliResult(code, out, err)
 
     yield run
+
+
+@pytest.fixture(scope="session")
+def scripted_server() -> Iterator[ScriptedLLMServer]:
+    """One scripted OpenAI-compatible server on loopback for the session (see ``srv``)."""
+    from llmops.testing import ScriptedLLMServer
+
+    with ScriptedLLMServer() as server:
+        yield server
+
+
+@pytest.fixture
+def srv(scripted_server: ScriptedLLMServer) -> ScriptedLLMServer:
+    """The session's scripted server with no queued replies, responder or recorded requests."""
+    scripted_server.reset()
+    return scripted_server
 
 
 @pytest.fixture(scope="session")

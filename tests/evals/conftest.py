@@ -26,6 +26,14 @@ def llm(llm_server: ScriptedLLMServer) -> Iterator[ScriptedLLMServer]:
 
 
 @pytest.fixture
+def judge(llm: ScriptedLLMServer, monkeypatch: pytest.MonkeyPatch) -> ScriptedLLMServer:
+    """The scripted LLM as the eval judge (LLMOPS_JUDGE_BASE_URL and LLMOPS_JUDGE_MODEL set)."""
+    monkeypatch.setenv("LLMOPS_JUDGE_BASE_URL", llm.base_url)
+    monkeypatch.setenv("LLMOPS_JUDGE_MODEL", "judge-model")
+    return llm
+
+
+@pytest.fixture
 def project(tmp_path: Path) -> Project:
     proj = Project(tmp_path / "proj")
     proj.write("llmops.yaml", "project: evals-test\n")

@@ -11,6 +11,8 @@ import yaml
 
 from llmops.testing import Reply
 
+RUBRICS = Path(__file__).with_name("prompts")
+
 # A small golden set about made-up facts; the scripted target knows the answers.
 FACTS = {
     "What colour is the zorb?": ("The zorb is blue.", "zorb.md"),
@@ -104,35 +106,10 @@ def http_suite(url: str, **over: Any) -> dict[str, Any]:
     return suite
 
 
-JUDGE_RUBRIC = """\
-name: judge-ok
-description: Test rubric that asks for a JSON verdict.
-variables:
-  question: {type: string}
-  answer: {type: string}
-  contexts: {type: array}
-messages:
-  - role: system
-    content: "You are an evaluator. Reply with JSON {score, verdict, reason}."
-  - role: user
-    content: "Question: {{ question }} Answer: {{ answer }}"
-params:
-  temperature: 0
-"""
+# Test rubrics (prompt files a project copies into prompts/).
+JUDGE_RUBRIC = (RUBRICS / "judge-ok.yaml").read_text("utf-8")
 
-RAG_RUBRIC = """\
-name: judge-rag
-description: Test rubric for the combined four-aspect verdict.
-variables:
-  question: {type: string}
-  answer: {type: string}
-  contexts: {type: array}
-messages:
-  - role: system
-    content: "You are a RAG evaluator. Reply with JSON with faithfulness, answer_relevancy, context_precision, context_recall."
-  - role: user
-    content: "Question: {{ question }} Answer: {{ answer }}"
-"""
+RAG_RUBRIC = (RUBRICS / "judge-rag.yaml").read_text("utf-8")
 
 
 def verdict(score: float, reason: str = "ok") -> str:

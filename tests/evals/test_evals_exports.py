@@ -1,4 +1,4 @@
-"""The public API of llmops.evals is pinned."""
+"""Every name llmops.evals and its metrics export resolves; the metric registry is full."""
 
 from __future__ import annotations
 
@@ -6,32 +6,8 @@ import llmops.evals
 import llmops.evals.metrics
 
 
-def test_evals_exports() -> None:
-    assert sorted(llmops.evals.__all__) == [
-        "BaseMetric",
-        "EvalRunner",
-        "GoldenRecord",
-        "GoldenSet",
-        "ItemContext",
-        "ItemRow",
-        "Metric",
-        "MetricResult",
-        "MetricSpec",
-        "MetricSummary",
-        "Preflight",
-        "RunOptions",
-        "RunResult",
-        "Suite",
-        "TargetOutput",
-        "available_metrics",
-        "load_baseline",
-        "load_golden_set",
-        "load_golden_sets",
-        "load_suite",
-        "register_metric",
-        "register_target",
-        "run_suite",
-    ]
+def test_evals_exports_resolve() -> None:
+    """The exact list is pinned in tests/core/public_api.json; metrics resolve too."""
     for name in llmops.evals.__all__ + llmops.evals.metrics.__all__:
         assert getattr(llmops.evals, name, None) or getattr(llmops.evals.metrics, name)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from evals_helpers import Project
+from project_files import extractive_rag_gateway
 
 from llmops.evals import load_suite, run_suite
 
@@ -120,17 +121,7 @@ def test_http_target_through_the_real_gateway(rag_project: Project) -> None:
     from llmops.gateway.config import GatewayConfig
     from llmops.rag.store import close_stores
 
-    config = {
-        "upstreams": {"offline": {"kind": "extractive"}},
-        "routes": {
-            "qa": {
-                "upstream": "offline",
-                "prompt": "rag-answer@production",
-                "pipeline": "docs",
-                "retrieval": {"k": 2},
-            }
-        },
-    }
+    config = extractive_rag_gateway(k=2)
     settings = load_settings(rag_project.root)
     server = GatewayServer(GatewayRuntime(GatewayConfig.model_validate(config), settings))
     server.start()

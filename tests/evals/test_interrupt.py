@@ -18,6 +18,19 @@ from llmops.demo import interruptible
 from llmops.testing import Reply, ScriptedLLMServer, wait_until
 
 
+def _eval_run(project: Project, home: Path, *args: str, **popen: Any) -> subprocess.Popen[str]:
+    """Start ``llmops eval run evals/facts.yaml ARGS`` in its own process, state under ``home``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "llmops", "eval", "run", "evals/facts.yaml", *args],
+        cwd=project.root,
+        env={**os.environ, "LLMOPS_HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+
+
 def test_ctrl_c_keeps_partial_results_and_rerun_resumes(
     project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -26,26 +39,9 @@ def test_ctrl_c_keeps_partial_results_and_rerun_resumes(
 
     llm.set_responder(slow)
     make_suite(concurrency=1, metrics=[{"type": "contains"}, {"type": "hallucination"}])
-    env = {**os.environ, "LLMOPS_HOME": str(tmp_path / "home")}
-    cmd = [
-        sys.executable,
-        "-m",
-        "llmops",
-        "eval",
-        "run",
-        "evals/facts.yaml",
-        "--out",
-        str(tmp_path / "out"),
-    ]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=project.root,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=interruptible,  # Ctrl-C works even when the suite runs in the background
-    )
+    out = ("--out", str(tmp_path / "out"))
+    # preexec_fn: Ctrl-C works even when the suite runs in the background
+    proc = _eval_run(project, tmp_path / "home", *out, preexec_fn=interruptible)
     cache = tmp_path / "home/cache/models"
 
     def finished_rows() -> bool:
@@ -64,11 +60,10 @@ def test_ctrl_c_keeps_partial_results_and_rerun_resumes(
 
     llm.requests.clear()
     llm.set_responder(knowing_responder)
-    done = subprocess.run(
-        [*cmd, "--json"], cwd=project.root, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    calls = json.loads(done.stdout)["suites"][0]["calls"]
+    done = _eval_run(project, tmp_path / "home", *out, "--json")
+    stdout, stderr = done.communicate(timeout=120)
+    assert done.returncode == 0, stderr
+    calls = json.loads(stdout)["suites"][0]["calls"]
     assert calls["cache_hits"] >= finished
     assert calls["target_calls"] <= 8 - finished
 
@@ -78,19 +73,7 @@ def test_concurrent_runs_share_the_cache_safely(
 ) -> None:
     llm.set_responder(lambda body: dataclasses.replace(knowing_responder(body), delay=0.05))
     make_suite(metrics=[{"type": "contains"}, {"type": "hallucination"}])
-    env = {**os.environ, "LLMOPS_HOME": str(tmp_path / "home")}
-    cmd = [sys.executable, "-m", "llmops", "eval", "run", "evals/facts.yaml", "--json"]
-    procs = [
-        subprocess.Popen(
-            cmd,
-            cwd=project.root,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
+    procs = [_eval_run(project, tmp_path / "home", "--json") for _ in range(2)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     means = [json.loads(out)["suites"][0]["metrics"][0]["mean"] for out, _ in outs]
@@ -98,7 +81,5 @@ def test_concurrent_runs_share_the_cache_safely(
     entries = list((tmp_path / "home/cache/models").rglob("*.json"))
     assert entries and all(json.loads(e.read_text())["value"] for e in entries)
     assert not list((tmp_path / "home/cache/models").rglob("*.tmp"))
-    third = subprocess.run(
-        cmd, cwd=project.root, env=env, capture_output=True, text=True, timeout=120
-    )
-    assert json.loads(third.stdout)["suites"][0]["calls"]["target_calls"] == 0
+    third, _ = _eval_run(project, tmp_path / "home", "--json").communicate(timeout=120)
+    assert json.loads(third)["suites"][0]["calls"]["target_calls"] == 0

@@ -26,11 +26,9 @@ JUDGE_METRIC = {"type": "judge", "metric": "ok", "value": "judge-ok@draft"}
 
 
 @pytest.fixture
-def judged(project: Project, llm: ScriptedLLMServer, monkeypatch: pytest.MonkeyPatch) -> Project:
+def judged(project: Project, judge: ScriptedLLMServer) -> Project:
     project.write("prompts/judge-ok.yaml", JUDGE_RUBRIC)
     project.write("prompts/judge-rag.yaml", RAG_RUBRIC)
-    monkeypatch.setenv("LLMOPS_JUDGE_BASE_URL", llm.base_url)
-    monkeypatch.setenv("LLMOPS_JUDGE_MODEL", "judge-model")
     return project
 
 

@@ -74,12 +74,8 @@ def _labelled(answer_ok: list[bool]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def calibration(
-    project: Project, llm: ScriptedLLMServer, repo_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> Project:
+def calibration(project: Project, judge: ScriptedLLMServer, repo_root: Path) -> Project:
     shutil.copytree(repo_root / "prompts", project.root / "prompts")
-    monkeypatch.setenv("LLMOPS_JUDGE_BASE_URL", llm.base_url)
-    monkeypatch.setenv("LLMOPS_JUDGE_MODEL", "judge-model")
     project.golden(_labelled([True, True, False, False, True, False]), "golden_sets/judged.jsonl")
     shipped = (repo_root / "evals/judge-calibration.yaml").read_text()
     project.write("evals/cal.yaml", shipped.replace("python-docs-judged.jsonl", "judged.jsonl"))

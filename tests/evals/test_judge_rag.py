@@ -192,13 +192,9 @@ def test_scores_match_ragas_own_code(flags: list[bool]) -> None:
 
 
 @pytest.fixture
-def shipped(
-    project: Project, llm: ScriptedLLMServer, repo_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> Project:
+def shipped(project: Project, judge: ScriptedLLMServer, repo_root: Path) -> Project:
     """A project with the repository's released prompts (judge-rag@production among them)."""
     shutil.copytree(repo_root / "prompts", project.root / "prompts")
-    monkeypatch.setenv("LLMOPS_JUDGE_BASE_URL", llm.base_url)
-    monkeypatch.setenv("LLMOPS_JUDGE_MODEL", "judge-model")
     return project
 
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from evals_helpers import Project, gateway_reply, knowing_responder, ragas_judge_reply
 
 from llmops.evals import load_suite, run_suite
@@ -43,13 +42,8 @@ def test_a_retry_after_beyond_the_eval_limit_ends_the_call_at_once(
 
 
 def test_ragas_requests_retry_in_the_transport(
-    project: Project,
-    llm: ScriptedLLMServer,
-    make_suite: Callable[..., Path],
-    monkeypatch: pytest.MonkeyPatch,
+    project: Project, judge: ScriptedLLMServer, make_suite: Callable[..., Path]
 ) -> None:
-    monkeypatch.setenv("LLMOPS_JUDGE_BASE_URL", llm.base_url)
-    monkeypatch.setenv("LLMOPS_JUDGE_MODEL", "judge-model")
     failed: list[int] = []
 
     def respond(body: dict[str, Any]) -> Reply:
@@ -62,12 +56,12 @@ def test_ragas_requests_retry_in_the_transport(
         answer = knowing_responder(body).content
         return gateway_reply(answer, [{"id": "c1", "text": answer, "source": "zorb.md"}])
 
-    llm.set_responder(respond)
+    judge.set_responder(respond)
     project.golden([{"id": "q1", "input": "What colour is the zorb?", "reference": "blue"}])
     suite = load_suite(make_suite(metrics=[{"type": "ragas-faithfulness"}], limit=1))
     result = run_suite(suite, project.settings())
     assert result.metrics[0].status == "pass", result.rows[0].metrics
-    ragas_posts = [r for r in _posts(llm) if "response_format" in r["json"]]
+    ragas_posts = [r for r in _posts(judge) if "response_format" in r["json"]]
     # faithfulness makes 2 requests; the one that failed was sent again by the transport
     assert len(ragas_posts) == 3 and failed == [1]
     assert result.calls.retries == 1

@@ -30,14 +30,9 @@ def _respond(body: dict[str, Any]) -> Reply:
 
 
 def test_ragas_llm_metrics_use_the_configured_judge(
-    project: Project,
-    llm: ScriptedLLMServer,
-    make_suite: Callable[..., Path],
-    monkeypatch: pytest.MonkeyPatch,
+    project: Project, judge: ScriptedLLMServer, make_suite: Callable[..., Path]
 ) -> None:
-    monkeypatch.setenv("LLMOPS_JUDGE_BASE_URL", llm.base_url)
-    monkeypatch.setenv("LLMOPS_JUDGE_MODEL", "judge-model")
-    llm.set_responder(_respond)
+    judge.set_responder(_respond)
     project.golden(
         [
             {
@@ -58,7 +53,7 @@ def test_ragas_llm_metrics_use_the_configured_judge(
     assert result.rows[0].output.contexts == [
         {"id": "c1", "text": "The zorb is blue.", "source": "zorb.md"}
     ]
-    ragas_calls = [r for r in llm.requests if r["json"] and "response_format" in r["json"]]
+    ragas_calls = [r for r in judge.requests if r["json"] and "response_format" in r["json"]]
     # faithfulness 2, answer relevancy 3 (strictness), context precision 1 per context, recall 1
     assert len(ragas_calls) == 2 + 3 + 1 + 1
     assert result.calls.judge_calls == len(ragas_calls)

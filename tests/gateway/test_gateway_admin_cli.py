@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from project_files import write_rag_project
 
 from llmops.config import load_settings
 from llmops.errors import StateError
@@ -28,16 +29,6 @@ DOCS = {
     "pasta.md": "# Pasta\n\nBoil salted water and cook the spaghetti for nine minutes.\n",
     "planets.md": "# Planets\n\nJupiter is the largest planet in the solar system.\n",
 }
-PIPELINE = """\
-name: docs
-sources:
-  - path: docs
-chunking:
-  chunk_size: 64
-  chunk_overlap: 8
-sparse:
-  enabled: false
-"""
 
 
 def _free_port() -> int:
@@ -48,14 +39,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def project(tmp_path: Path, cli: Any) -> Iterator[Path]:
-    root = tmp_path / "proj"
-    (root / "rag_pipelines").mkdir(parents=True)
-    (root / "llmops.yaml").write_text("project: admincli\n")
-    (root / "rag_pipelines" / "docs.yaml").write_text(PIPELINE)
-    for name, text in DOCS.items():
-        path = root / "docs" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    root = write_rag_project(tmp_path / "admincli", DOCS)
     built = cli("index", "run", "docs", "--json", cwd=root)
     assert built.exit_code == 0, built.stderr
     from llmops.rag.store import close_stores

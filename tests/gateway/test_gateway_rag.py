@@ -4,8 +4,6 @@ the admin index operations the gateway runs in-process as the store's owner."""
 
 from __future__ import annotations
 
-import shutil
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ import orjson
 import pytest
 from gateway_helpers import running_gateway
 from openai import OpenAI
+from project_files import extractive_rag_gateway, rag_project_at
 
 from llmops.config import load_settings
 from llmops.gateway.auth import hash_key
@@ -38,53 +37,18 @@ DOCS = {
         """,
 }
 
-PIPELINE = """\
-name: docs
-sources:
-  - path: docs
-chunking:
-  chunk_size: 64
-  chunk_overlap: 8
-sparse:
-  enabled: false
-store:
-  retention: 3
-"""
-
 
 @pytest.fixture
 def project(tmp_path: Path, repo_root: Path) -> Iterator[Path]:
-    root = tmp_path / "proj"
-    (root / "rag_pipelines").mkdir(parents=True)
-    (root / "llmops.yaml").write_text("project: gwrag\n")
-    (root / "rag_pipelines" / "docs.yaml").write_text(PIPELINE)
-    for name, text in DOCS.items():
-        path = root / "docs" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    shutil.copytree(repo_root / "prompts", root / "prompts")
-    yield root
-    from llmops.rag.store import close_stores
-
-    close_stores()
+    with rag_project_at(tmp_path / "gwrag", DOCS, prompts=repo_root / "prompts") as root:
+        yield root
 
 
 def test_rag_route_end_to_end(project: Path) -> None:
     from llmops.rag import Pipeline
 
     first = Pipeline.from_name("docs", load_settings(project)).run()
-    config = {
-        "auth": {"enabled": True, "keys_env": "GW_RAG_KEYS"},
-        "upstreams": {"offline": {"kind": "extractive"}},
-        "routes": {
-            "qa": {
-                "upstream": "offline",
-                "prompt": "rag-answer@production",
-                "pipeline": "docs",
-                "retrieval": {"k": 2},
-            },
-        },
-    }
+    config = {"auth": {"enabled": True, "keys_env": "GW_RAG_KEYS"}, **extractive_rag_gateway(k=2)}
     keys = orjson.dumps(
         [{"id": "ops", "sha256": hash_key("sk-ops"), "scopes": ["*", "admin"]}]
     ).decode()

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,6 +35,16 @@ def _ask(gw: GatewayServer, model: str, user: str | None = None, **headers: str)
     return r
 
 
+def _released(
+    upstream: ScriptedLLMServer, route: str, release: dict[str, Any], **extra: Any
+) -> dict[str, Any]:
+    """A gateway config whose ``route`` (on the scripted upstream) runs ``release``."""
+    return {
+        "upstreams": {"up": http_pool(upstream.base_url)},
+        "routes": {route: {"upstream": "up", "release": release, **extra}},
+    }
+
+
 def test_canary_splits_by_weight_and_sticks_per_user(fresh_upstream: ScriptedLLMServer) -> None:
     release = {
         "strategy": "canary",
@@ -43,10 +54,7 @@ def test_canary_splits_by_weight_and_sticks_per_user(fresh_upstream: ScriptedLLM
             {"name": "canary", "weight": 20, "model": "model-v2"},
         ],
     }
-    config = {
-        "upstreams": {"up": http_pool(fresh_upstream.base_url)},
-        "routes": {"chat": {"upstream": "up", "release": release}},
-    }
+    config = _released(fresh_upstream, "chat", release)
     with running_gateway(config) as gw:
         arms = Counter(
             _ask(gw, "chat", user=f"user-{i}").headers["x-llmops-arm"] for i in range(300)
@@ -68,10 +76,7 @@ def test_sticky_by_session_header(fresh_upstream: ScriptedLLMServer) -> None:
         "sticky": "header:x-session-id",
         "arms": [{"name": "a", "weight": 1}, {"name": "b", "weight": 1}],
     }
-    config = {
-        "upstreams": {"up": http_pool(fresh_upstream.base_url)},
-        "routes": {"chat": {"upstream": "up", "release": release}},
-    }
+    config = _released(fresh_upstream, "chat", release)
     with running_gateway(config) as gw:
         per_session = {
             s: {_ask(gw, "chat", **{"x-session-id": s}).headers["x-llmops-arm"] for _ in range(5)}
@@ -91,10 +96,7 @@ def test_ab_between_prompt_versions_records_the_assignment(
             {"name": "staging", "weight": 1, "prompt": "rag-answer@staging"},
         ],
     }
-    config = {
-        "upstreams": {"up": http_pool(fresh_upstream.base_url)},
-        "routes": {"qa": {"upstream": "up", "prompt": "rag-answer@production", "release": release}},
-    }
+    config = _released(fresh_upstream, "qa", release, prompt="rag-answer@production")
     with running_gateway(config, root=repo_root) as gw:
         seen = {}
         for i in range(40):

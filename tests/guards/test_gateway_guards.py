@@ -8,19 +8,19 @@ an error event after the first tokens were already delivered; every outcome is i
 from __future__ import annotations
 
 import json
-import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from gateway_helpers import http_pool, running_gateway
+from project_files import rag_project_at
 
 from llmops.config import load_settings
-from llmops.gateway import GatewayRuntime, GatewayServer
-from llmops.gateway.config import GatewayConfig
+from llmops.gateway import GatewayServer
 from llmops.testing import Reply, ScriptedLLMServer
 
 pytestmark = pytest.mark.slow
@@ -32,24 +32,8 @@ SYSTEM = (
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 
 
-@contextmanager
-def _gateway(config: dict[str, Any], root: Path | None = None) -> Iterator[GatewayServer]:
-    runtime = GatewayRuntime(GatewayConfig.model_validate(config), load_settings(root))
-    server = GatewayServer(runtime)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def _pool(url: str) -> dict[str, Any]:
-    return {
-        "kind": "openai",
-        "replicas": [{"base_url": url, "name": "r0"}],
-        "retries": {"attempts": 1, "backoff": 0.01, "max_backoff": 0.05},
-        "health": {"enabled": False},
-    }
+    return http_pool(url, retries={"attempts": 1, "backoff": 0.01, "max_backoff": 0.05})
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +79,9 @@ def gw(upstream: ScriptedLLMServer) -> Iterator[GatewayServer]:
             "guards": {"output": [{"name": "pii", "on_fail": "fix"}]},
         },
     }  # fmt: skip
-    with _gateway({"upstreams": {"up": _pool(upstream.base_url)}, "routes": routes}) as server:
+    with running_gateway(
+        {"upstreams": {"up": _pool(upstream.base_url)}, "routes": routes}
+    ) as server:
         yield server
 
 
@@ -287,29 +273,23 @@ DOCS = {
     ),
     "bikes.md": "# Bikes\n\nOil the bicycle chain every 300 kilometres.\n",
 }
-PIPELINE = (
-    "name: docs\nsources:\n  - path: docs\nchunking:\n  chunk_size: 64\n  chunk_overlap: 8\n"
-    "sparse:\n  enabled: false\nstore:\n  retention: 3\n"
-)
 
 
 @pytest.fixture
-def rag_project(tmp_path: Path, repo_root: Path) -> Iterator[Path]:
-    root = tmp_path / "proj"
-    (root / "rag_pipelines").mkdir(parents=True)
-    (root / "llmops.yaml").write_text("project: guardrag\n")
-    (root / "rag_pipelines" / "docs.yaml").write_text(PIPELINE)
-    for name, text in DOCS.items():
-        (root / "docs").mkdir(exist_ok=True)
-        (root / "docs" / name).write_text(text)
-    shutil.copytree(repo_root / "prompts", root / "prompts")
-    yield root
-    from llmops.rag.store import close_stores
-
-    close_stores()
+def rag_projects(
+    tmp_path: Path, repo_root: Path
+) -> Iterator[Callable[[str, dict[str, str]], Path]]:
+    """``rag_projects(name, docs)``: a RAG project with the repository's prompts; stores closed after."""
+    with ExitStack() as stack:
+        yield lambda name, docs: stack.enter_context(
+            rag_project_at(tmp_path / name, docs, prompts=repo_root / "prompts")
+        )
 
 
-def test_rag_contexts_and_groundedness(rag_project: Path, up: ScriptedLLMServer) -> None:
+def test_rag_contexts_and_groundedness(
+    rag_projects: Callable[[str, dict[str, str]], Path], up: ScriptedLLMServer
+) -> None:
+    rag_project = rag_projects("guardrag", DOCS)
     from llmops.rag import Pipeline
 
     Pipeline.from_name("docs", load_settings(rag_project)).run()
@@ -328,7 +308,7 @@ def test_rag_contexts_and_groundedness(rag_project: Path, up: ScriptedLLMServer)
             }
         },
     }
-    with _gateway(config, root=rag_project) as server:
+    with running_gateway(config, root=rag_project) as server:
         up.enqueue(Reply("Cook the spaghetti for nine to eleven minutes until al dente."))
         ok = _post(server, "qa", "How long should spaghetti cook?")
         assert ok.status_code == 200, ok.text
@@ -383,25 +363,10 @@ POISONED = {
 }
 
 
-@pytest.fixture
-def poisoned_project(tmp_path: Path, repo_root: Path) -> Iterator[Path]:
-    root = tmp_path / "poisoned"
-    (root / "rag_pipelines").mkdir(parents=True)
-    (root / "docs").mkdir()
-    (root / "llmops.yaml").write_text("project: poisoned\n")
-    (root / "rag_pipelines" / "docs.yaml").write_text(PIPELINE)
-    for name, text in POISONED.items():
-        (root / "docs" / name).write_text(text)
-    shutil.copytree(repo_root / "prompts", root / "prompts")
-    yield root
-    from llmops.rag.store import close_stores
-
-    close_stores()
-
-
 def test_poisoned_document_is_dropped_or_blocked_and_the_trace_names_its_chunk(
-    poisoned_project: Path, up: ScriptedLLMServer
+    rag_projects: Callable[[str, dict[str, str]], Path], up: ScriptedLLMServer
 ) -> None:
+    poisoned_project = rag_projects("poisoned", POISONED)
     from llmops.rag import Pipeline
 
     pipeline = Pipeline.from_name("docs", load_settings(poisoned_project))
@@ -426,7 +391,7 @@ def test_poisoned_document_is_dropped_or_blocked_and_the_trace_names_its_chunk(
             | {"guards": {"contexts": [{"name": "prompt_injection", "on_fail": "block"}]}},
         },
     }
-    with _gateway(config, root=poisoned_project) as server:
+    with running_gateway(config, root=poisoned_project) as server:
         up.enqueue(Reply("Unused items can be returned within 30 days."))
         ok = _post(server, "drop", "How long do refunds take?")
         assert ok.status_code == 200, ok.text

@@ -1,4 +1,4 @@
-"""The public API of llmops.guards is pinned, and importing it loads no heavy library."""
+"""Importing llmops.guards loads no heavy library (its __all__ is pinned in tests/core)."""
 
 from __future__ import annotations
 
@@ -6,29 +6,6 @@ import subprocess
 import sys
 
 import llmops.guards
-
-
-def test_exported_members() -> None:
-    assert sorted(llmops.guards.__all__) == [
-        "CheckContext",
-        "Guard",
-        "GuardInfo",
-        "GuardPipeline",
-        "GuardResult",
-        "GuardSpec",
-        "GuardsConfig",
-        "OnFail",
-        "Span",
-        "StreamGuard",
-        "Verdict",
-        "available_guards",
-        "default_guards",
-        "get_guard_info",
-        "message_text",
-        "register_guard",
-    ]
-    for name in llmops.guards.__all__:
-        assert hasattr(llmops.guards, name)
 
 
 def test_import_is_light() -> None:

@@ -59,14 +59,18 @@ def test_output_stage_with_system_prompt(cli: Any) -> None:
     assert json.loads(res.stdout)["code"] == "guardrail_blocked:system_prompt_leak"
 
 
-def test_route_guards_from_gateway_yaml(cli: Any, tmp_path: Path) -> None:
-    (tmp_path / "llmops.yaml").write_text("project: demo\n")
-    serving = tmp_path / "serving"
-    serving.mkdir()
-    (serving / "gateway.yaml").write_text(
+def _chat_route_guards(root: Path, guards_yaml: str) -> None:
+    """Write a project whose gateway has route ``chat`` (offline model) with ``guards_yaml``."""
+    (root / "llmops.yaml").write_text("project: demo\n")
+    (root / "serving").mkdir()
+    (root / "serving" / "gateway.yaml").write_text(
         "upstreams:\n  offline:\n    kind: extractive\nroutes:\n  chat:\n    upstream: offline\n"
-        "    guards:\n      input:\n        - {name: pii, on_fail: block}\n"
+        "    guards:\n" + guards_yaml
     )
+
+
+def test_route_guards_from_gateway_yaml(cli: Any, tmp_path: Path) -> None:
+    _chat_route_guards(tmp_path, "      input:\n        - {name: pii, on_fail: block}\n")
     res = cli("guard", "check", "--route", "chat", "--json", "ssn 123-45-6789", cwd=tmp_path)
     assert json.loads(res.stdout)["code"] == "guardrail_blocked:pii"
     missing = cli("guard", "check", "--route", "chta", "x", cwd=tmp_path)
@@ -74,12 +78,7 @@ def test_route_guards_from_gateway_yaml(cli: Any, tmp_path: Path) -> None:
 
 
 def test_bad_guard_config_exit_2_with_line(cli: Any, tmp_path: Path) -> None:
-    (tmp_path / "llmops.yaml").write_text("project: demo\n")
-    (tmp_path / "serving").mkdir()
-    (tmp_path / "serving" / "gateway.yaml").write_text(
-        "upstreams:\n  offline:\n    kind: extractive\nroutes:\n  chat:\n    upstream: offline\n"
-        "    guards:\n      output:\n        - {name: pii, on_fail: explode}\n"
-    )
+    _chat_route_guards(tmp_path, "      output:\n        - {name: pii, on_fail: explode}\n")
     res = cli("guard", "check", "--route", "chat", "x", cwd=tmp_path)
     assert res.exit_code == 2
     assert "gateway.yaml:9" in res.stderr
@@ -98,11 +97,8 @@ def test_list(cli: Any) -> None:
 
 
 def test_route_engine_guardrails_gives_the_same_verdict(cli: Any, tmp_path: Path) -> None:
-    (tmp_path / "llmops.yaml").write_text("project: demo\n")
-    (tmp_path / "serving").mkdir()
-    (tmp_path / "serving" / "gateway.yaml").write_text(
-        "upstreams:\n  offline:\n    kind: extractive\nroutes:\n  chat:\n    upstream: offline\n"
-        "    guards:\n      engine: guardrails\n      input:\n        - {name: pii, on_fail: fix}\n"
+    _chat_route_guards(
+        tmp_path, "      engine: guardrails\n      input:\n        - {name: pii, on_fail: fix}\n"
     )
     text = "card 4111 1111 1111 1111"
     composed = json.loads(

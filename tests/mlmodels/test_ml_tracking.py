@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llmops.testing import wait_for_http
+from llmops.testing import stop_process, wait_for_http
 
 
 def _free_port() -> int:
@@ -76,12 +76,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
             raise RuntimeError(f"mlflow server did not start ({exc}): {err[-2000:]}") from None
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, grace=15)
         log.close()
 
 

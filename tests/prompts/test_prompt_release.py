@@ -104,25 +104,55 @@ def test_label_moves_and_reports_previous(cli, released: Path) -> None:  # type:
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("command", "args", "message"),
     [
         (
+            "label",
             ("greet@draft", "production"),
             "error: cannot label 'greet@draft': labels point at released versions, not the working draft",
         ),
-        (("greet@1", "latest"), "error: invalid label 'latest'"),
-        (("greet@1", "3"), "error: invalid label '3'"),
-        (("greet@1", "Prod!"), "error: invalid label 'Prod!'"),
-        (("greet@9", "staging"), "error: prompt 'greet' has no version 9"),
-        (("nope@1", "staging"), "error: no prompt named 'nope'"),
+        ("label", ("greet@1", "latest"), "error: invalid label 'latest'"),
+        ("label", ("greet@1", "3"), "error: invalid label '3'"),
+        ("label", ("greet@1", "Prod!"), "error: invalid label 'Prod!'"),
+        ("label", ("greet@9", "staging"), "error: prompt 'greet' has no version 9"),
+        ("label", ("nope@1", "staging"), "error: no prompt named 'nope'"),
+        ("unlabel", ("greet", "stagin"), "error: prompt 'greet' has no label 'stagin'"),
+        (
+            "unlabel",
+            ("greet", "productin"),
+            "error: prompt 'greet' has no label 'productin' (did you mean 'production'?)",
+        ),
+        (
+            "unlabel",
+            ("gret", "production"),
+            "error: no prompt named 'gret' (did you mean 'greet'?)",
+        ),
+        (
+            "unlabel",
+            ("greet@1", "production"),
+            "error: unlabel takes a prompt name and a label, not a reference: 'greet@1'",
+        ),
+        ("unlabel", ("greet", "latest"), "error: invalid label 'latest'"),
     ],
-    ids=["draft", "reserved", "numeric", "bad-chars", "missing-version", "missing-prompt"],
+    ids=[
+        "label-draft",
+        "label-reserved",
+        "label-numeric",
+        "label-bad-chars",
+        "label-missing-version",
+        "label-missing-prompt",
+        "unlabel-missing-label",
+        "unlabel-typo",
+        "unlabel-missing-prompt",
+        "unlabel-reference",
+        "unlabel-reserved",
+    ],
 )
-def test_label_refusals_write_nothing(
-    cli, released: Path, args: tuple[str, str], message: str
+def test_label_and_unlabel_refusals_write_nothing(
+    cli, released: Path, command: str, args: tuple[str, str], message: str
 ) -> None:  # type: ignore[no-untyped-def]
     before = snapshot(released)
-    result = cli("prompt", "label", *args, cwd=released)
+    result = cli("prompt", command, *args, cwd=released)
     assert result.exit_code == 2, result.stderr
     assert result.stderr.splitlines()[0] == message
     assert snapshot(released) == before
@@ -245,30 +275,3 @@ def test_unlabel_removes_a_label(cli, released: Path) -> None:  # type: ignore[n
     }  # fmt: skip
     assert load_registry(released).get("greet").version == 1  # the latest release now
     assert cli("prompt", "lint", cwd=released).exit_code == 0
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (("greet", "stagin"), "error: prompt 'greet' has no label 'stagin'"),
-        (
-            ("greet", "productin"),
-            "error: prompt 'greet' has no label 'productin' (did you mean 'production'?)",
-        ),
-        (("gret", "production"), "error: no prompt named 'gret' (did you mean 'greet'?)"),
-        (
-            ("greet@1", "production"),
-            "error: unlabel takes a prompt name and a label, not a reference: 'greet@1'",
-        ),
-        (("greet", "latest"), "error: invalid label 'latest'"),
-    ],
-    ids=["missing-label", "typo", "missing-prompt", "reference", "reserved"],
-)
-def test_unlabel_refusals_write_nothing(
-    cli, released: Path, args: tuple[str, str], message: str
-) -> None:  # type: ignore[no-untyped-def]
-    before = snapshot(released)
-    result = cli("prompt", "unlabel", *args, cwd=released)
-    assert result.exit_code == 2, result.stderr
-    assert result.stderr.splitlines()[0] == message
-    assert snapshot(released) == before

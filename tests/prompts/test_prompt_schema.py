@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import jsonschema
@@ -63,14 +62,3 @@ def test_scaffolded_project_lints_and_renders(cli, tmp_path: Path) -> None:  # t
     assert cli("prompt", "release", "example", cwd=target).exit_code == 0
     assert cli("prompt", "label", "example@1", "production", cwd=target).exit_code == 0
     assert cli("prompt", "lint", cwd=target).exit_code == 0
-
-
-def test_prompts_all_is_exact() -> None:
-    module = importlib.import_module("llmops.prompts")
-    assert sorted(module.__all__) == [
-        "Change", "LabelResult", "LintProblem", "LockFile", "Message", "Params", "PromptDiff",
-        "PromptFile", "PromptRegistry", "PromptSummary", "PromptVersion", "ReleaseResult",
-        "RenderedPrompt", "Variable", "content_hash", "load_registry", "parse_ref",
-    ]  # fmt: skip
-    for name in module.__all__:
-        assert getattr(module, name) is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,18 +12,6 @@ from llmops.errors import ConfigError, UpstreamError
 from llmops.providers import ChatRequest, create_provider
 from llmops.providers.openai_compat import OpenAICompatProvider, OpenAIOptions
 from llmops.testing import ManualClock, Reply, ScriptedLLMServer
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: ScriptedLLMServer) -> ScriptedLLMServer:
-    server.reset()
-    return server
 
 
 def _req(text: str = "hi", **kw: object) -> ChatRequest:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from project_files import docs_pipeline, write_rag_project
 
 from llmops.config import Settings, load_settings
 
@@ -67,27 +67,15 @@ DOCS: dict[str, str] = {
     ),
 }
 
-PIPELINE = """\
-name: docs
-sources:
-  - path: docs
-chunking:
-  chunk_size: 64
-  chunk_overlap: 8
-embedding:
-  batch_size: 8
-store:
-  retention: 2
-  upsert_batch: 8
-"""
-
-
-def write_docs(root: Path, docs: dict[str, str]) -> None:
-    """Write ``docs`` (dedented) under ``root``."""
-    for rel, text in docs.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
+PIPELINE = docs_pipeline(
+    """\
+    embedding:
+      batch_size: 8
+    store:
+      retention: 2
+      upsert_batch: 8
+    """
+)
 
 
 @pytest.fixture(autouse=True)
@@ -102,12 +90,7 @@ def _close_stores() -> Iterator[None]:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A project with llmops.yaml, docs/ and rag_pipelines/docs.yaml."""
-    root = tmp_path / "proj"
-    (root / "rag_pipelines").mkdir(parents=True)
-    (root / "llmops.yaml").write_text("project: ragtest\n", encoding="utf-8")
-    (root / "rag_pipelines" / "docs.yaml").write_text(PIPELINE, encoding="utf-8")
-    write_docs(root / "docs", DOCS)
-    return root
+    return write_rag_project(tmp_path / "ragtest", DOCS, pipeline=PIPELINE)
 
 
 @pytest.fixture

@@ -16,11 +16,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 from scale_helpers import free_port
+
+from llmops.testing import stop_process, wait_until
 
 # `ray start`, with the raylet also told the dashboard agent's listen port (see the docstring).
 _LAUNCHER = """
@@ -85,13 +86,7 @@ class RayNode:
 
     def stop(self) -> None:
         """SIGTERM ``ray start`` (it stops what it started), then SIGKILL what is left."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, grace=30)
         for pid in _session_members(self.proc.pid):
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -150,8 +145,7 @@ class RayCluster:
     def _wait_nodes(self, count: int, timeout: float) -> None:
         import ray
 
-        deadline = time.monotonic() + timeout
-        while True:
+        def joined() -> bool:
             for node in self.nodes:
                 if node.proc.poll() is not None and node.proc.returncode != 0:
                     self.stop()
@@ -159,14 +153,16 @@ class RayCluster:
             try:
                 if not ray.is_initialized():
                     ray.init(address=self.address, logging_level="warning", log_to_driver=False)
-                if sum(1 for n in ray.nodes() if n["Alive"]) >= count:
-                    return
+                return sum(1 for n in ray.nodes() if n["Alive"]) >= count
             except Exception:  # noqa: BLE001 - the head is not up yet
                 ray.shutdown()
-            if time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"the Ray cluster did not reach {count} nodes in {timeout:.0f} s")
-            time.sleep(0.5)
+                return False
+
+        try:
+            wait_until(joined, timeout=timeout, what=f"the Ray cluster reaching {count} nodes")
+        except AssertionError as exc:
+            self.stop()
+            pytest.fail(str(exc))
 
     def head_node_id(self) -> str:
         import ray

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from llmops.gateway.auth import hash_key
+from llmops.testing import stop_process, wait_for_http, wait_until
 
 
 def free_port() -> int:
@@ -65,12 +65,18 @@ class RedisServer:
             str(self.folder / "redis.log"),
         ]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while not self.ping():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"redis-server did not start: see {self.folder / 'redis.log'}")
-            time.sleep(0.02)
+        proc = self.proc
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"redis-server exited with {proc.returncode}")
+            return self.ping()
+
+        try:
+            wait_until(up, timeout=20, what="redis-server answering PING")
+        except AssertionError as exc:
+            self.stop()
+            pytest.fail(f"redis-server did not start ({exc}): see {self.folder / 'redis.log'}")
         return self
 
     def ping(self) -> bool:
@@ -137,17 +143,11 @@ class Replica:
         self.client = httpx.Client(base_url=self.url, timeout=30)
 
     def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if self.client.get("/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"gateway did not start:\n{self.log.read_text()[-3000:]}")
-            time.sleep(0.1)
+        try:
+            wait_for_http(self.url + "/readyz", timeout=timeout, proc=self.proc)
+        except AssertionError as exc:
+            self.stop()
+            pytest.fail(f"gateway did not start ({exc}):\n{self.log.read_text()[-3000:]}")
 
     def get(self, path: str, key: str) -> httpx.Response:
         return self.client.get(path, headers={"authorization": f"Bearer {key}"})
@@ -157,13 +157,7 @@ class Replica:
 
     def stop(self) -> None:
         self.client.close()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, grace=20)
 
 
 @contextmanager
@@ -183,9 +177,7 @@ def replicas(
 
 def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
     """Poll ``check`` until it holds or ``timeout`` passes (for state another process owns)."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    try:
+        return bool(wait_until(check, timeout=timeout))
+    except AssertionError:
+        return False

@@ -194,16 +194,21 @@ def test_when_unavailable_open_falls_back_to_local_buckets_and_mirrored_revocati
         assert eventually(lambda: _models(client, "victim").status_code == 200)
 
 
+def _fail_closed(url: str, *, retry_after: float, timeout: float) -> dict[str, Any]:
+    """Shared state on Redis at ``url`` that refuses requests while Redis is unreachable."""
+    return {
+        "backend": "redis",
+        "url": url,
+        "when_unavailable": "closed",
+        "retry_after": retry_after,
+        "timeout": timeout,
+    }
+
+
 def test_when_unavailable_closed_refuses_with_503_and_recovers(
     own_redis: RedisServer, tmp_path: Path
 ) -> None:
-    shared = {
-        "backend": "redis",
-        "url": own_redis.url,
-        "when_unavailable": "closed",
-        "retry_after": 0.2,
-        "timeout": 0.2,
-    }
+    shared = _fail_closed(own_redis.url, retry_after=0.2, timeout=0.2)
     with gateway(tmp_path, shared) as client:
         assert _models(client, "victim").status_code == 200
         own_redis.stop()
@@ -217,14 +222,8 @@ def test_when_unavailable_closed_refuses_with_503_and_recovers(
 
 
 def test_a_frozen_redis_costs_at_most_the_timeout(own_redis: RedisServer, tmp_path: Path) -> None:
-    shared = {
-        "backend": "redis",
-        "url": own_redis.url,
-        "when_unavailable": "closed",
-        "retry_after": 30,
-        # 1 s, not less: on a loaded machine (load 29 seen) an unfrozen Redis missed 0.2 s.
-        "timeout": 1.0,
-    }
+    # 1 s, not less: on a loaded machine (load 29 seen) an unfrozen Redis missed 0.2 s.
+    shared = _fail_closed(own_redis.url, retry_after=30, timeout=1.0)
     with gateway(tmp_path, shared) as client:
         assert _models(client, "victim").status_code == 200
         own_redis.pause()

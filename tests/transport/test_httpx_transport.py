@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
 
 import httpx
 import openai
@@ -19,18 +18,6 @@ from llmops.transport.httpx_adapter import HttpxTransport
 MSG = [{"role": "user", "content": "hi"}]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ScriptedLLMServer]:
-    with ScriptedLLMServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: ScriptedLLMServer) -> ScriptedLLMServer:
-    server.reset()
-    return server
-
-
 def _client(base_url: str, transport: HttpxTransport) -> AsyncOpenAI:
     return AsyncOpenAI(
         base_url=base_url,
@@ -38,6 +25,20 @@ def _client(base_url: str, transport: HttpxTransport) -> AsyncOpenAI:
         max_retries=0,
         http_client=httpx.AsyncClient(transport=transport),
     )
+
+
+def _ask(base_url: str, transport: HttpxTransport) -> str:
+    """Send one chat completion through the SDK over ``transport``; the SDK's errors propagate."""
+
+    async def main() -> str:
+        client = _client(base_url, transport)
+        try:
+            out = await client.chat.completions.create(model="m", messages=MSG)  # type: ignore[arg-type]
+        finally:
+            await client.close()
+        return out.choices[0].message.content or ""
+
+    return asyncio.run(main())
 
 
 def test_sdk_calls_retry_by_the_policy(srv: ScriptedLLMServer) -> None:
@@ -50,16 +51,7 @@ def test_sdk_calls_retry_by_the_policy(srv: ScriptedLLMServer) -> None:
         on_request=lambda: sent.__setitem__(0, sent[0] + 1),
     )
     srv.enqueue(Reply(status=503), Reply(status=429, retry_after=3), Reply(content="third"))
-
-    async def main() -> str:
-        client = _client(srv.base_url, transport)
-        try:
-            out = await client.chat.completions.create(model="m", messages=MSG)  # type: ignore[arg-type]
-        finally:
-            await client.close()
-        return out.choices[0].message.content or ""
-
-    assert asyncio.run(main()) == "third"
+    assert _ask(srv.base_url, transport) == "third"
     assert retries == [503, 429] and clock.waits[1] == 3.0 and sent[0] == 3
     assert len(srv.requests) == 3
     # the SDK's own headers reach the server; the transport's own framing replaces httpx's
@@ -72,16 +64,8 @@ def test_a_retryable_answer_that_persists_reaches_the_sdk_as_itself(
     clock = ManualClock()
     srv.set_responder(lambda _b: Reply(status=429, retry_after=2))
     transport = HttpxTransport(retry=RetryPolicy(attempts=2, sleep=clock.sleep))
-
-    async def main() -> None:
-        client = _client(srv.base_url, transport)
-        try:
-            await client.chat.completions.create(model="m", messages=MSG)  # type: ignore[arg-type]
-        finally:
-            await client.close()
-
     with pytest.raises(openai.RateLimitError) as info:
-        asyncio.run(main())
+        _ask(srv.base_url, transport)
     assert info.value.response.headers["retry-after"] == "2"
     assert clock.waits == [2.0] and len(srv.requests) == 2
 
@@ -119,32 +103,16 @@ def test_no_answer_is_a_connection_error_after_the_retries() -> None:
         port = s.getsockname()[1]
     clock = ManualClock()
     transport = HttpxTransport(retry=RetryPolicy(attempts=3, backoff=0.01, sleep=clock.sleep))
-
-    async def main() -> None:
-        client = _client(f"http://127.0.0.1:{port}/v1", transport)
-        try:
-            await client.chat.completions.create(model="m", messages=MSG)  # type: ignore[arg-type]
-        finally:
-            await client.close()
-
     with pytest.raises(openai.APIConnectionError):
-        asyncio.run(main())
+        _ask(f"http://127.0.0.1:{port}/v1", transport)
     assert len(clock.waits) == 2
 
 
 def test_a_read_timeout_is_the_sdks_timeout_error(srv: ScriptedLLMServer) -> None:
     srv.enqueue(Reply(delay=1.0))
     transport = HttpxTransport(read_timeout=0.2, retry=RetryPolicy.never())
-
-    async def main() -> None:
-        client = _client(srv.base_url, transport)
-        try:
-            await client.chat.completions.create(model="m", messages=MSG)  # type: ignore[arg-type]
-        finally:
-            await client.close()
-
     with pytest.raises(openai.APITimeoutError):
-        asyncio.run(main())
+        _ask(srv.base_url, transport)
 
 
 def test_a_cut_stream_is_an_error_not_a_short_answer(srv: ScriptedLLMServer) -> None:

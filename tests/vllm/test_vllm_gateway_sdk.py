@@ -9,17 +9,13 @@ parameter, seen through the gateway; answers are a few tokens long.
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from gateway_helpers import running_gateway
 from openai import OpenAI
 
-from llmops.config import load_settings
 from llmops.gateway import GatewayServer
-from llmops.gateway.config import GatewayConfig
-from llmops.gateway.runtime import GatewayRuntime
 from llmops.testing.vllm import SMOLLM2_SERVED_NAME as MODEL
 from llmops.vllm.launcher import VllmServer
 
@@ -42,15 +38,8 @@ def gateway(smollm2: VllmServer) -> Iterator[GatewayServer]:
         },
         "routes": {ROUTE: {"upstream": "vllm"}},
     }
-    with tempfile.TemporaryDirectory(prefix="llmops-gw-") as tmp:
-        config["traces"] = {"url": f"sqlite:///{tmp}/traces.db"}
-        runtime = GatewayRuntime(GatewayConfig.model_validate(config), load_settings(Path(tmp)))
-        server = GatewayServer(runtime)
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
+    with running_gateway(config) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 ``ScriptedLLMServer`` stands in for any LLM upstream (OpenAI, vLLM) with scripted ``Reply``
 objects: answers, errors with ``Retry-After``, delays, garbage bodies and broken streams.
 ``ManualClock`` is a clock a test moves by hand; ``wait_until``/``wait_for_http`` poll a
-condition up to a deadline (no fixed sleeps).
+condition up to a deadline (no fixed sleeps); ``stop_process`` terminates a child, then kills it.
 ``llmops.testing.vllm`` starts a real vLLM CPU server on a tiny random model for protocol tests.
 """
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from llmops.testing.assertions import assert_similar as assert_similar
     from llmops.testing.clock import ManualClock as ManualClock
     from llmops.testing.fake_llm import ScriptedLLMServer as ScriptedLLMServer
+    from llmops.testing.processes import stop_process as stop_process
     from llmops.testing.replies import Reply as Reply
     from llmops.testing.waiting import wait_for_http as wait_for_http
     from llmops.testing.waiting import wait_until as wait_until
@@ -28,6 +29,7 @@ _HOMES = {
     "ScriptedLLMServer": "llmops.testing.fake_llm",
     "assert_grounded": "llmops.testing.assertions",
     "assert_similar": "llmops.testing.assertions",
+    "stop_process": "llmops.testing.processes",
     "wait_for_http": "llmops.testing.waiting",
     "wait_until": "llmops.testing.waiting",
 }

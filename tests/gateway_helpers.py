@@ -1,4 +1,7 @@
-"""Helpers for the gateway tests: pool configs and a gateway under uvicorn."""
+"""Helpers for tests that run a gateway: pool configs and a gateway under uvicorn.
+
+Importable from every test folder (``tests/`` is on ``sys.path`` through its conftest.py).
+"""
 
 from __future__ import annotations
 
