@@ -67,15 +67,13 @@ def _interval(s: SignalValue) -> dict[str, Any]:
     return {"value": s.value, "low": s.low, "high": s.high}
 
 
+@dataclass
 class MonitorProvider:
     """Monitor signals from ``llmops.monitor`` over one trace store (SQLite or PostgreSQL)."""
 
-    def __init__(
-        self, store: TraceStore, settings: Settings, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.store = store
-        self.settings = settings
-        self.clock = clock
+    store: TraceStore
+    settings: Settings
+    clock: Callable[[], float] = field(default=time.time, kw_only=True)
 
     @staticmethod
     def preload() -> None:

@@ -216,9 +216,7 @@ def is_current(engine: sa.Engine, tables: Tables) -> bool:
     try:
         with engine.connect() as conn:
             version = conn.execute(
-                sa.select(tables.version.c.version).where(
-                    tables.version.c.component == "traces"
-                )
+                sa.select(tables.version.c.version).where(tables.version.c.component == "traces")
             ).scalar()
             if version is None or version < SCHEMA_VERSION:
                 return False
