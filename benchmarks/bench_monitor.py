@@ -26,6 +26,8 @@ Prints ONE JSON document with each figure, its target and the ratio.
     python benchmarks/bench_monitor.py                     # 100k and 1M, SQLite + PostgreSQL
     python benchmarks/bench_monitor.py --sizes 100000 --no-pg --requests 600   # quick
     python benchmarks/bench_monitor.py --store sqlite:///traces.db --skip path,drift  # reuse
+    python benchmarks/bench_monitor.py --no-sqlite --pg-url postgresql://... --skip path,drift
+        # fills databases bench100000 / bench1000000 on that server (COPY) and leaves them there
 """
 
 from __future__ import annotations
@@ -51,21 +53,25 @@ REPO = HERE.parents[1]
 TARGETS = {"report_s": 2.0, "request_path_added_p50_ms": 0.1, "drift_2000_s": 1.0}
 ROUTES = ("support", "search", "docs-qa", "chat")
 ARMS = ("stable", "stable", "stable", "canary")
+PG_FILL_WORKERS = 2
 
 
 # -- data ---------------------------------------------------------------------------------------
 
 
-def _batches(n: int, start: float, end: float, seed: int, batch: int = 5000) -> Any:
+def _batches(
+    n: int, start: float, end: float, seed: int, batch: int = 5000, part: tuple[int, int] = (0, 1)
+) -> Any:
+    """Yield lists of trace records: the traces ``part[0]::part[1]`` of n in [start, end)."""
     from llmops.monitor.settings import SamplerSettings
     from llmops.traces import Sampler, TraceRecord
     from llmops.traces.derive import derive
 
-    rng = random.Random(seed)
+    rng = random.Random(seed + 1000 * part[0])
     sampler = Sampler(SamplerSettings(rate=0.01, cap_per_hour=10**9))
     answers = ("Cook it for ten minutes [c1].", "I don't know", "Jupiter is the largest planet.")
     out = []
-    for i in range(n):
+    for i in range(part[0], n, part[1]):
         route = ROUTES[i % len(ROUTES)]
         score = min(0.99, max(0.0, rng.gauss(0.55, 0.15)))
         failed = rng.random() < 0.02
@@ -114,13 +120,18 @@ def fill(url: str, n: int, now: float) -> dict[str, Any]:
 
     store = TraceStore(url)
     started = time.perf_counter()
-    written = 0
-    for span, count, seed in (
-        ((now - 86400, now), n, 1),
-        ((now - 8 * 86400, now - 86400), n // 4, 2),
-    ):
-        for batch in _batches(count, span[0], span[1], seed):
-            written += store.write(batch)
+    spans = (((now - 86400, now), n, 1), ((now - 8 * 86400, now - 86400), n // 4, 2))
+    if store.dialect == "postgresql":
+        import multiprocessing
+
+        jobs = [(url, spans, (w, PG_FILL_WORKERS)) for w in range(PG_FILL_WORKERS)]
+        with multiprocessing.get_context("fork").Pool(PG_FILL_WORKERS) as pool:
+            written = sum(pool.map(_pg_fill_part, jobs))
+    else:
+        written = 0
+        for span, count, seed in spans:
+            for batch in _batches(count, span[0], span[1], seed):
+                written += store.write(batch)
     write_s = time.perf_counter() - started
     t, v = store.table, store.tables.vectors
     # About 2,500 embedded queries per route and day at every size: the drift test reads at
@@ -135,16 +146,16 @@ def fill(url: str, n: int, now: float) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(len(rows), 384)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    with store.engine.begin() as conn:
-        for start in range(0, len(rows), 5000):
-            conn.execute(
-                v.insert(),
-                [
-                    {"trace_id": r[0], "route": r[1], "ts": r[2], "sample_u": r[3],
-                     "model": "all-MiniLM-L6-v2", "question": r[4], "vec": vec.tobytes()}
-                    for r, vec in zip(rows[start : start + 5000], vectors[start : start + 5000], strict=True)
-                ],
-            )  # fmt: skip
+    vec_rows = [(*r[:4], "all-MiniLM-L6-v2", r[4], vec.tobytes())
+                for r, vec in zip(rows, vectors, strict=True)]  # fmt: skip
+    vec_cols = ("trace_id", "route", "ts", "sample_u", "model", "question", "vec")
+    if store.dialect == "postgresql":
+        _pg_copy(store, v.name, vec_cols, vec_rows)
+    else:
+        with store.engine.begin() as conn:
+            for start in range(0, len(vec_rows), 5000):
+                chunk = vec_rows[start : start + 5000]
+                conn.execute(v.insert(), [dict(zip(vec_cols, r, strict=True)) for r in chunk])
     with store.engine.begin() as conn:  # what a long-running store has: WAL folded, statistics
         if store.dialect == "sqlite":
             conn.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
@@ -156,6 +167,51 @@ def fill(url: str, n: int, now: float) -> dict[str, Any]:
         "write_us_per_trace": round(write_s / written * 1e6, 1),
         "vectors": len(rows),
     }
+
+
+def _pg_copy(store: Any, table: str, columns: tuple[str, ...], rows: Any) -> None:
+    """COPY rows into a PostgreSQL table in one transaction (the fast bulk path)."""
+    quote = store.engine.dialect.identifier_preparer.quote  # "user" is reserved in PG
+    raw = store.engine.raw_connection()
+    try:
+        with raw.cursor() as cur:
+            sql = f"COPY {table} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+            with cur.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        raw.commit()
+    finally:
+        raw.close()
+
+
+def _pg_fill_part(job: tuple[str, Any, tuple[int, int]]) -> int:
+    """Write one worker's share of the traces as ``TraceStore.write`` would, through COPY.
+
+    Same rows (derived fields, sampler) and the same rollups; only the path differs: COPY
+    instead of an INSERT per row, and this worker's rollups summed in memory and upserted once
+    at the end (upserts add, so the rows equal per-batch upserts), so 1M traces fill in minutes.
+    """
+    from llmops.traces import TraceStore
+    from llmops.traces.derive import derive
+    from llmops.traces.record import COLUMNS
+    from llmops.traces.rollup import RollupBatch
+    from llmops.traces.store import upsert_rollups
+
+    url, spans, part = job
+    store = TraceStore(url)
+    roll = RollupBatch()
+    written = 0
+    for span, count, seed in spans:
+        for batch in _batches(count, span[0], span[1], seed, part=part):
+            records = [derive(r) for r in batch]
+            _pg_copy(store, store.table.name, COLUMNS, (r.values(True) for r in records))
+            for r in records:
+                roll.add(r)
+            written += len(records)
+    with store.engine.begin() as conn:
+        upsert_rollups(conn, roll)
+    store.close()
+    return written
 
 
 # -- child processes: one measurement each, so peak memory is its own --------------------------
@@ -170,7 +226,14 @@ def _hwm_mb() -> float:
 
 
 def _child(kind: str, url: str) -> None:
+    """Run one measurement; ``KIND:heap`` traces Python allocations (and times nothing).
+
+    tracemalloc slows allocation-heavy code by a third or more, so timings come from runs
+    without it and the heap peak from a separate run of the same kind.
+    """
     import tracemalloc
+
+    kind, _, heap_run = kind.partition(":")
 
     from llmops.config import Settings
     from llmops.monitor.queries import Window
@@ -192,12 +255,14 @@ def _child(kind: str, url: str) -> None:
                           "signals": len(tick.signals)}))  # fmt: skip
         return
     base_rss = _hwm_mb()
-    tracemalloc.start()
-    started = time.perf_counter()
-    warm = None
+    if heap_run:
+        tracemalloc.start()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    warm = cpu = None
     if kind in ("report", "report_cold"):
         report = build_report(store, settings, window)  # cold: includes the lazy imports
         cold = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started  # every thread's: steadier than wall under load
         report = build_report(store, settings, window)
         warm = time.perf_counter() - started - cold
         summary = {r.route: r.signal("error_rate").value for r in report.routes}
@@ -222,7 +287,8 @@ def _child(kind: str, url: str) -> None:
     peak_rss = _hwm_mb()
     print(json.dumps({
         "seconds": round(seconds, 3), "warm_seconds": None if warm is None else round(warm, 3),
-        "heap_peak_mb": round(heap_peak / 2**20, 1),
+        "cpu_seconds": None if cpu is None else round(cpu, 3),
+        "heap_peak_mb": round(heap_peak / 2**20, 1) if heap_run else None,
         "rss_peak_mb": round(peak_rss, 1), "rss_before_mb": round(base_rss, 1),
         "routes": len(summary),
     }))  # fmt: skip
@@ -236,7 +302,16 @@ def _measure(kind: str, url: str, repeats: int = 2) -> dict[str, Any]:
         )  # fmt: skip
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     best = min(runs, key=lambda r: r["seconds"])
-    return {**best, "seconds_all": [r["seconds"] for r in runs]}
+    out = {**best, "seconds_all": [r["seconds"] for r in runs]}
+    if kind != "watch":  # the heap peak from its own run, under tracemalloc (not timed)
+        heap = subprocess.run(
+            [sys.executable, str(HERE), "--child", f"{kind}:heap", url], capture_output=True,
+            text=True, check=True,
+        )  # fmt: skip
+        traced = json.loads(heap.stdout.strip().splitlines()[-1])
+        out["heap_peak_mb"] = traced["heap_peak_mb"]
+        out["seconds_under_tracemalloc"] = traced["seconds"]
+    return out
 
 
 def _cli_report(url: str, home: Path) -> float:
@@ -458,9 +533,19 @@ def _describe(url: str) -> dict[str, Any]:
     return {**found, "reused": True, "newest_trace_age_s": round(time.time() - newest, 1)}
 
 
+def _warm_bytecode(url: str, work: Path) -> None:
+    """Run the CLI report once, unmeasured, and import pandas: their modules' bytecode is then
+    cached, as after any ``pip install``. Without it (``PYTHONDONTWRITEBYTECODE`` set, or a
+    ``uv pip install`` that does not compile) every child compiles numpy, SQLAlchemy and the
+    CLI from source: seconds of ``compile()`` that are not the report's."""
+    _cli_report(url, work)
+    subprocess.run([sys.executable, "-c", "import pandas"], check=True)
+
+
 def _measure_report(url: str, entry: dict[str, Any], work: Path) -> None:
     """Measure the report on ``url`` into ``entry``: no watch tick, a tick, then with it."""
-    entry["report_no_watch"] = _measure("report_cold", url, repeats=1)
+    _warm_bytecode(url, work)
+    entry["report_no_watch"] = _measure("report_cold", url)
     entry["watch_tick"] = _measure("watch", url, repeats=1)
     entry["report"] = _measure("report", url)
     entry["cli_report_s"] = _cli_report(url, work)
@@ -505,6 +590,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true", help="fill and measure PostgreSQL only")
     parser.add_argument("--pg-url", default=os.environ.get("LLMOPS_TEST_POSTGRES_URL"))
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument(
@@ -520,6 +606,7 @@ def main() -> int:
     skip = set(filter(None, args.skip.split(",")))
     work = Path(tempfile.mkdtemp(prefix="llmops-bench-monitor-"))
     os.environ["LLMOPS_HOME"] = str(work / "home")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)  # children cache bytecode (_warm_bytecode)
     load = os.getloadavg()
     out: dict[str, Any] = {"benchmark": "monitor", "load_avg_at_start": [round(x, 2) for x in load]}
     figures: list[dict[str, Any]] = []
@@ -527,7 +614,9 @@ def main() -> int:
     stop = None
     try:
         if "report" not in skip:
-            backends = ["sqlite"] + ([] if args.no_pg else ["postgresql"])
+            backends = ([] if args.no_sqlite else ["sqlite"]) + (
+                [] if args.no_pg else ["postgresql"]
+            )
             pg = args.pg_url
             if "postgresql" in backends and not pg and not args.store:
                 pg, stop = start_postgres()

@@ -72,19 +72,12 @@ def _build(n: int, folder: Path) -> dict[str, Any]:
 
 
 def _first_render(html: str, repeats: int = 3) -> dict[str, float]:
+    from dash_browser import CHROMIUM, CHROMIUM_ARGS  # the tests' browser and flags
     from playwright.sync_api import sync_playwright
 
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
     times, walls = [], []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for _ in range(repeats):
                 page = browser.new_page()

@@ -113,3 +113,30 @@ def test_watch_stores_the_report_windows_and_the_report_reuses_them(store: Trace
         report = build_report(store, settings, Window(NOW + 30 - span, NOW + 30))
         drift = report.routes[0].signal("query_drift")
         assert drift.evidence["cached"]["age_s"] == 30.0, span
+
+
+def test_the_report_runs_routes_drift_two_at_a_time_with_the_same_results(
+    store: TraceStore,
+) -> None:
+    from llmops.monitor.drift import _controller
+
+    fill(store, traffic("faq", 200, NOW - 2 * H, NOW - H, seed=3))
+    fill(store, traffic("faq", 200, NOW - H, NOW, seed=4))
+    _embed(store, shift=0.0, seed=5)
+    settings = _settings()
+    blas = [p["num_threads"] for p in _controller().info() if p["user_api"] == "blas"]
+    report = build_report(store, settings, Window(NOW - H, NOW), clock=lambda: NOW)
+    assert [p["num_threads"] for p in _controller().info() if p["user_api"] == "blas"] == blas
+    with store.engine.begin() as conn:  # the same tests, one route after the other
+        conn.execute(store.tables.drift_cache.delete())
+    for route in report.routes:
+        one = _drift_of(store, settings, route.route)
+        got = route.signal("query_drift")
+        assert "cached" not in got.evidence and got.status in ("drift", "no_drift")
+        assert (got.p_value, got.value, got.n) == (one.p_value, one.value, one.n)
+    assert sorted(r.route for r in report.routes) == ["faq", "qa"]
+
+
+def _drift_of(store: TraceStore, settings: Settings, route: str) -> Any:
+    ev = Evaluator(store, settings, clock=lambda: NOW)
+    return ev.signal("query_drift", route, Window(NOW - H, NOW))

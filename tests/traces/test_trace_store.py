@@ -253,3 +253,33 @@ def test_a_schema_2_store_gains_the_index_and_drift_table_without_a_second_rollu
     names = {i["name"] for i in inspector.get_indexes("llmops_traces")}
     assert "ix_llmops_traces_sampled_cover" in names
     again.close()
+
+
+def test_a_current_store_opens_without_the_migration_lock_or_ddl(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'traces.db'}"
+    lock = tmp_path / "traces.db.migrate.lock"
+    TraceStore(url).close()
+    assert lock.exists()  # the first open migrated under the file lock
+    lock.unlink()
+    ddl: list[str] = []
+    engine = sa.create_engine(url)  # open again, recording every statement it runs
+    sa.event.listen(engine, "before_cursor_execute", lambda *a: ddl.append(a[2]))
+    from llmops.traces.schema import Tables, is_current, migrate
+
+    assert is_current(engine, Tables("sqlite"))
+    assert migrate(engine, Tables("sqlite"), lock_path=str(lock)) == []
+    assert not lock.exists()  # no lock taken: every open of a current store is two reads
+    assert not [s for s in ddl if s.lstrip().upper().startswith(("CREATE", "ALTER"))]
+    engine.dispose()
+    TraceStore(url).close()
+    assert not lock.exists()
+
+
+def test_a_store_missing_a_table_is_not_taken_for_current(store_url: str) -> None:
+    store = TraceStore(store_url)
+    with store.engine.begin() as conn:  # version row current, one table gone
+        conn.execute(sa.text("DROP TABLE llmops_monitor_drift"))
+    store.close()
+    again = TraceStore(store_url)
+    assert "llmops_monitor_drift" in sa.inspect(again.engine).get_table_names()
+    again.close()

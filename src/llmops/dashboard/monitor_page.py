@@ -67,15 +67,13 @@ def _interval(s: SignalValue) -> dict[str, Any]:
     return {"value": s.value, "low": s.low, "high": s.high}
 
 
+@dataclass
 class MonitorProvider:
     """Monitor signals from ``llmops.monitor`` over one trace store (SQLite or PostgreSQL)."""
 
-    def __init__(
-        self, store: TraceStore, settings: Settings, *, clock: Callable[[], float] = time.time
-    ) -> None:
-        self.store = store
-        self.settings = settings
-        self.clock = clock
+    store: TraceStore
+    settings: Settings
+    clock: Callable[[], float] = field(default=time.time, kw_only=True)
 
     @staticmethod
     def preload() -> None:
@@ -88,6 +86,7 @@ class MonitorProvider:
     def signals(self, window_s: float) -> Signals:
         """Return the signals of the last ``window_s`` seconds (windows align to minutes)."""
         from llmops.monitor.queries import Window, routes_in
+        from llmops.monitor.report import prefetch_query_drift
         from llmops.monitor.signals import Evaluator
 
         started = time.perf_counter()
@@ -95,6 +94,7 @@ class MonitorProvider:
         ev = Evaluator(self.store, self.settings, clock=self.clock)
         out = Signals(window_s=window_s)
         routes = routes_in(self.store, window)
+        prefetch_query_drift(ev, routes, window)  # two routes' drift tests at a time
         if not routes:
             out.notes.append("no traffic in the window: no data (nothing is shown as 0)")
         for route in routes:

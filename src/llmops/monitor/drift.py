@@ -263,39 +263,26 @@ def query_drift(
             "no_reference", "no reference queries: set monitor.drift.golden_sets or wait for a "
             "reference window", n_cur=n_cur, alpha=alpha,
         )  # fmt: skip
-    n_ref = len(ref)
+    sizes: dict[str, Any] = {"n_ref": len(ref), "n_cur": n_cur, "alpha": alpha}
     if n_cur == 0:
+        return DriftResult("no_data", "no queries in the window: no data (not zero drift)", **sizes)
+    if min(len(ref), n_cur) < min_window:
+        which = "reference set" if len(ref) < min_window else "window"
         return DriftResult(
-            "no_data", "no queries in the window: no data (not zero drift)", n_ref=n_ref,
-            alpha=alpha,
+            "too_few", f"too few queries for the test: the {which} has {min(len(ref), n_cur)}, "
+            f"the test needs at least {min_window} on each side", **sizes,
         )  # fmt: skip
-    if n_ref < min_window or n_cur < min_window:
-        which = "reference set" if n_ref < min_window else "window"
-        return DriftResult(
-            "too_few",
-            f"too few queries for the test: the {which} has {min(n_ref, n_cur)}, the test "
-            f"needs at least {min_window} on each side",
-            n_ref=n_ref,
-            n_cur=n_cur,
-            alpha=alpha,
-        )
     stat, p, z, runs = mmd_test(ref, cur, permutations=cfg.permutations)
     drifted = p < alpha
-    result = DriftResult(
-        "drift" if drifted else "no_drift",
-        (
-            f"queries drifted: MMD {stat:.3f} ({z:.1f} null sd), p = {p:.4f} < {alpha}"
-            if drifted
-            else f"no drift detected: MMD {stat:.3f}, p = {p:.3f} (alpha {alpha})"
-        ),
-        p_value=p,
-        statistic=stat,
-        z=z,
-        n_ref=n_ref,
-        n_cur=n_cur,
-        permutations=runs,
-        alpha=alpha,
+    message = (
+        f"queries drifted: MMD {stat:.3f} ({z:.1f} null sd), p = {p:.4f} < {alpha}"
+        if drifted
+        else f"no drift detected: MMD {stat:.3f}, p = {p:.3f} (alpha {alpha})"
     )
+    result = DriftResult(
+        "drift" if drifted else "no_drift", message, p_value=p, statistic=stat, z=z,
+        permutations=runs, **sizes,
+    )  # fmt: skip
     if drifted and texts is not None:
         with one_blas_thread():
             result.topics = _topics(ref, cur, texts, alpha, cfg.min_rate_change)

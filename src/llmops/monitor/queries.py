@@ -112,18 +112,25 @@ def _add(into: RollupTotals, other: RollupTotals) -> None:
         into.bins[name] = [a + b for a, b in zip(into.bins[name], values, strict=True)]
 
 
-def merge_totals(rows: list[RollupTotals], by: Sequence[str]) -> list[RollupTotals]:
-    """Return ``rows`` summed per distinct value of the keys ``by``."""
-    out: dict[tuple[str, ...], RollupTotals] = {}
+def _merge_by(rows: Sequence[Any], by: Sequence[str], new: Any, add: Any) -> list[Any]:
+    """Return ``rows`` summed per distinct value of the keys ``by``: ``new(keys)`` starts a
+    group, ``add(group, row)`` adds a row to it."""
+    out: dict[tuple[str, ...], Any] = {}
     for row in rows:
         key = tuple(row.keys[k] for k in by)
-        found = out.get(key)
-        if found is None:
-            out[key] = RollupTotals(dict(zip(by, key, strict=True)), dict(row.counts),
-                                    {k: list(v) for k, v in row.bins.items()})  # fmt: skip
-        else:
-            _add(found, row)
+        if key not in out:
+            out[key] = new(dict(zip(by, key, strict=True)), row)
+        add(out[key], row)
     return list(out.values())
+
+
+def merge_totals(rows: list[RollupTotals], by: Sequence[str]) -> list[RollupTotals]:
+    """Return ``rows`` summed per distinct value of the keys ``by``."""
+
+    def new(keys: dict[str, str], row: RollupTotals) -> RollupTotals:
+        return RollupTotals(keys, {}, {k: [0.0] * len(v) for k, v in row.bins.items()})
+
+    return _merge_by(rows, by, new, _add)
 
 
 @functools.lru_cache(maxsize=32)
@@ -236,24 +243,24 @@ def _ht_terms(sa: Any, flag: Any, known: Any, pi: Any) -> list[Any]:
 _TERMS = ("sum_w", "sum_wy", "sum_a", "sum_ay", "sum_w2", "n", "n_yes")
 
 
+def _add_scored(into: ScoredSums, g: ScoredSums) -> None:
+    into.sampled += g.sampled
+    into.scored += g.scored
+    into.errors += g.errors
+    into.judged += g.judged
+    into.last_error = into.last_error or g.last_error
+    for outcome, terms in g.sums.items():
+        for name, value in terms.items():
+            into.sums[outcome][name] += value
+
+
 def merge_scored(groups: list[ScoredSums], by: Sequence[str]) -> list[ScoredSums]:
     """Return ``groups`` summed per distinct value of the keys ``by``."""
-    out: dict[tuple[str, ...], ScoredSums] = {}
-    for g in groups:
-        key = tuple(g.keys[k] for k in by)
-        into = out.get(key)
-        if into is None:
-            into = out[key] = ScoredSums(dict(zip(by, key, strict=True)))
-            into.sums = {o: dict.fromkeys(_TERMS, 0.0) for o in g.sums}
-        into.sampled += g.sampled
-        into.scored += g.scored
-        into.errors += g.errors
-        into.judged += g.judged
-        into.last_error = into.last_error or g.last_error
-        for outcome, terms in g.sums.items():
-            for name, value in terms.items():
-                into.sums[outcome][name] += value
-    return list(out.values())
+
+    def new(keys: dict[str, str], g: ScoredSums) -> ScoredSums:
+        return ScoredSums(keys, sums={o: dict.fromkeys(_TERMS, 0.0) for o in g.sums})
+
+    return _merge_by(groups, by, new, _add_scored)
 
 
 def scored_sums(
