@@ -164,10 +164,10 @@ class Local:
         points = [
             models.PointStruct(
                 id=point_id(start + k),
-                vector={"dense": v.tolist()},
+                vector={"dense": v},
                 payload=payload(start + k, texts),
             )
-            for k, v in enumerate(vectors)
+            for k, v in enumerate(vectors.tolist())
         ]
         self.client.upsert(NAME, points=points, wait=True)
 
@@ -210,8 +210,8 @@ class Edge:
         from qdrant_edge import Point, UpdateOperation
 
         points = [
-            Point(point_id(start + k), {"dense": v.tolist()}, payload(start + k, texts))
-            for k, v in enumerate(vectors)
+            Point(point_id(start + k), {"dense": v}, payload(start + k, texts))
+            for k, v in enumerate(vectors.tolist())
         ]
         self.shard.update(UpdateOperation.upsert_points(points))
 
@@ -282,13 +282,20 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
             return result
     upserted = time.perf_counter() - start
     result["upsert_s"] = round(upserted, 1)
+    result["upsert_points_per_s"] = round(n / upserted, 1)
     result.update(engine.finish())
     result["build_s"] = round(time.perf_counter() - start, 1)
     result["build_cpu_s"] = round(time.process_time() - cpu_start, 1)
     result["rss_after_build"] = rss()
     engine.close()
-    # Reopen as a restarted gateway would: load time and memory to serve.
-    size = sum(f.stat().st_size for f in Path(args.dir).rglob("*") if f.is_file())
+    result.update(serve(engine, Path(args.dir), queries, truth))
+    return result
+
+
+def serve(engine: Any, folder: Path, queries: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """Reopen a built store as a restarted gateway would: load time, memory, latency, recall."""
+    result: dict[str, Any] = {}
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     result["disk_mb"] = round(size / 2**20, 1)
     before = rss()["VmRSS"]
     start = time.perf_counter()
@@ -311,6 +318,15 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def query_only(args: argparse.Namespace) -> dict[str, Any]:
+    """Re-measure a store built earlier (``--keep``): no build, only ``serve``."""
+    queries, truth = np.load(args.queries), np.load(args.truth)
+    engine = ENGINES[args.engine](Path(args.dir))
+    result: dict[str, Any] = {"engine": args.engine, "rebuilt": False, "rss_start": rss()}
+    result.update(serve(engine, Path(args.dir), queries, truth))
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--engine", choices=list(ENGINES), required=True)
@@ -321,8 +337,9 @@ def main() -> int:
     parser.add_argument("--dir", required=True)
     parser.add_argument("--budget-seconds", type=float, default=3600)
     parser.add_argument("--max-rss-mb", type=float, default=10_000)
+    parser.add_argument("--query-only", action="store_true", help="measure a kept store")
     args = parser.parse_args()
-    result = run_child(args)
+    result = query_only(args) if args.query_only else run_child(args)
     print(json.dumps(result))
     return 0
 
