@@ -252,12 +252,14 @@ def store_requery(keep: Path, sizes: list[int] | None, engines: tuple[str, ...])
     return rows
 
 
-def _store_inputs(work: Path, n: int) -> float:
+def _store_inputs(work: Path, n: int) -> float | None:
     """Write the points, held-out queries, their exact top-10 and the texts; return ms/query."""
     import numpy as np
     import scale_store as ss
 
     work.mkdir(parents=True, exist_ok=True)
+    if all((work / f).is_file() for f in ("points.npy", "queries.npy", "truth.npy", "texts.json")):
+        return None  # kept by an earlier --keep run: the build resumes on the same points
     real, texts = ss.real_vectors(CACHE)
     points = ss.synthetic(real, n, seed=1)
     queries = ss.synthetic(real, 200, seed=2)

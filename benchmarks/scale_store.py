@@ -145,7 +145,7 @@ class Local:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def create(self) -> None:
+    def create(self) -> int:
         from qdrant_client import QdrantClient, models
 
         self.client = QdrantClient(path=str(self.folder), force_disable_check_same_thread=True)
@@ -157,6 +157,7 @@ class Local:
         )
         storage = self.client._client.collections[NAME].storage
         storage.storage.execute("PRAGMA synchronous=OFF")  # what VectorStore.bulk_writes does
+        return 0
 
     def upsert(self, start: int, vectors: np.ndarray, texts: list[str]) -> None:
         from qdrant_client import models
@@ -200,11 +201,16 @@ class Edge:
 
         return EdgeConfig(vectors={"dense": EdgeVectorParams(size=DIM, distance=Distance.Cosine)})
 
-    def create(self) -> None:
-        from qdrant_edge import EdgeShard
+    def create(self) -> int:
+        """Create the shard, or reopen one a stopped build left (``--keep``); return its points."""
+        from qdrant_edge import CountRequest, EdgeShard
 
+        if (self.folder / "edge_config.json").is_file():  # resume: the WAL replays on load
+            self.shard = EdgeShard.load(str(self.folder))
+            return int(self.shard.count(CountRequest(exact=True)))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.shard = EdgeShard.create(str(self.folder), self._config())
+        return 0
 
     def upsert(self, start: int, vectors: np.ndarray, texts: list[str]) -> None:
         from qdrant_edge import Point, UpdateOperation
@@ -261,8 +267,10 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"engine": args.engine, "n": n, "rss_start": rss()}
     start = time.perf_counter()
     cpu_start = time.process_time()  # every thread's CPU: robust to other jobs on the cores
-    engine.create()
-    written = 0
+    # Points are written in order, so a build stopped at the budget (or killed) resumes after
+    # the last whole batch it holds (upserts by id: a partial batch is written again).
+    written = engine.create() // BATCH * BATCH
+    result["resumed_from"] = resumed = written
     while written < n:
         batch = np.asarray(points[written : written + BATCH])
         engine.upsert(written, batch, texts)
@@ -275,14 +283,14 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
                 "seconds": round(elapsed, 1),
                 "rss_mb": mem,
                 "why": "time budget" if elapsed > args.budget_seconds else "memory budget",
-                "points_per_s": round(written / elapsed, 1),
+                "points_per_s": round((written - resumed) / elapsed, 1),
             }
             engine.close()
             result["rss_end"] = rss()
             return result
     upserted = time.perf_counter() - start
     result["upsert_s"] = round(upserted, 1)
-    result["upsert_points_per_s"] = round(n / upserted, 1)
+    result["upsert_points_per_s"] = round((n - resumed) / upserted, 1)
     result.update(engine.finish())
     result["build_s"] = round(time.perf_counter() - start, 1)
     result["build_cpu_s"] = round(time.process_time() - cpu_start, 1)

@@ -286,8 +286,9 @@ def test_an_actor_no_node_can_hold_fails_at_once_naming_the_key_and_the_cluster(
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr
     assert "docs.yaml" in done.stderr and "ray.cpus_per_actor" in done.stderr
-    assert "no node of the Ray cluster has 4 CPUs" in done.stderr
+    assert "'ray.cpus_per_actor': no node of the Ray cluster has 4 CPUs" in done.stderr
     assert "CPU total 2, free 2, per node [1, 1]" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 2  # the error and its hint
 
 
 def test_a_pool_the_cluster_cannot_place_fails_within_its_start_timeout(
@@ -310,5 +311,8 @@ def test_a_pool_the_cluster_cannot_place_fails_within_its_start_timeout(
     elapsed = time.monotonic() - t0
     assert elapsed < 5 + 60, elapsed  # the timeout, plus connecting under load
     assert info.value.key == "ray.actors" and info.value.file == str(path)
-    assert "of 3 embedding actors (1 CPU each) in 5 s; cluster CPU total 2" in info.value.message
+    assert info.value.line == 14  # `actors: 3` in the file
+    assert "of 3 actors (1 CPU each) in 5 s (ray.start_timeout); cluster CPU total 2" in str(
+        info.value
+    )
     assert pipe.served() is None  # nothing built, nothing served

@@ -133,10 +133,11 @@ class RayEmbedder:
         if len(ready) < len(refs):
             self.close()
             raise ConfigError(
-                f"the Ray cluster started {len(ready)} of {len(refs)} embedding actors "
-                f"({self.config.cpus_per_actor:g} CPU each) in {self.config.start_timeout:g} s; "
-                f"cluster {_resources()}",
+                f"'ray.actors': the Ray cluster started {len(ready)} of {len(refs)} actors "
+                f"({self.config.cpus_per_actor:g} CPU each) in {self.config.start_timeout:g} s "
+                f"(ray.start_timeout); cluster {_resources()}",
                 file=file,
+                line=_line(file, "ray.actors"),
                 key="ray.actors",
                 hint="lower ray.actors or ray.cpus_per_actor, add nodes, free the cluster's "
                 "CPUs, or raise ray.start_timeout if the nodes are only slow",
@@ -187,6 +188,18 @@ def _resources() -> str:
     return f"CPU total {total:g}, free {free:g}, per node [{per_node}]"
 
 
+def _line(file: Path | None, key: str) -> int | None:
+    """Return the line of ``key`` (dotted) in the pipeline file, or None (unset, unreadable)."""
+    if file is None:
+        return None
+    from llmops.yamlfile import load_yaml
+
+    try:
+        return load_yaml(file).line_of(key.split("."))
+    except (OSError, ValueError):
+        return None
+
+
 def _check_feasible(ray: RaySpec, file: Path | None) -> None:
     """Fail at once when no node has ``ray.cpus_per_actor`` CPUs (Ray would wait forever)."""
     import ray as untyped
@@ -196,9 +209,10 @@ def _check_feasible(ray: RaySpec, file: Path | None) -> None:
     nodes = [n.get("Resources", {}).get("CPU", 0.0) for n in ray_mod.nodes() if n.get("Alive")]
     if not nodes or max(nodes) < ray.cpus_per_actor:
         raise ConfigError(
-            f"no node of the Ray cluster has {ray.cpus_per_actor:g} CPUs for an embedding "
-            f"actor; cluster {_resources()}",
+            f"'ray.cpus_per_actor': no node of the Ray cluster has {ray.cpus_per_actor:g} CPUs "
+            f"for an actor; cluster {_resources()}",
             file=file,
+            line=_line(file, "ray.cpus_per_actor"),
             key="ray.cpus_per_actor",
             hint="lower ray.cpus_per_actor to at most one node's CPUs, or add a bigger node",
         )
