@@ -220,68 +220,92 @@ def store_part(
     sizes: list[int] | None = None,
     budget_s: float = 2400,
     engines: tuple[str, ...] = ("edge", "local"),
+    keep: Path | None = None,
 ) -> list[dict[str, Any]]:
-    import numpy as np
-    import scale_store as ss
-
+    """Build, reopen and query each engine at each size (under ``keep``/<n> if given, kept)."""
     sizes = sizes or ([20_000] if quick else [100_000, 1_000_000])
-    real, texts = ss.real_vectors(CACHE)
     rows: list[dict[str, Any]] = []
     for n in sizes:
         with tempfile.TemporaryDirectory(prefix="bench-scale-store-") as tmp:
-            work = Path(tmp)
-            points = ss.synthetic(real, n, seed=1)
-            queries = ss.synthetic(real, 200, seed=2)
-            truth_start = time.perf_counter()
-            truth = ss.exact_top(points, queries)
-            exact_ms = (time.perf_counter() - truth_start) / len(queries) * 1000
-            np.save(work / "points.npy", points)
-            np.save(work / "queries.npy", queries)
-            np.save(work / "truth.npy", truth)
-            (work / "texts.json").write_text(json.dumps(texts))
-            del points
+            work = keep / str(n) if keep is not None else Path(tmp)
+            exact_ms = _store_inputs(work, n)
             results: dict[str, Any] = {}
             for engine in engines:
-                load_before = _load()
-                cmd = [
-                    sys.executable,
-                    str(HERE.parent / "scale_store.py"),
-                    "--engine",
-                    engine,
-                    "--points",
-                    str(work / "points.npy"),
-                    "--queries",
-                    str(work / "queries.npy"),
-                    "--truth",
-                    str(work / "truth.npy"),
-                    "--texts",
-                    str(work / "texts.json"),
-                    "--dir",
-                    str(work / engine),
-                    "--budget-seconds",
-                    str(budget_s),
-                    "--max-rss-mb",
-                    str(STORE_MAX_RSS_MB),
-                ]
-                done = subprocess.run(cmd, capture_output=True, text=True)
-                if done.returncode != 0:
-                    results[engine] = {"failed": done.stderr.strip().splitlines()[-3:]}
-                else:
-                    results[engine] = json.loads(done.stdout.strip().splitlines()[-1])
-                results[engine]["load_average"] = f"{load_before} -> {_load()}"
-                shutil.rmtree(work / engine, ignore_errors=True)
-            rows.append(
-                {
-                    "part": "store",
-                    "figure": f"{n:,} chunks x 384 dims: Qdrant Edge vs local mode",
-                    "value": results,
-                    "ratio local / edge": _store_ratios(results),
-                    "exact search (numpy, all points, ms/query)": round(exact_ms, 1),
-                    "vectors": "mixes of two real MiniLM vectors of the sample corpus + noise "
-                    "(scale_store.py docstring); 200 held-out queries; payloads like llmops'",
-                }
-            )
+                extra = ["--budget-seconds", str(budget_s), "--max-rss-mb", str(STORE_MAX_RSS_MB)]
+                results[engine] = _store_child(work, engine, extra)
+                if keep is None:
+                    shutil.rmtree(work / engine, ignore_errors=True)
+            rows.append(_store_row(n, results, exact_ms, kept=keep))
     return rows
+
+
+def store_requery(keep: Path, sizes: list[int] | None, engines: tuple[str, ...]) -> list[Any]:
+    """Re-measure stores kept by ``--keep``: open, query p50/p99, recall@10, RSS; no build."""
+    rows: list[dict[str, Any]] = []
+    for folder in sorted(keep.iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else 0):
+        if not folder.name.isdigit() or (sizes and int(folder.name) not in sizes):
+            continue
+        results = {
+            e: _store_child(folder, e, ["--query-only"]) for e in engines if (folder / e).is_dir()
+        }
+        rows.append(_store_row(int(folder.name), results, None, kept=keep))
+    return rows
+
+
+def _store_inputs(work: Path, n: int) -> float | None:
+    """Write the points, held-out queries, their exact top-10 and the texts; return ms/query."""
+    import numpy as np
+    import scale_store as ss
+
+    work.mkdir(parents=True, exist_ok=True)
+    if all((work / f).is_file() for f in ("points.npy", "queries.npy", "truth.npy", "texts.json")):
+        return None  # kept by an earlier --keep run: the build resumes on the same points
+    real, texts = ss.real_vectors(CACHE)
+    points = ss.synthetic(real, n, seed=1)
+    queries = ss.synthetic(real, 200, seed=2)
+    truth_start = time.perf_counter()
+    truth = ss.exact_top(points, queries)
+    exact_ms = (time.perf_counter() - truth_start) / len(queries) * 1000
+    np.save(work / "points.npy", points)
+    np.save(work / "queries.npy", queries)
+    np.save(work / "truth.npy", truth)
+    (work / "texts.json").write_text(json.dumps(texts))
+    return exact_ms
+
+
+def _store_child(work: Path, engine: str, extra: list[str]) -> dict[str, Any]:
+    """Run ``scale_store.py`` for one engine in its own process; return its JSON (+ load)."""
+    load_before = _load()
+    cmd = [sys.executable, str(HERE.parent / "scale_store.py"), "--engine", engine]
+    for flag in ("points", "queries", "truth"):
+        cmd += [f"--{flag}", str(work / f"{flag}.npy")]
+    cmd += ["--texts", str(work / "texts.json"), "--dir", str(work / engine), *extra]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    result: dict[str, Any]
+    if done.returncode != 0:
+        result = {"failed": done.stderr.strip().splitlines()[-3:]}
+    else:
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["load_average"] = f"{load_before} -> {_load()}"
+    return result
+
+
+def _store_row(
+    n: int, results: dict[str, Any], exact_ms: float | None, kept: Path | None
+) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "part": "store",
+        "figure": f"{n:,} chunks x 384 dims: Qdrant Edge vs local mode",
+        "value": results,
+        "ratio local / edge": _store_ratios(results),
+        "vectors": "mixes of two real MiniLM vectors of the sample corpus + noise "
+        "(scale_store.py docstring); 200 held-out queries; payloads like llmops'",
+    }
+    if exact_ms is not None:
+        row["exact search (numpy, all points, ms/query)"] = round(exact_ms, 1)
+    if kept is not None:
+        row["kept in"] = str(kept / str(n))
+    return row
 
 
 STORE_MAX_RSS_MB = 9000
@@ -319,6 +343,10 @@ def main() -> int:
     parser.add_argument(
         "--store-budget", type=float, default=2400, help="seconds per engine and size to build"
     )
+    parser.add_argument("--keep", type=Path, help="store part: build under this folder, keep it")
+    parser.add_argument(
+        "--requery", type=Path, help="store part: re-measure the stores kept in this folder"
+    )
     args = parser.parse_args()
     rows: list[dict[str, Any]] = []
     for name, part in PARTS.items():
@@ -327,7 +355,10 @@ def main() -> int:
         if name == "store":
             sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
             engines = tuple(args.engines.split(","))
-            rows += store_part(args.quick, sizes, args.store_budget, engines)
+            if args.requery is not None:
+                rows += store_requery(args.requery, sizes, engines)
+            else:
+                rows += store_part(args.quick, sizes, args.store_budget, engines, args.keep)
         else:
             rows += part(args.quick)
     doc = {

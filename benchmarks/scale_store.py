@@ -145,7 +145,7 @@ class Local:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def create(self) -> None:
+    def create(self) -> int:
         from qdrant_client import QdrantClient, models
 
         self.client = QdrantClient(path=str(self.folder), force_disable_check_same_thread=True)
@@ -157,6 +157,7 @@ class Local:
         )
         storage = self.client._client.collections[NAME].storage
         storage.storage.execute("PRAGMA synchronous=OFF")  # what VectorStore.bulk_writes does
+        return 0
 
     def upsert(self, start: int, vectors: np.ndarray, texts: list[str]) -> None:
         from qdrant_client import models
@@ -164,10 +165,10 @@ class Local:
         points = [
             models.PointStruct(
                 id=point_id(start + k),
-                vector={"dense": v.tolist()},
+                vector={"dense": v},
                 payload=payload(start + k, texts),
             )
-            for k, v in enumerate(vectors)
+            for k, v in enumerate(vectors.tolist())
         ]
         self.client.upsert(NAME, points=points, wait=True)
 
@@ -200,18 +201,23 @@ class Edge:
 
         return EdgeConfig(vectors={"dense": EdgeVectorParams(size=DIM, distance=Distance.Cosine)})
 
-    def create(self) -> None:
-        from qdrant_edge import EdgeShard
+    def create(self) -> int:
+        """Create the shard, or reopen one a stopped build left (``--keep``); return its points."""
+        from qdrant_edge import CountRequest, EdgeShard
 
+        if (self.folder / "edge_config.json").is_file():  # resume: the WAL replays on load
+            self.shard = EdgeShard.load(str(self.folder))
+            return int(self.shard.count(CountRequest(exact=True)))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.shard = EdgeShard.create(str(self.folder), self._config())
+        return 0
 
     def upsert(self, start: int, vectors: np.ndarray, texts: list[str]) -> None:
         from qdrant_edge import Point, UpdateOperation
 
         points = [
-            Point(point_id(start + k), {"dense": v.tolist()}, payload(start + k, texts))
-            for k, v in enumerate(vectors)
+            Point(point_id(start + k), {"dense": v}, payload(start + k, texts))
+            for k, v in enumerate(vectors.tolist())
         ]
         self.shard.update(UpdateOperation.upsert_points(points))
 
@@ -261,8 +267,10 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"engine": args.engine, "n": n, "rss_start": rss()}
     start = time.perf_counter()
     cpu_start = time.process_time()  # every thread's CPU: robust to other jobs on the cores
-    engine.create()
-    written = 0
+    # Points are written in order, so a build stopped at the budget (or killed) resumes after
+    # the last whole batch it holds (upserts by id: a partial batch is written again).
+    written = engine.create() // BATCH * BATCH
+    result["resumed_from"] = resumed = written
     while written < n:
         batch = np.asarray(points[written : written + BATCH])
         engine.upsert(written, batch, texts)
@@ -275,20 +283,27 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
                 "seconds": round(elapsed, 1),
                 "rss_mb": mem,
                 "why": "time budget" if elapsed > args.budget_seconds else "memory budget",
-                "points_per_s": round(written / elapsed, 1),
+                "points_per_s": round((written - resumed) / elapsed, 1),
             }
             engine.close()
             result["rss_end"] = rss()
             return result
     upserted = time.perf_counter() - start
     result["upsert_s"] = round(upserted, 1)
+    result["upsert_points_per_s"] = round((n - resumed) / upserted, 1)
     result.update(engine.finish())
     result["build_s"] = round(time.perf_counter() - start, 1)
     result["build_cpu_s"] = round(time.process_time() - cpu_start, 1)
     result["rss_after_build"] = rss()
     engine.close()
-    # Reopen as a restarted gateway would: load time and memory to serve.
-    size = sum(f.stat().st_size for f in Path(args.dir).rglob("*") if f.is_file())
+    result.update(serve(engine, Path(args.dir), queries, truth))
+    return result
+
+
+def serve(engine: Any, folder: Path, queries: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+    """Reopen a built store as a restarted gateway would: load time, memory, latency, recall."""
+    result: dict[str, Any] = {}
+    size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     result["disk_mb"] = round(size / 2**20, 1)
     before = rss()["VmRSS"]
     start = time.perf_counter()
@@ -311,6 +326,15 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def query_only(args: argparse.Namespace) -> dict[str, Any]:
+    """Re-measure a store built earlier (``--keep``): no build, only ``serve``."""
+    queries, truth = np.load(args.queries), np.load(args.truth)
+    engine = ENGINES[args.engine](Path(args.dir))
+    result: dict[str, Any] = {"engine": args.engine, "rebuilt": False, "rss_start": rss()}
+    result.update(serve(engine, Path(args.dir), queries, truth))
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--engine", choices=list(ENGINES), required=True)
@@ -321,8 +345,9 @@ def main() -> int:
     parser.add_argument("--dir", required=True)
     parser.add_argument("--budget-seconds", type=float, default=3600)
     parser.add_argument("--max-rss-mb", type=float, default=10_000)
+    parser.add_argument("--query-only", action="store_true", help="measure a kept store")
     args = parser.parse_args()
-    result = run_child(args)
+    result = query_only(args) if args.query_only else run_child(args)
     print(json.dumps(result))
     return 0
 

@@ -99,6 +99,40 @@ def test_both_embedded_backends_keep_the_store_contract(settings: Any, backend: 
     assert not store.exists("c__1") and store.collections() == []
 
 
+def test_a_bulk_write_past_the_indexing_threshold_is_served_from_hnsw(settings: Any) -> None:
+    # 7,000 MiniLM-sized vectors are past Edge's default indexing threshold: bulk_writes ends
+    # with optimize(), which builds the HNSW graphs; the searches then run on them.
+    import numpy as np
+
+    store = open_store(settings, "edge")
+    assert isinstance(store, EdgeStore)
+    store.create("big__1", 384, sparse=False)
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(50, 384))
+    vectors = centres[rng.integers(0, 50, 7000)] + rng.normal(scale=0.6, size=(7000, 384))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    ids = [f"00000000-0000-0000-0000-{i:012d}" for i in range(len(vectors))]
+    with store.bulk_writes("big__1"):
+        for start in range(0, len(vectors), 1000):
+            store.upsert(
+                "big__1",
+                [
+                    Point(id=ids[i], payload={"i": i}, dense=vectors[i].tolist())
+                    for i in range(start, min(start + 1000, len(vectors)))
+                ],
+            )
+    info = store._shard("big__1").info()
+    assert info.indexed_vectors_count == 7000  # every vector is in an HNSW graph
+    queries = vectors[:20] + rng.normal(scale=0.05, size=(20, 384)).astype(np.float32)
+    exact = np.argsort(-(queries @ vectors.T), axis=1)[:, :10]
+    hits = 0
+    for query, want in zip(queries, exact, strict=True):
+        got = store.search("big__1", Query(dense=query.tolist(), limit=10))
+        assert len(got) == 10 and got[0].score >= got[-1].score
+        hits += len({h.payload["i"] for h in got} & set(want.tolist()))
+    assert hits / 200 >= 0.9  # recall@10 against exact search
+
+
 def test_edge_store_is_owned_by_one_process(settings: Any) -> None:
     open_store(settings, "edge")
     code = (

@@ -117,25 +117,57 @@ def _close_stores() -> Iterator[None]:
     close_ray_pools()
 
 
-def test_ray_build_matches_the_local_build_with_a_worker_killed_mid_build(
-    cluster: RayCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _with_ray(project: Path, extra: str) -> None:
+    """Append ``extra`` lines to the ``ray:`` block of the project's pipeline file."""
+    path = project / "rag_pipelines" / "docs.yaml"
+    path.write_text(path.read_text() + textwrap.indent(textwrap.dedent(extra), "  "))
+
+
+def _local_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
+    """Build the corpus locally; return (result, points by id, manifest)."""
     monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "local-home"))
     local = Pipeline.from_name("docs", load_settings(_project(tmp_path / "local", "local")))
-    local_result = local.run()
-    expected, expected_manifest = _points(local), _manifest(local)
+    result = local.run()
+    points, manifest = _points(local), _manifest(local)
     from llmops.rag.store import close_stores
 
     close_stores()
+    return result, points, manifest
 
+
+def _ray_pipeline(
+    cluster: RayCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_extra: str = ""
+) -> tuple[Pipeline, Any, str, int]:
+    """Return the Ray pipeline, its pool (one actor per node), the head's id and the pid of
+    the worker node's actor."""
     monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "ray-home"))
     project = _project(tmp_path / "ray", "ray", cluster.address)
+    if ray_extra:
+        _with_ray(project, ray_extra)
     pipe = Pipeline.from_name("docs", load_settings(project))
     pool: Any = pipe.build_embedder()
     head = cluster.head_node_id()
     before = {a["node"] != head: a for a in pool.placement()}
     assert set(before) == {True, False}, f"one actor per node expected: {before}"
-    victim = before[True]["pid"]
+    return pipe, pool, head, int(before[True]["pid"])
+
+
+def _assert_same_as_local(pipe: Pipeline, result: Any, reference: tuple[Any, ...]) -> None:
+    local_result, expected, expected_manifest = reference
+    assert result.switched and result.counts["chunks"] == local_result.counts["chunks"]
+    assert result.index_version == local_result.index_version
+    got = _points(pipe)
+    assert sorted(got) == sorted(expected)  # the same deterministic chunk ids
+    assert min(float(got[k] @ expected[k]) for k in expected) > 0.99999
+    assert _manifest(pipe) == expected_manifest
+    assert pipe.store().count(result.collection) == local_result.counts["chunks"]
+
+
+def test_ray_build_matches_the_local_build_with_a_worker_killed_mid_build(
+    cluster: RayCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = _local_reference(tmp_path, monkeypatch)
+    pipe, pool, _, victim = _ray_pipeline(cluster, tmp_path, monkeypatch)
     killed: list[int] = []
 
     def progress(stage: str, counts: dict[str, int]) -> None:
@@ -146,17 +178,9 @@ def test_ray_build_matches_the_local_build_with_a_worker_killed_mid_build(
     result = pipe.run(progress=progress)
 
     assert killed == [victim]
-    assert result.switched and result.counts["chunks"] == local_result.counts["chunks"]
-    assert result.counts["embedded"] == local_result.counts["embedded"] > 32  # several slices
-    after = pool.placement()
-    assert victim not in {a["pid"] for a in after}  # restarted
-    assert result.index_version == local_result.index_version
-    got = _points(pipe)
-    assert sorted(got) == sorted(expected)  # the same deterministic chunk ids
-    cosines = [float(got[k] @ expected[k]) for k in expected]
-    assert min(cosines) > 0.99999
-    assert _manifest(pipe) == expected_manifest
-    assert pipe.store().count(result.collection) == local_result.counts["chunks"]
+    assert result.counts["embedded"] == reference[0].counts["embedded"] > 32  # several slices
+    assert victim not in {a["pid"] for a in pool.placement()}  # restarted
+    _assert_same_as_local(pipe, result, reference)
 
 
 def test_an_incremental_ray_run_embeds_only_the_changed_text(
@@ -217,3 +241,77 @@ def test_cli_executor_flags_are_checked(cli: Any, tmp_path: Path) -> None:
     assert "unknown executor 'rya' (did you mean 'ray'?)" in typo.stderr
     lone = cli("index", "run", "docs", "--address", "127.0.0.1:1", cwd=project)
     assert lone.exit_code == 2 and "--address is for --executor ray" in lone.stderr
+
+
+def test_files_are_chunked_on_the_actors_and_an_actor_killed_while_chunking_is_retried(
+    cluster: RayCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = _local_reference(tmp_path, monkeypatch)
+    # files_per_call 2: 15 calls for 30 files, alternating between the two actors
+    pipe, pool, head, victim = _ray_pipeline(cluster, tmp_path, monkeypatch, "files_per_call: 2\n")
+    killed: list[int] = []
+
+    def progress(stage: str, counts: dict[str, int]) -> None:
+        # 4 calls sent, 2 to each actor, none recorded yet: the victim is chunking or queued
+        if stage == "dispatch" and not killed and counts["dispatched"] >= 8:
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    result = pipe.run(progress=progress)
+
+    assert killed == [victim]
+    after = {a["node"] != head: a for a in pool.placement()}
+    assert after[True]["pid"] != victim  # restarted
+    # The restarted actor chunked (re-run or later calls) and the other one chunked too:
+    assert after[True]["chunk_calls"] >= 1 and after[False]["chunk_calls"] >= 1
+    _assert_same_as_local(pipe, result, reference)
+
+
+def test_an_actor_no_node_can_hold_fails_at_once_naming_the_key_and_the_cluster(
+    cluster: RayCluster, tmp_path: Path
+) -> None:
+    project = _project(tmp_path, "local")  # no ray: block: it gets one below
+    path = project / "rag_pipelines" / "docs.yaml"
+    path.write_text(path.read_text() + "ray:\n  cpus_per_actor: 4\n")
+    command = [sys.executable, "-m", "llmops", "index", "run", "docs"]
+    done = subprocess.run(
+        [*command, "--executor", "ray", "--address", cluster.address],
+        cwd=project,
+        env=_subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "docs.yaml" in done.stderr and "ray.cpus_per_actor" in done.stderr
+    assert "'ray.cpus_per_actor': no node of the Ray cluster has 4 CPUs" in done.stderr
+    assert "CPU total 2, free 2, per node [1, 1]" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 2  # the error and its hint
+
+
+def test_a_pool_the_cluster_cannot_place_fails_within_its_start_timeout(
+    cluster: RayCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from llmops.errors import ConfigError
+
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))
+    project = _project(tmp_path / "p", "ray", cluster.address)
+    path = project / "rag_pipelines" / "docs.yaml"
+    path.write_text(path.read_text().replace("  actors: 2\n", "", 1))
+    _with_ray(project, "actors: 3\nstart_timeout: 5\n")  # 3 actors of 1 CPU, 2 CPUs
+    pipe = Pipeline.from_name("docs", load_settings(project))
+    assert pipe.spec.ray.actors == 3 and pipe.spec.ray.start_timeout == 5
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError) as info:
+        pipe.run()
+    elapsed = time.monotonic() - t0
+    assert elapsed < 5 + 60, elapsed  # the timeout, plus connecting under load
+    assert info.value.key == "ray.actors" and info.value.file == str(path)
+    assert info.value.line == 14  # `actors: 3` in the file
+    assert "of 3 actors (1 CPU each) in 5 s (ray.start_timeout); cluster CPU total 2" in str(
+        info.value
+    )
+    assert pipe.served() is None  # nothing built, nothing served

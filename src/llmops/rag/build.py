@@ -24,7 +24,7 @@ from llmops.failpoints import failpoint
 from llmops.lineage import IndexLineage
 from llmops.rag.checks import check_shrink
 from llmops.rag.manifest import Manifest, index_version, library_versions, now_iso
-from llmops.rag.planner import BuildPlan, Planner
+from llmops.rag.planner import BuildPlan
 from llmops.rag.spool import Spool
 from llmops.rag.versions import collect_garbage
 from llmops.rag.writer import IndexWriter
@@ -88,7 +88,7 @@ def run_build(pipe: Pipeline, *, full: bool, progress: Progress, allow_shrink: b
         else None
     )
     with Spool(pipe.manifests.root) as spool:
-        plan = Planner(pipe, spool, progress).run(reuse)
+        plan = pipe.planner(spool, progress).run(reuse)
         timings["chunk"] = time.perf_counter() - t0
         chunk_ids = plan.chunk_ids()
         if len(set(chunk_ids)) != len(chunk_ids):  # pragma: no cover - ids include position

@@ -16,6 +16,7 @@ from llmops.lineage import IndexLineage
 from llmops.rag.build import BuildResult, Progress, run_build
 from llmops.rag.documents import discover
 from llmops.rag.manifest import FileRecord, Manifest, ManifestStore
+from llmops.rag.planner import Planner
 from llmops.rag.spec import PipelineSpec, SourceSpec
 from llmops.rag.store import VectorStore, open_store, pipeline_backend
 from llmops.validation import load_yaml_model
@@ -23,6 +24,7 @@ from llmops.validation import load_yaml_model
 if TYPE_CHECKING:
     from llmops.config import Settings
     from llmops.embeddings import Embedder
+    from llmops.rag.spool import Spool
 
 __all__ = ["BuildResult", "Pipeline", "Progress"]
 
@@ -120,7 +122,15 @@ class Pipeline:
         from llmops.rag.ray_executor import ray_embedder
 
         device = self.settings.embedding.device
-        return ray_embedder(self.embedder(), self.model_spec, device, self.spec.ray)
+        return ray_embedder(self.embedder(), self.model_spec, device, self.spec.ray, self.path)
+
+    def planner(self, spool: Spool, progress: Progress) -> Planner:
+        """Return what plans a build: this process, or the Ray actors loading and chunking."""
+        if self.spec.executor == "local":
+            return Planner(self, spool, progress)
+        from llmops.rag.ray_planner import RayPlanner
+
+        return RayPlanner(self, spool, progress)
 
     def preload_embedder(self) -> None:
         """Start loading the embedder in the background when that overlaps other work.

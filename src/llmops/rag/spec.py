@@ -157,6 +157,16 @@ class RaySpec(_Model):
     cpus_per_actor: float = Field(
         1.0, gt=0, le=256, description="CPUs each actor reserves (its ONNX threads)"
     )
+    start_timeout: float = Field(
+        300.0,
+        gt=0,
+        le=86400,
+        description="seconds to wait for the cluster to place and start every actor before "
+        "the run fails (a pool the cluster cannot hold would otherwise wait forever)",
+    )
+    files_per_call: int = Field(
+        8, ge=1, le=10000, description="changed files each actor loads and chunks per call"
+    )
 
 
 class PipelineSpec(_Model):
