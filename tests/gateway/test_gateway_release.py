@@ -131,12 +131,12 @@ def test_shadow_records_both_and_never_affects_the_client(
         assert r.json()["choices"][0]["message"]["content"] == "echo: hello"
         wait_until(lambda: candidate.requests, timeout=5, what="the shadow request")
         # A slow, then failing candidate: the client's answer does not wait for it.
-        candidate.enqueue(Reply(delay=1.0, status=500))
+        candidate.enqueue(Reply(delay=5.0, status=500))
         start = time.perf_counter()
         r2 = _ask(gw, "chat")
-        assert time.perf_counter() - start < 0.9  # the candidate alone takes 1 s
+        assert time.perf_counter() - start < 4.0  # the candidate alone takes 5 s (margin for load)
         assert r2.json()["choices"][0]["message"]["content"] == "echo: hello"
-        wait_until(lambda: not gw.runtime.shadow_tasks, timeout=5, what="the shadow tasks")
+        wait_until(lambda: not gw.runtime.shadow_tasks, timeout=15, what="the shadow tasks")
         gw.runtime.writer.flush()
         traces = gw.runtime.store.query(route="chat", limit=None)  # type: ignore[union-attr]
     primary_ids = {r.headers["x-request-id"], r2.headers["x-request-id"]}
