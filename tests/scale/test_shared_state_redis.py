@@ -98,7 +98,6 @@ def test_buckets_refill_and_charge_on_the_injected_clock(
             seen.append(await state.admit(key, requests))  # one whole request
             seen.append(await state.admit(key, tokens))
             state.charge_tokens("k", tokens, 90)  # 30 tokens in debt, sent in the background
-            await asyncio.sleep(0)  # call_soon_threadsafe: the send starts on the next turn
             await state.flush()
             seen.append(await state.admit(key, tokens))
             clock.now += 31

@@ -192,6 +192,9 @@ class RedisState:
 
     async def flush(self, timeout: float = 2.0) -> None:
         """Wait (up to ``timeout``) for the charges and trips sent so far to reach Redis."""
+        # Sends are scheduled with call_soon_threadsafe: one loop turn starts every send
+        # scheduled before this call, so they are in ``_sending`` below.
+        await asyncio.sleep(0)
         if self._sending:
             await asyncio.wait(list(self._sending), timeout=timeout)
 
