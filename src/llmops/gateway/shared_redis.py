@@ -192,9 +192,7 @@ class RedisState:
 
     async def flush(self, timeout: float = 2.0) -> None:
         """Wait (up to ``timeout``) for the charges and trips sent so far to reach Redis."""
-        # Sends are scheduled with call_soon_threadsafe: one loop turn starts every send
-        # scheduled before this call, so they are in ``_sending`` below.
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one loop turn starts the sends call_soon_threadsafe scheduled
         if self._sending:
             await asyncio.wait(list(self._sending), timeout=timeout)
 
@@ -283,8 +281,7 @@ class RedisState:
         """Send ``command`` with the others issued in this turn of the loop: one pipeline.
 
         Under load many requests ask at once; one write and one read for all of them costs a
-        fraction of a round trip each (the socket calls dominate a Redis call's CPU).
-        """
+        fraction of a round trip each (the socket calls dominate a Redis call's CPU)."""
         if self._loop is None or self._client is None or not self._down.can_try():
             raise SharedStateDownError("shared state unreachable (waiting to retry)")
         future = self._loop.create_future()
