@@ -31,11 +31,7 @@ def wait_http(url: str, proc: subprocess.Popen[Any], timeout: float = 120) -> No
 
 def stop(proc: subprocess.Popen[Any] | None, *, interrupt: bool = False) -> None:
     """Stop ``proc`` (SIGTERM, or SIGINT with ``interrupt``); kill it after 15 s."""
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGINT if interrupt else signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    from llmops.testing.processes import stop_process
+
+    if proc is not None:
+        stop_process(proc, 15, signal.SIGINT if interrupt else signal.SIGTERM)

@@ -7,17 +7,20 @@ reaps it, so no test leaves a zombie or a port in use behind it.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 from typing import Any
 
 __all__ = ["stop_process"]
 
 
-def stop_process(proc: subprocess.Popen[Any], grace: float = 20.0) -> int:
-    """Terminate ``proc``, kill it after ``grace`` seconds; return its exit status."""
+def stop_process(
+    proc: subprocess.Popen[Any], grace: float = 20.0, sig: int = signal.SIGTERM
+) -> int:
+    """Send ``sig`` (SIGTERM) to ``proc``, kill it after ``grace`` seconds; return its status."""
     if proc.poll() is not None:
         return proc.returncode
-    proc.terminate()
+    proc.send_signal(sig)
     try:
         return proc.wait(grace)
     except subprocess.TimeoutExpired:
