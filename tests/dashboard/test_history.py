@@ -93,6 +93,17 @@ def test_recording_the_same_run_twice_replaces_it(tmp_path: Path) -> None:
     assert len(hist.runs()) == 1 and len(hist.rows(run_id_of(run))) == 10
 
 
+def test_runs_with_the_same_contents_but_their_own_ids_are_two_runs(tmp_path: Path) -> None:
+    # Two quick runs can share their start and finish second, wall time (ms) and item count:
+    # a contents hash made them one run, the second replacing the first.
+    hist = History(tmp_path / "h.sqlite")
+    run = make_run(10)
+    first, second = (run.model_copy(update={"run_id": c * 16}) for c in "ab")
+    assert (hist.record(first), hist.record(second)) == ("a" * 16, "b" * 16)
+    assert len(hist.runs()) == 2
+    assert run_id_of(run) not in {"a" * 16, "b" * 16}  # older results: their contents' hash
+
+
 def test_import_folder_indexes_results_not_yet_known(tmp_path: Path) -> None:
     from llmops.evals.report import write_outputs
 

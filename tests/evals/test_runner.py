@@ -52,6 +52,10 @@ def test_unchanged_rerun_makes_zero_model_calls(
     assert len(_chat_requests(llm)) == sent == 8
     assert second.calls.model_calls == 0
     assert second.calls.hit_rate == 1.0
+    # Two runs are two runs, even when they share their second, item count and answers.
+    assert len({first.run_id, second.run_id}) == 2 and all(
+        len(r.run_id) == 16 for r in (first, second)
+    )
     assert [m.mean for m in second.metrics] == [m.mean for m in first.metrics]
     # --no-cache calls again; --refresh calls again and rewrites
     run_suite(suite, project.settings(), RunOptions(use_cache=False))

@@ -81,7 +81,10 @@ class ItemQuery:
 
 
 def run_id_of(run: RunResult) -> str:
-    """Return a stable id for a run (the same from the results folder and from MLflow)."""
+    """Return a stable id for a run (the same from the results folder and from MLflow): the id
+    the runner gave it, or for older results a hash of what identifies them."""
+    if run.run_id:
+        return run.run_id
     key = json.dumps(
         [
             run.suite,

@@ -225,6 +225,9 @@ class RunResult(_Model):
 
     suite: str
     suite_file: str | None = None
+    # Set once by the runner (random); empty in results written before it existed, whose id is
+    # then derived from their contents (``dashboard.runs.run_id_of``).
+    run_id: str = ""
     started_at: str
     finished_at: str | None = None
     wall_s: float = 0.0

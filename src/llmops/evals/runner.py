@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -416,6 +417,7 @@ class EvalRunner:
         result = RunResult(
             suite=self.suite.suite_name,
             suite_file=str(self.suite.path) if self.suite.path else None,
+            run_id=uuid.uuid4().hex[:16],
             started_at=started.isoformat(timespec="seconds"),
             items=len(self.golden),
             repeats=self.repeats,
