@@ -59,6 +59,23 @@ def _gate_fails(current: np.ndarray, base: np.ndarray, seed: int) -> bool:
     return not passed
 
 
+def test_baseline_column_is_the_mean_of_the_items_the_delta_pairs() -> None:
+    # A run of 4 of the baseline's 8 items, each scoring as in the baseline: Δ is 0, and the
+    # baseline column beside it is the same 4 items' mean (0.5), not the whole baseline's (0.25).
+    metric = create_metric(MetricSpec(type="rouge-l", metric="quality", threshold=0.5))
+    gate = GateSpec(alpha=0.05, min_effect=0.02, resamples=500, seed=1)
+    scores = np.array([0.5, 0.5, 0.5, 0.5, 0.0, 0.0, 0.0, 0.0])
+    baseline = {
+        "metrics": {"quality": {"mean": 0.25, "items": _run(scores, metric).item_scores("quality")}}
+    }
+    run = _run(scores[:4], metric)
+    summarize(run, [metric], gate)
+    assert apply_gate(run, [metric], gate, baseline)
+    summary = run.metrics[0]
+    assert (summary.mean, summary.baseline_mean, summary.diff) == (0.5, 0.5, 0.0)
+    assert summary.paired_items == 4
+
+
 def _continuous_run(rng: np.random.Generator, quality: np.ndarray, drop: float) -> np.ndarray:
     # A run's item score = the item's own quality - drop + run-to-run noise (sd 0.12), in [0, 1].
     return np.clip(quality - drop + rng.normal(0, 0.12, len(quality)), 0, 1)

@@ -268,7 +268,13 @@ def apply_gate(
             current = run.item_scores(summary.name)
             base_items: dict[str, float] = base.get("items", {})
             paired = sorted(set(current) & set(base_items))
-            summary.baseline_mean = base.get("mean")
+            # The baseline's mean over the items the Δ pairs, so the two columns compare: a run
+            # of a subset of the baseline's items showed the whole baseline's mean beside Δ 0.
+            summary.baseline_mean = (
+                round(sum(base_items[i] for i in paired) / len(paired), 4) + 0.0
+                if paired
+                else base.get("mean")
+            )
             summary.paired_items = len(paired)
             if paired:
                 result = paired_bootstrap(
