@@ -33,6 +33,7 @@ from llmops.evals.verdict_schema import (
 )
 from llmops.evals.verdicts import (
     ASPECTS,
+    RagScoring,
     Verdict,
     pairwise_score,
     parse_pairwise,
@@ -200,12 +201,8 @@ class RagJudgeMetric(_Judged):
         _, rendered = self._messages(ctx)
         context_ids = [c["id"] for c in _contexts(ctx)]
         # every aspect of the item parses the same reply; only the pass threshold differs
-        parse = functools.partial(
-            parse_rag_verdict,
-            threshold=self.threshold,
-            context_ids=context_ids,
-            has_reference=has_reference,
-        )
+        scoring = RagScoring(self.threshold, context_ids, has_reference)
+        parse = functools.partial(parse_rag_verdict, scoring=scoring)
         params: dict[str, Any] = {
             "response_format": {"type": "json_object"},
             **dict(rendered.params or {}),
