@@ -179,7 +179,7 @@ def test_scores_match_ragas_own_code(flags: list[bool]) -> None:
         [ContextRecallClassification(statement="s", reason="", attributed=int(f)) for f in flags]
     )
     ours = parse_rag_verdict(
-        json.dumps(detailed(claims=flags, contexts=[], reference=flags)), context_ids=[]
+        json.dumps(detailed(claims=flags, contexts=[], reference=flags)), RagScoring(context_ids=[])
     )
     if flags:
         assert ours.faithfulness is not None and ours.context_recall is not None
