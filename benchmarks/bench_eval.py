@@ -35,6 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "evals"))  # evals_helpers: the cooperative judge's replies
+
 RUBRIC = """\
 name: judge-rag
 description: Judge a RAG answer on four aspects in one call (JSON verdicts).
@@ -68,42 +71,25 @@ params:
 ASPECTS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
 
 
-def _schema_instance(schema: dict[str, Any], defs: dict[str, Any], name: str = "") -> Any:
-    if "$ref" in schema:
-        return _schema_instance(defs[schema["$ref"].split("/")[-1]], defs, name)
-    if "anyOf" in schema:
-        return _schema_instance(schema["anyOf"][0], defs, name)
-    kind = schema.get("type")
-    if kind == "object":
-        return {k: _schema_instance(v, defs, k) for k, v in schema.get("properties", {}).items()}
-    if kind == "array":
-        return [_schema_instance(schema.get("items", {"type": "string"}), defs, name)]
-    if kind == "integer":
-        return 0 if name == "noncommittal" else 1
-    if kind == "number":
-        return 1.0
-    if kind == "boolean":
-        return name != "noncommittal"
-    return "What is item one?" if name == "question" else "supported statement"
-
-
 def _score(text: str, aspect: str) -> float:
     digest = hashlib.sha256(f"{aspect}:{text}".encode()).digest()
     return round(digest[0] / 255, 3)
 
 
 def _responder(body: dict[str, Any]) -> Any:
+    from evals_helpers import gateway_reply, schema_instance
+
     from llmops.testing import Reply
 
     text = " ".join(str(m.get("content")) for m in body.get("messages", []))
     if "json_schema:" in text:  # ragas (collections) structured output
         raw = text.split("json_schema:", 1)[1].split("Make sure to return", 1)[0]
         schema = json.loads(raw)
-        return Reply(content=json.dumps(_schema_instance(schema, schema.get("$defs", {}))))
+        return Reply(content=json.dumps(schema_instance(schema, question="What is item one?")))
     found = re.search(r"JSON Schema:\s*(\{.*?\})(?:Do not use|\n)", text, re.S)
     if found:  # ragas (evaluate) structured output
         schema = json.loads(found.group(1))
-        return Reply(content=json.dumps(_schema_instance(schema, schema.get("$defs", {}))))
+        return Reply(content=json.dumps(schema_instance(schema, question="What is item one?")))
     if "evaluator of retrieval-augmented answers" in text:
         verdicts = {}
         for aspect in ASPECTS:
@@ -116,27 +102,11 @@ def _responder(body: dict[str, Any]) -> Any:
         return Reply(content=json.dumps(verdicts))
     question = str(body["messages"][-1]["content"])
     answer = f"The answer to '{question}' is in the manual."
-    reply = {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "bench-target",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": answer},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 20, "completion_tokens": 12, "total_tokens": 32},
-        "llmops": {
-            "contexts": [
-                {"id": "c1", "text": answer, "source": "manual.md"},
-                {"id": "c2", "text": "Unrelated.", "source": "other.md"},
-            ]
-        },
-    }
-    return Reply(raw_body=json.dumps(reply).encode())
+    contexts = [
+        {"id": "c1", "text": answer, "source": "manual.md"},
+        {"id": "c2", "text": "Unrelated.", "source": "other.md"},
+    ]
+    return gateway_reply(answer, contexts, model="bench-target")
 
 
 def _project(root: Path, items: int, url: str, concurrency: int, tag: str = "item") -> Path:
@@ -839,6 +809,35 @@ def _start_server(latency: float, standin: bool = False) -> tuple[Any, str]:
     return proc, line.split()[1]
 
 
+def _at_most(
+    figure: str, value: float, limit: float, detail: dict[str, Any], digits: int = 3
+) -> dict[str, Any]:
+    """Return a figure row whose value must stay at or below ``limit``."""
+    return {
+        "figure": figure,
+        "value": round(value, digits),
+        "target": f"<= {limit}",
+        "ok": value <= limit,
+        "detail": detail,
+    }
+
+
+def _judge_study(args: argparse.Namespace, source: str, state: Path | None = None) -> Study:
+    """Return the agreement study against the judge named by --judge-url (``source`` unless
+    --source says otherwise)."""
+    return Study(
+        items=args.corr_items,
+        url=args.judge_url,
+        model=args.judge_model,
+        key_env=args.judge_key_env,
+        answer=(args.answer_url, args.answer_model or "") if args.answer_url else None,
+        source=args.source or source,
+        state=state,
+        concurrency=args.judge_concurrency,
+        ragas_max_tokens=args.ragas_max_tokens,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=200)
@@ -890,7 +889,6 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args.latency, args.standin)
     if args.judge_url and not args.judge_model:
         parser.error("--judge-url needs --judge-model")
-    answer = (args.answer_url, args.answer_model or "") if args.answer_url else None
     if args.agreement_only:
         if not args.judge_url:
             parser.error("--agreement-only needs --judge-url")
@@ -898,20 +896,7 @@ def main(argv: list[str] | None = None) -> int:
         state = args.state.resolve() if args.state else None
         os.environ["LLMOPS_HOME"] = str((state or tmp) / "home")
         load = os.getloadavg()
-        result = _correlation(
-            tmp,
-            Study(
-                items=args.corr_items,
-                url=args.judge_url,
-                model=args.judge_model,
-                key_env=args.judge_key_env,
-                answer=answer,
-                source=args.source or "judged",
-                state=state,
-                concurrency=args.judge_concurrency,
-                ragas_max_tokens=args.ragas_max_tokens,
-            ),
-        )
+        result = _correlation(tmp, _judge_study(args, "judged", state))
         result["load_before"] = [round(v, 2) for v in load]
         result["load_after"] = [round(v, 2) for v in os.getloadavg()]
         print(json.dumps({"benchmark": "eval-agreement", "agreement": result}, indent=2))
@@ -956,19 +941,7 @@ def main(argv: list[str] | None = None) -> int:
     agreement: dict[str, Any] | None = None
     if args.corr_items > 0:
         if args.judge_url:
-            agreement = _correlation(
-                tmp,
-                Study(
-                    items=args.corr_items,
-                    url=args.judge_url,
-                    model=args.judge_model,
-                    key_env=args.judge_key_env,
-                    answer=answer,
-                    source=args.source or "golden",
-                    concurrency=args.judge_concurrency,
-                    ragas_max_tokens=args.ragas_max_tokens,
-                ),
-            )
+            agreement = _correlation(tmp, _judge_study(args, "golden"))
         else:
             standin, standin_url = _start_server(0.0, standin=True)
             try:
@@ -997,17 +970,12 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_count": os.cpu_count(),
         },
         "rows": [
-            {
-                "figure": "first run: wall / ideal (ideal = model calls x latency / concurrency)",
-                "value": round(wall1 / ideal, 3),
-                "target": "<= 1.3",
-                "ok": wall1 / ideal <= 1.3,
-                "detail": {
-                    "wall_s": round(wall1, 3),
-                    "ideal_s": round(ideal, 3),
-                    "model_calls": calls1,
-                },
-            },
+            _at_most(
+                "first run: wall / ideal (ideal = model calls x latency / concurrency)",
+                wall1 / ideal,
+                1.3,
+                {"wall_s": round(wall1, 3), "ideal_s": round(ideal, 3), "model_calls": calls1},
+            ),
             {
                 "figure": "first run: wall / bare AsyncOpenAI loop (same calls, same concurrency)",
                 "value": round(wall1 / raw, 3),
@@ -1022,24 +990,23 @@ def main(argv: list[str] | None = None) -> int:
                 "ok": second.calls.model_calls == 0,
                 "detail": {"cache_hit_rate": round(second.calls.hit_rate, 3)},
             },
-            {
-                "figure": "unchanged re-run: wall / first run",
-                "value": round(wall2 / wall1, 4),
-                "target": "<= 0.05",
-                "ok": wall2 / wall1 <= 0.05,
-                "detail": {"wall_s": round(wall2, 3)},
-            },
-            {
-                "figure": "judge calls per item, 4 RAG aspects: ours / ragas evaluate()",
-                "value": round(ours / ragas_per_item, 3),
-                "target": "<= 0.5",
-                "ok": ours / ragas_per_item <= 0.5,
-                "detail": {
+            _at_most(
+                "unchanged re-run: wall / first run",
+                wall2 / wall1,
+                0.05,
+                {"wall_s": round(wall2, 3)},
+                digits=4,
+            ),
+            _at_most(
+                "judge calls per item, 4 RAG aspects: ours / ragas evaluate()",
+                ours / ragas_per_item,
+                0.5,
+                {
                     "ours_per_item": round(ours, 3),
                     "ragas_per_item": round(ragas_per_item, 3),
                     "ragas_wall_s": round(ragas_wall, 3),
                 },
-            },
+            ),
             {
                 "figure": "agreement of our one-call judge-rag@production scores with ragas "
                 "evaluate() on the same python-docs items (Pearson r per aspect)",

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from procs import free_port, stop, wait_http
+from procs import free_port, gateway_config, stop, wait_http
 
 HERE = Path(__file__).resolve()
 # Sent to every target; only LiteLLM checks it (it refuses to start without a master key).
@@ -217,23 +217,7 @@ def start_gateway(
     work.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = work / "gateway.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                # The completion path only: no embedding model loaded at start (it adds ~500 MB).
-                "server": {"port": port, "embedding_models": []},
-                "upstreams": {
-                    "up": {
-                        "kind": "openai",
-                        "replicas": [{"base_url": upstream}],
-                        "health": {"interval": 5},
-                    }
-                },
-                "routes": {"bench": {"upstream": "up"}},
-                "traces": {"enabled": True},
-            }
-        )
-    )
+    config.write_text(json.dumps(gateway_config(port, upstream)))
     env = {**os.environ, "LLMOPS_HOME": str(work / "state")}
     if src:
         env["PYTHONPATH"] = os.pathsep.join([src, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)

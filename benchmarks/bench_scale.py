@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
 
 import bench_gateway as bg  # noqa: E402  (a sibling script, not a package)
+from procs import free_port, gateway_config, stop, wait_http  # noqa: E402
 
 
 def _load() -> str:
@@ -53,7 +54,7 @@ def start_redis(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server not found: apt-get install -y redis-server")
-    port = bg._free_port()
+    port = free_port()
     cmd = [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
     proc = subprocess.Popen(
         [*cmd, "--dir", str(folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -80,22 +81,13 @@ def start_limited_gateway(
     from llmops.gateway.auth import hash_key
 
     work.mkdir(parents=True, exist_ok=True)
-    port = bg._free_port()
+    port = free_port()
     limit = {"requests_per_minute": 1e9, "tokens_per_minute": 1e12}
     keys = [{"id": "bench", "sha256": hash_key(bg.MASTER_KEY), "rate_limit": limit}]
     config = {
-        "server": {"port": port, "embedding_models": []},
+        **gateway_config(port, upstream),
         "auth": {"enabled": True, "keys_env": "LLMOPS_GATEWAY_KEYS"},
         "shared_state": shared,
-        "upstreams": {
-            "up": {
-                "kind": "openai",
-                "replicas": [{"base_url": upstream}],
-                "health": {"interval": 5},
-            }
-        },
-        "routes": {"bench": {"upstream": "up"}},
-        "traces": {"enabled": True},
     }
     (work / "gateway.yaml").write_text(json.dumps(config))
     env = {
@@ -105,7 +97,7 @@ def start_limited_gateway(
     }
     cmd = [sys.executable, "-m", "llmops", "serve", "--config", str(work / "gateway.yaml")]
     proc = subprocess.Popen([*cmd, "--log-level", "warning"], env=env, cwd=work)
-    bg._wait_http(f"http://127.0.0.1:{port}/readyz", 60, proc)
+    wait_http(f"http://127.0.0.1:{port}/readyz", proc, 60)
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -132,15 +124,7 @@ def gateway_part(quick: bool) -> list[dict[str, Any]]:
             redis_cpu = bg._cpu_seconds(redis.pid)
         finally:
             for proc in reversed(procs):
-                bg._stop(proc)
-
-    def added(name: str, kind: str, key: str) -> float | None:
-        return bg._median(
-            [
-                bg._minus(a[key], b[key])
-                for a, b in zip(results[name][kind], results["direct"][kind], strict=True)
-            ]
-        )
+                stop(proc)
 
     def paired(name: str, peer: str, kind: str, key: str) -> float | None:
         return bg._median(
@@ -149,6 +133,9 @@ def gateway_part(quick: bool) -> list[dict[str, Any]]:
                 for a, b in zip(results[name][kind], results[peer][kind], strict=True)
             ]
         )
+
+    def added(name: str, kind: str, key: str) -> float | None:
+        return paired(name, "direct", kind, key)
 
     def ratio(name: str) -> float | None:
         return bg._median(

@@ -9,7 +9,25 @@ from typing import Any
 
 from llmops.vllm.launcher import free_port
 
-__all__ = ["free_port", "stop", "wait_http"]
+__all__ = ["free_port", "gateway_config", "stop", "wait_http"]
+
+
+def gateway_config(port: int, upstream: str) -> dict[str, Any]:
+    """Return the gateway.yaml the benchmarks serve: one OpenAI-compatible upstream behind the
+    route ``bench``, traces on, and the completion path only (no embedding model loaded at
+    start: it adds ~500 MB)."""
+    return {
+        "server": {"port": port, "embedding_models": []},
+        "upstreams": {
+            "up": {
+                "kind": "openai",
+                "replicas": [{"base_url": upstream}],
+                "health": {"interval": 5},
+            }
+        },
+        "routes": {"bench": {"upstream": "up"}},
+        "traces": {"enabled": True},
+    }
 
 
 def wait_http(url: str, proc: subprocess.Popen[Any], timeout: float = 120) -> None:

@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from dash_browser import CHROMIUM, CHROMIUM_ARGS, Tab  # noqa: E402
-from dash_helpers import baseline_doc, lineage, make_run  # noqa: E402
+from dash_helpers import baseline_doc, lineage, make_run, record_changed_suite  # noqa: E402
 
 from llmops.dashboard import History  # noqa: E402
 
@@ -39,16 +39,7 @@ def history(tmp_path: Path) -> History:
         lin=lineage(commit="beef" + "0" * 36),
     )
     hist.record(second, baseline=baseline_doc(first))
-    hist.record(make_run(40, seed=3, suite="billing", started="2026-12-01T09:00:00+00:00"))
-    hist.record(
-        make_run(
-            40,
-            seed=4,
-            suite="billing",
-            started="2026-12-03T09:00:00+00:00",
-            lin=lineage(dataset="e" * 64),
-        )
-    )
+    record_changed_suite(hist, 40, lineage(dataset="e" * 64))
     return hist
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmops.evals.gate import find_flaky
 from llmops.evals.records import ItemRow, MetricResult, MetricSummary, RunResult, TargetOutput
 from llmops.lineage import JudgeLineage, Lineage, PromptLineage
+
+if TYPE_CHECKING:
+    from llmops.dashboard import History
 
 TAGS = ["billing", "shipping", "returns", "account"]
 METRICS = ["faithfulness", "contains"]
@@ -139,15 +142,10 @@ def baseline_doc(run: RunResult) -> dict[str, Any]:
     return baseline_from_run(run)
 
 
-def fresh_database(server_url: str) -> str:
-    """Return the URL of a new, empty database on a PostgreSQL server (tests share a server)."""
-    import random
-
-    import sqlalchemy as sa
-
-    name = f"d{random.randrange(10**9)}"
-    engine = sa.create_engine(server_url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return server_url.rsplit("/", 1)[0] + f"/{name}"
+def record_changed_suite(history: History, items: int, changed: Lineage) -> None:
+    """Record two runs of the ``billing`` suite, the second with the ``changed`` lineage (so the
+    dashboard must refuse to compare them)."""
+    history.record(make_run(items, seed=3, suite="billing", started="2026-12-01T09:00:00+00:00"))
+    history.record(
+        make_run(items, seed=4, suite="billing", started="2026-12-03T09:00:00+00:00", lin=changed)
+    )

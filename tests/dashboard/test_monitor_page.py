@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from dash_helpers import fresh_database
+from gateway_fixtures import fresh_database
 from monitor_traffic import BLOCKED, HOUR, N_NOW, PLANTED, Monitored, monitored
 
 from llmops.dashboard.monitor_page import MonitorPage, MonitorProvider

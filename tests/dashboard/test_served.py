@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from dash_browser import Tab
-from dash_helpers import baseline_doc, lineage, make_run
+from dash_helpers import baseline_doc, lineage, make_run, record_changed_suite
 from monitor_traffic import BLOCKED, MONITOR, N_NOW, monitored
 from playwright.sync_api import expect
 
@@ -46,16 +46,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Hist
         make_run(150, seed=2, started="2026-12-02T10:00:00+00:00", shift={"returns": 0.3}),
         baseline=baseline_doc(first),
     )
-    history.record(make_run(20, seed=3, suite="billing", started="2026-12-01T00:00:00+00:00"))
-    history.record(
-        make_run(
-            20,
-            seed=4,
-            suite="billing",
-            started="2026-12-02T00:00:00+00:00",
-            lin=lineage(judge="other"),
-        )
-    )
+    record_changed_suite(history, 20, lineage(judge="other"))
     traces = f"sqlite:///{root / 'traces.db'}"
     monitored(traces).store.close()  # written by the trace writer, scored by the monitor
     with ScriptedLLMServer(latency=0.0) as upstream:

@@ -31,11 +31,19 @@ def site(history: History, tmp_path: Path) -> Path:
     return write_dashboard(build_payload(history), tmp_path / "site").html
 
 
-def _open(tab: Tab, site: Path) -> Any:
+def _open(tab: Tab, site: Path, view: str = "overview") -> Any:
+    """Open the dashboard at ``view`` (a tab's ``data-tab``), once it has drawn."""
     page = tab.page
     page.goto(site.as_uri())
     page.wait_for_selector("body[data-ready=overview]")
+    if view != "overview":
+        _show(page, view)
     return page
+
+
+def _show(page: Any, view: str) -> None:
+    page.click(f"button[data-tab={view}]")
+    page.wait_for_selector(f"body[data-ready={view}]")
 
 
 def _clean(tab: Tab) -> None:
@@ -62,9 +70,7 @@ def test_overview_draws_charts_and_links_points_to_runs(
 
 
 def test_incomparable_runs_are_refused_not_plotted(tab: Tab, site: Path) -> None:
-    page = _open(tab, site)
-    page.click("button[data-tab=compare]")
-    page.wait_for_selector("body[data-ready=compare]")
+    page = _open(tab, site, "compare")
     refused = page.locator('.comparison[data-verdict="refused"]')
     assert refused.count() == 1
     assert "different dataset" in refused.locator(".refusal").inner_text()
@@ -78,9 +84,7 @@ def test_incomparable_runs_are_refused_not_plotted(tab: Tab, site: Path) -> None
 
 
 def test_filters_change_the_visible_rows_and_drill_down_opens(tab: Tab, site: Path) -> None:
-    page = _open(tab, site)
-    page.click("button[data-tab=items]")
-    page.wait_for_selector("body[data-ready=items]")
+    page = _open(tab, site, "items")
     page.select_option("select >> nth=0", "support")
     page.wait_for_selector("#items tr.row")
     rows = page.locator("#items tr.row")
@@ -127,15 +131,12 @@ def test_filters_change_the_visible_rows_and_drill_down_opens(tab: Tab, site: Pa
 
 
 def test_slices_and_calibration_render(tab: Tab, site: Path) -> None:
-    page = _open(tab, site)
-    page.click("button[data-tab=slices]")
-    page.wait_for_selector("body[data-ready=slices]")
+    page = _open(tab, site, "slices")
     assert page.locator("svg.chart circle.pt").count() >= 8
     returns = page.locator("table.slices[data-suite=support] tr", has_text="returns").first
     assert returns.locator("td.fail").count() >= 1  # the slice that regressed is marked
     tab.shot("slices")
-    page.click("button[data-tab=calibration]")
-    page.wait_for_selector("body[data-ready=calibration]")
+    _show(page, "calibration")
     assert page.locator("table.cm").count() >= 1
     assert page.locator("svg.chart circle.pt").count() >= 4
     tab.shot("calibration")
@@ -145,8 +146,7 @@ def test_slices_and_calibration_render(tab: Tab, site: Path) -> None:
 def test_hostile_answers_are_shown_as_text_never_run(tab: Tab, site: Path) -> None:
     html = site.read_text()
     assert "<script>alert" not in html and "<img src=" not in html
-    page = _open(tab, site)
-    page.click("button[data-tab=items]")
+    page = _open(tab, site, "items")
     page.select_option("select >> nth=0", "hostile")
     page.locator("#items tr.row").first.click()
     answer = page.locator("#drawer pre.answer")

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from llmops.testing import Reply
+from llmops.testing.replies import Turn, chat_body, dumps
 
 RUBRICS = Path(__file__).with_name("prompts")
 
@@ -23,6 +24,7 @@ FACTS = {
     "Who feeds the trolls?": ("The keeper feeds the trolls.", "troll.md"),
 }
 UNANSWERABLE = ["What is the zorb's favourite song?", "Who invented the quint?"]
+QUESTION = next(iter(FACTS))  # what the cooperative judge asks back (ragas' answer relevancy)
 
 
 def golden_records() -> list[dict[str, Any]]:
@@ -124,27 +126,31 @@ def is_judge_call(body: dict[str, Any]) -> bool:
     return "evaluator" in str(body.get("messages", [{}])[0].get("content", ""))
 
 
-def schema_instance(
-    schema: dict[str, Any], defs: dict[str, Any] | None = None, name: str = ""
-) -> Any:
-    """Return a small valid instance of a JSON Schema (what a cooperative judge would send)."""
-    defs = defs if defs is not None else schema.get("$defs", {})
-    if "$ref" in schema:
-        return schema_instance(defs[schema["$ref"].split("/")[-1]], defs, name)
-    if "anyOf" in schema:
-        return schema_instance(schema["anyOf"][0], defs, name)
-    kind = schema.get("type")
-    if kind == "object":
-        return {k: schema_instance(v, defs, k) for k, v in schema.get("properties", {}).items()}
-    if kind == "array":
-        return [schema_instance(schema.get("items", {"type": "string"}), defs, name)]
-    if kind == "integer":
-        return 0 if name == "noncommittal" else 1
-    if kind == "number":
-        return 1.0
-    if kind == "boolean":
-        return name != "noncommittal"
-    return "What colour is the zorb?" if name == "question" else "supported statement"
+def schema_instance(schema: dict[str, Any], *, question: str = QUESTION) -> Any:
+    """Return a small valid instance of a JSON Schema: what a cooperative judge sends to a
+    structured-output request (every claim supported, committal, ``question`` where one is asked).
+    """
+    defs = schema.get("$defs", {})
+
+    def instance(node: dict[str, Any], name: str) -> Any:
+        if "$ref" in node:
+            return instance(defs[node["$ref"].split("/")[-1]], name)
+        if "anyOf" in node:
+            return instance(node["anyOf"][0], name)
+        kind = node.get("type")
+        if kind == "object":
+            return {k: instance(v, k) for k, v in node.get("properties", {}).items()}
+        if kind == "array":
+            return [instance(node.get("items", {"type": "string"}), name)]
+        if kind == "integer":
+            return 0 if name == "noncommittal" else 1
+        if kind == "number":
+            return 1.0
+        if kind == "boolean":
+            return name != "noncommittal"
+        return question if name == "question" else "supported statement"
+
+    return instance(schema, "")
 
 
 def ragas_judge_reply(body: dict[str, Any]) -> Reply | None:
@@ -152,7 +158,7 @@ def ragas_judge_reply(body: dict[str, Any]) -> Reply | None:
     fmt = body.get("response_format") or {}
     if fmt.get("type") == "json_schema":  # llmops' ragas adapter: the schema is on the wire
         schema = fmt["json_schema"]["schema"]
-        return Reply(content=json.dumps(schema_instance(schema, schema.get("$defs", {}))))
+        return Reply(content=json.dumps(schema_instance(schema)))
     system = str(body["messages"][0].get("content", ""))
     if "json_schema:" not in system:
         return None
@@ -160,21 +166,10 @@ def ragas_judge_reply(body: dict[str, Any]) -> Reply | None:
     return Reply(content=json.dumps(schema_instance(json.loads(text))))
 
 
-def gateway_reply(content: str, contexts: list[dict[str, Any]]) -> Reply:
+def gateway_reply(
+    content: str, contexts: list[dict[str, Any]], *, model: str = "gw-model"
+) -> Reply:
     """A chat completion like the llmops gateway sends: cited contexts in an extension field."""
-    body = {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": 0,
-        "model": "gw-model",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
-        "llmops": {"contexts": contexts},
-    }
-    return Reply(raw_body=json.dumps(body).encode())
+    turn = Turn(Reply(content=content), rid="chatcmpl-gw", model=model, prompt_tokens=5)
+    body = {**chat_body(turn, content, "stop"), "llmops": {"contexts": contexts}}
+    return Reply(raw_body=dumps(body))

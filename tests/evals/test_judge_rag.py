@@ -21,7 +21,7 @@ from evals_helpers import (
 )
 
 from llmops.evals import load_suite, run_suite
-from llmops.evals.verdicts import average_precision, parse_rag_verdict
+from llmops.evals.verdicts import RagScoring, average_precision, parse_rag_verdict
 from llmops.testing import Reply, ScriptedLLMServer
 
 ASPECTS = ("faithfulness", "answer_relevancy", "context_precision", "context_recall")
@@ -61,7 +61,7 @@ def test_detailed_reply_is_scored_with_ragas_formulas() -> None:
         contexts=[("k1", True), ("k2", False), ("k3", True)],
         reference=[True, False],
     )
-    verdict = parse_rag_verdict(json.dumps(reply), threshold=0.7, context_ids=["k1", "k2", "k3"])
+    verdict = parse_rag_verdict(json.dumps(reply), RagScoring(0.7, ["k1", "k2", "k3"]))
     assert verdict.form == "detailed"
     assert verdict.faithfulness is not None and verdict.faithfulness.score == pytest.approx(2 / 3)
     assert verdict.faithfulness.verdict == "fail"  # 0.667 < 0.7
@@ -79,7 +79,7 @@ def test_detailed_reply_is_scored_with_ragas_formulas() -> None:
 def test_contexts_are_put_in_rank_order_by_id() -> None:
     reply = detailed(claims=[True], contexts=[("k3", True), ("k1", True), ("k2", False)])
     reply["reference_claims"] = [{"claim": "r", "attributed": 1}]  # 0/1 are booleans too
-    verdict = parse_rag_verdict(json.dumps(reply), context_ids=["k1", "k2", "k3"])
+    verdict = parse_rag_verdict(json.dumps(reply), RagScoring(context_ids=["k1", "k2", "k3"]))
     assert verdict.context_precision is not None
     assert verdict.context_precision.score == pytest.approx((1 + 2 / 3) / 2)
     assert "101" in verdict.context_precision.reason
@@ -103,7 +103,9 @@ def test_no_claims_leave_faithfulness_and_recall_undefined_like_ragas() -> None:
 def test_without_reference_precision_and_recall_are_not_scored() -> None:
     reply = detailed(claims=[True])
     del reply["reference_claims"]
-    verdict = parse_rag_verdict(json.dumps(reply), context_ids=["k1"], has_reference=False)
+    verdict = parse_rag_verdict(
+        json.dumps(reply), RagScoring(context_ids=["k1"], has_reference=False)
+    )
     assert verdict.faithfulness is not None and verdict.faithfulness.score == 1.0
     assert verdict.context_precision is None and verdict.context_recall is None
     assert verdict.missing["context_recall"] == "no reference answer"
@@ -125,7 +127,7 @@ def test_malformed_rag_replies_are_rejected(
     reply: Any, context_ids: list[str] | None, error: str
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(error)):
-        parse_rag_verdict(json.dumps(reply), context_ids=context_ids)
+        parse_rag_verdict(json.dumps(reply), RagScoring(context_ids=context_ids))
 
 
 def test_flat_form_is_still_accepted() -> None:
@@ -177,7 +179,7 @@ def test_scores_match_ragas_own_code(flags: list[bool]) -> None:
         [ContextRecallClassification(statement="s", reason="", attributed=int(f)) for f in flags]
     )
     ours = parse_rag_verdict(
-        json.dumps(detailed(claims=flags, contexts=[], reference=flags)), context_ids=[]
+        json.dumps(detailed(claims=flags, contexts=[], reference=flags)), RagScoring(context_ids=[])
     )
     if flags:
         assert ours.faithfulness is not None and ours.context_recall is not None

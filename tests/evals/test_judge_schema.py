@@ -15,7 +15,7 @@ from llmops.evals.verdict_schema import (
     verdict_schema,
     wants_schema,
 )
-from llmops.evals.verdicts import parse_rag_verdict, parse_verdict
+from llmops.evals.verdicts import RagScoring, parse_rag_verdict, parse_verdict
 
 IDS = ["topics/global.md#0", "topics/nonlocal.md#1", "library/os.md#4"]
 
@@ -46,7 +46,7 @@ def valid(schema: dict[str, Any], value: Any) -> bool:
 def test_a_reply_that_fits_the_schema_also_parses() -> None:
     reply = detailed()
     assert valid(rag_verdict_schema(IDS), reply)
-    verdict = parse_rag_verdict(json.dumps(reply), context_ids=IDS)
+    verdict = parse_rag_verdict(json.dumps(reply), RagScoring(context_ids=IDS))
     assert verdict.form == "detailed" and verdict.context_precision is not None
 
 

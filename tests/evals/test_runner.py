@@ -11,7 +11,7 @@ import pytest
 from evals_helpers import Project, knowing_responder, last_user
 
 from llmops.errors import ConfigError, LLMOpsError, NotFoundError, UsageError
-from llmops.evals import RunOptions, load_suite, run_suite
+from llmops.evals import RunOptions, Suite, load_suite, run_suite
 from llmops.evals.runner import EvalRunner
 from llmops.evals.targets import Variant
 from llmops.testing import Reply, ScriptedLLMServer
@@ -21,12 +21,17 @@ def _chat_requests(llm: ScriptedLLMServer) -> list[dict[str, Any]]:
     return [r for r in llm.requests if r["path"].endswith("/chat/completions")]
 
 
-def test_run_scores_every_item_and_records_lineage(
-    project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path]
-) -> None:
+@pytest.fixture
+def facts(llm: ScriptedLLMServer, make_suite: Callable[..., Path]) -> Suite:
+    """The facts suite, against a scripted target that knows every answer."""
     llm.set_responder(knowing_responder)
-    suite = load_suite(make_suite())
-    result = run_suite(suite, project.settings())
+    return load_suite(make_suite())
+
+
+def test_run_scores_every_item_and_records_lineage(
+    project: Project, llm: ScriptedLLMServer, facts: Suite
+) -> None:
+    result = run_suite(facts, project.settings())
     assert result.passed is True
     assert result.items == 8 and len(result.rows) == 8
     means = {m.name: m.mean for m in result.metrics}
@@ -42,13 +47,11 @@ def test_run_scores_every_item_and_records_lineage(
 
 
 def test_unchanged_rerun_makes_zero_model_calls(
-    project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path]
+    project: Project, llm: ScriptedLLMServer, facts: Suite
 ) -> None:
-    llm.set_responder(knowing_responder)
-    suite = load_suite(make_suite())
-    first = run_suite(suite, project.settings())
+    first = run_suite(facts, project.settings())
     sent = len(_chat_requests(llm))
-    second = run_suite(suite, project.settings())
+    second = run_suite(facts, project.settings())
     assert len(_chat_requests(llm)) == sent == 8
     assert second.calls.model_calls == 0
     assert second.calls.hit_rate == 1.0
@@ -58,9 +61,9 @@ def test_unchanged_rerun_makes_zero_model_calls(
     )
     assert [m.mean for m in second.metrics] == [m.mean for m in first.metrics]
     # --no-cache calls again; --refresh calls again and rewrites
-    run_suite(suite, project.settings(), RunOptions(use_cache=False))
+    run_suite(facts, project.settings(), RunOptions(use_cache=False))
     assert len(_chat_requests(llm)) == 16
-    refreshed = run_suite(suite, project.settings(), RunOptions(refresh=True))
+    refreshed = run_suite(facts, project.settings(), RunOptions(refresh=True))
     assert refreshed.calls.model_calls == 8 and len(_chat_requests(llm)) == 24
 
 
@@ -280,13 +283,11 @@ def test_missing_route_and_dead_endpoint_fail_before_any_call(
 
 
 def test_editing_a_reference_rescores_without_calling_the_model(
-    project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path]
+    project: Project, facts: Suite, make_suite: Callable[..., Path]
 ) -> None:
     from evals_helpers import golden_records
 
-    llm.set_responder(knowing_responder)
-    suite = load_suite(make_suite())
-    assert run_suite(suite, project.settings()).metrics[0].mean == 1.0
+    assert run_suite(facts, project.settings()).metrics[0].mean == 1.0
     records = golden_records()
     records[0]["reference"] = "The zorb is purple."
     project.golden(records)

@@ -3,11 +3,10 @@ and the same report from SQLite and from a real PostgreSQL server."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from gateway_fixtures import fresh_database  # type: ignore[import-not-found]
 from synth import NOW, Arm, fill, traffic  # type: ignore[import-not-found]
 
 from llmops.config import Settings
@@ -86,15 +85,10 @@ def test_release_arms_end_in_a_recommendation(
 
 
 def test_postgres_report_equals_sqlite_report(tmp_path: Path, postgres_url: str) -> None:
-    name = f"m{random.randrange(10**9)}"
-    engine = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
     records = traffic("qa", 2000, NOW - 4 * H, NOW, arm=Arm("stable"), seed=5)
     records += traffic("qa", 800, NOW - H, NOW, arm=Arm("canary", unsupported=0.3), seed=6)
     lite = TraceStore(f"sqlite:///{tmp_path / 't.db'}")
-    pg = TraceStore(postgres_url.rsplit("/", 1)[0] + f"/{name}")
+    pg = TraceStore(fresh_database(postgres_url))
     assert pg.dialect == "postgresql"
     fill(lite, records)
     fill(pg, records)

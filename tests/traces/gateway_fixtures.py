@@ -25,3 +25,18 @@ def _load() -> ModuleType:
 
 
 gateway_conftest = _load()
+
+
+def fresh_database(server_url: str) -> str:
+    """Return the URL of a new, empty database on the PostgreSQL server at ``server_url`` (tests
+    share the server and do not see each other's rows)."""
+    import random
+
+    import sqlalchemy as sa
+
+    name = f"t{random.randrange(10**9)}"
+    engine = sa.create_engine(server_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"

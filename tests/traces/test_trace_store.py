@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from gateway_fixtures import fresh_database
 
 from llmops.traces import TraceRecord, TraceStore
 from llmops.traces.rollup import BINS, BUCKET_S
@@ -24,17 +25,7 @@ NOW = 1_780_000_000.0
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'traces.db'}"
-    return _fresh_pg(request.getfixturevalue("postgres_url"))
-
-
-def _fresh_pg(base: str) -> str:
-    """Return the URL of a new database on the server (tests do not see each other's rows)."""
-    name = f"t{random.randrange(10**9)}"
-    engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    engine.dispose()
-    return base.rsplit("/", 1)[0] + f"/{name}"
+    return fresh_database(request.getfixturevalue("postgres_url"))
 
 
 def _records(n: int, seed: int = 0) -> list[TraceRecord]:
@@ -118,7 +109,7 @@ def test_rollups_match_the_traces(store_url: str) -> None:
 
 def test_a_failed_batch_leaves_nothing(postgres_url: str) -> None:
     """The traces are inserted, then a rollup upsert fails: the transaction takes both back."""
-    url = _fresh_pg(postgres_url)
+    url = fresh_database(postgres_url)
     store = TraceStore(url)
     records = _records(20)
     records[-1].chunk_ids = ["c1"]

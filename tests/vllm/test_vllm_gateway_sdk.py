@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import pytest
 from gateway_helpers import running_gateway
 from openai import OpenAI
+from vllm_helpers import streamed
 
 from llmops.gateway import GatewayServer
 from llmops.testing.vllm import SMOLLM2_SERVED_NAME as MODEL
@@ -66,15 +67,7 @@ def test_usage_and_lineage_headers(sdk: OpenAI, gateway: GatewayServer) -> None:
 
 def test_streaming_reassembles_to_the_whole_answer(sdk: OpenAI) -> None:
     whole = sdk.chat.completions.create(model=ROUTE, messages=ASK, max_tokens=10, temperature=0)
-    stream = sdk.chat.completions.create(
-        model=ROUTE,
-        messages=ASK,
-        max_tokens=10,
-        temperature=0,
-        stream=True,
-        stream_options={"include_usage": True},
-    )
-    chunks = list(stream)
+    chunks = streamed(sdk, model=ROUTE, messages=ASK, max_tokens=10)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == whole.choices[0].message.content
     assert chunks[-1].usage is not None

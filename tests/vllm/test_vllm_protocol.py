@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from vllm_helpers import streamed
 
 from llmops.testing.vllm import SMOLLM2_SERVED_NAME as MODEL
 from llmops.vllm.launcher import VllmServer
@@ -55,16 +56,7 @@ def test_the_real_model_answers_a_simple_question(smollm2: VllmServer) -> None:
 
 def test_chat_stream_with_usage(smollm2: VllmServer) -> None:
     with client(smollm2) as c:
-        chunks = list(
-            c.chat.completions.create(
-                model=MODEL,
-                messages=USER,
-                max_tokens=4,
-                temperature=0,
-                stream=True,
-                stream_options={"include_usage": True},
-            )
-        )
+        chunks = streamed(c, model=MODEL, messages=USER, max_tokens=4)
     assert chunks[0].choices[0].delta.role == "assistant"
     finishes = [ch.choices[0].finish_reason for ch in chunks if ch.choices]
     assert finishes[-1] in ("length", "stop")

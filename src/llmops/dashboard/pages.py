@@ -12,9 +12,10 @@ needs. A panel is a small JSON document the page script draws::
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from llmops.registry import Registry
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -36,37 +37,19 @@ class Page(Protocol):
 
 PageFactory = Callable[["Settings", dict[str, Any]], Page | None]
 
-_REGISTRY: dict[str, str | PageFactory] = {
-    "monitor": "llmops.dashboard.monitor_page:create_monitor_page",
-}
+_PAGES: Registry[PageFactory] = Registry(
+    "dashboard page", builtins={"monitor": "llmops.dashboard.monitor_page:create_monitor_page"}
+)
 
 
 def register_page(name: str, factory: str | PageFactory) -> None:
     """Register a page factory (or a ``module:attr`` string naming one)."""
-    _REGISTRY[name] = factory
+    _PAGES.register(name, factory)
 
 
 def available_pages() -> list[str]:
     """Return the registered page names."""
-    return sorted(_REGISTRY)
-
-
-def _resolve(name: str) -> PageFactory:
-    from llmops.errors import UsageError
-    from llmops.suggest import suggestion
-
-    entry = _REGISTRY.get(name)
-    if entry is None:
-        raise UsageError(
-            f"unknown dashboard page '{name}'" + suggestion(name, list(_REGISTRY)),
-            hint="pages: " + ", ".join(available_pages()),
-        )
-    if isinstance(entry, str):
-        module, _, attr = entry.partition(":")
-        factory: PageFactory = getattr(importlib.import_module(module), attr)
-        _REGISTRY[name] = factory
-        return factory
-    return entry
+    return _PAGES.names()
 
 
 def create_pages(
@@ -75,7 +58,7 @@ def create_pages(
     """Create the named pages (a factory may return None when its data source is absent)."""
     pages = []
     for name in names:
-        page = _resolve(name)(settings, dict(options or {}))
+        page = _PAGES.get(name)(settings, dict(options or {}))
         if page is not None:
             pages.append(page)
     return pages

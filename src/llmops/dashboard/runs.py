@@ -30,6 +30,10 @@ __all__ = [
 ]
 
 BRIEF_CHARS = 160
+#: The summary fields a ``RunInfo`` takes from the ``RunResult`` as they are.
+_AS_RUN = set(
+    "suite suite_file started_at finished_at passed partial items repeats wall_s overall_score".split()
+)
 
 
 class RunInfo(BaseModel):
@@ -115,22 +119,10 @@ def item_deltas(run: RunResult, baseline: dict[str, Any] | None) -> dict[str, fl
 
 def confusion(run: RunResult) -> dict[str, list[list[int]]]:
     """Return per judge metric with human labels ``[[tp, fn], [fp, tn]]`` (human = truth)."""
-    from llmops.evals.calibration import _as_bool as as_label  # the calibration's own rule
-    from llmops.evals.calibration import confusion_cells
+    from llmops.evals.calibration import confusion_cells, labelled_verdicts
 
-    pairs: dict[str, tuple[list[bool], list[bool]]] = {}
-    for row in run.rows:
-        for name, result in row.metrics.items():
-            if "label" not in result.details or result.status not in ("pass", "fail"):
-                continue
-            human = as_label(result.details["label"])
-            if human is None:
-                continue
-            judged, truth = pairs.setdefault(name, ([], []))
-            judged.append(result.status == "pass")
-            truth.append(human)
     out: dict[str, list[list[int]]] = {}
-    for name, (judged, truth) in pairs.items():
+    for name, (judged, truth) in labelled_verdicts(run).items():
         tp, fn, fp, tn = confusion_cells(judged, truth)
         out[name] = [[tp, fn], [fp, tn]]
     return out
@@ -169,16 +161,7 @@ def index_run(
     flaky = {f.id for f in run.flaky}
     info = RunInfo(
         run_id=run_id_of(run),
-        suite=run.suite,
-        suite_file=run.suite_file,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        passed=run.passed,
-        partial=run.partial,
-        items=run.items,
-        repeats=run.repeats,
-        wall_s=run.wall_s,
-        overall_score=run.overall_score,
+        **run.model_dump(include=_AS_RUN),
         lineage=clean(run.lineage.model_dump(mode="json", exclude_none=True)),
         judge=clean(run.judge),
         metrics=clean([m.model_dump(mode="json") for m in run.metrics]),

@@ -13,7 +13,7 @@ from typing import Any
 
 from llmops.evals.records import RunResult
 
-__all__ = ["agreement", "calibrate"]
+__all__ = ["agreement", "calibrate", "confusion_cells", "labelled_verdicts"]
 
 
 def _as_bool(value: Any) -> bool | None:
@@ -67,6 +67,12 @@ def _kappa(judge: Sequence[bool], human: Sequence[bool]) -> float:
 
 def calibrate(run: RunResult) -> dict[str, dict[str, Any]]:
     """Return agreement figures per judge metric that carries human labels."""
+    return {name: agreement(j, h) for name, (j, h) in sorted(labelled_verdicts(run).items())}
+
+
+def labelled_verdicts(run: RunResult) -> dict[str, tuple[list[bool], list[bool]]]:
+    """Return per judge metric the judge's pass/fail verdicts and the human labels, item by item
+    (only decided items whose record carries a label)."""
     pairs: dict[str, tuple[list[bool], list[bool]]] = {}
     for row in run.rows:
         for name, result in row.metrics.items():
@@ -78,4 +84,4 @@ def calibrate(run: RunResult) -> dict[str, dict[str, Any]]:
             judged, labels = pairs.setdefault(name, ([], []))
             judged.append(result.status == "pass")
             labels.append(human)
-    return {name: agreement(j, h) for name, (j, h) in sorted(pairs.items())}
+    return pairs

@@ -29,6 +29,7 @@ __all__ = [
     "apply_gate",
     "bootstrap_gap",
     "find_flaky",
+    "gated_scores",
     "paired_bootstrap",
     "summarize",
 ]
@@ -187,6 +188,17 @@ def find_flaky(run: RunResult) -> list[FlakyItem]:
     return flaky
 
 
+def gated_scores(run: RunResult, metric: str, gate: GateSpec) -> dict[str, float]:
+    """Return the item scores the gate judges (errored items as 0 under ``errors: zero``)."""
+    scores = run.item_scores(metric)
+    if gate.errors == "zero":
+        for row in run.rows:
+            result = row.metrics.get(metric)
+            if result is not None and result.status == "error":
+                scores.setdefault(row.id, 0.0)
+    return scores
+
+
 def summarize(run: RunResult, metrics: Sequence[Metric], gate: GateSpec) -> None:
     """Fill ``run.metrics`` (means, pass rates, counts) and ``run.overall_score``."""
     summaries = []
@@ -199,12 +211,7 @@ def summarize(run: RunResult, metrics: Sequence[Metric], gate: GateSpec) -> None
             result = row.metrics.get(name)
             if result is not None:
                 counts[result.status] += 1
-        scores = run.item_scores(name)
-        if gate.errors == "zero":
-            for row in run.rows:
-                result = row.metrics.get(name)
-                if result is not None and result.status == "error":
-                    scores.setdefault(row.id, 0.0)
+        scores = gated_scores(run, name, gate)
         decided = counts["pass"] + counts["fail"]
         summary = MetricSummary(
             name=name,

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from llmops.errors import ConfigError
-from llmops.evals.gate import BootstrapResult, bootstrap_gap, paired_bootstrap
+from llmops.evals.gate import BootstrapResult, bootstrap_gap, gated_scores, paired_bootstrap
 from llmops.evals.records import RunResult, SliceCell, SliceCheck, SliceReport, SliceRow
 
 if TYPE_CHECKING:
@@ -108,17 +108,6 @@ def check_dimensions(suite: Suite, golden: GoldenSet) -> None:
         )
 
 
-def _scores(run: RunResult, metric: str, gate: GateSpec) -> dict[str, float]:
-    """Return the item scores the gate judges (errored items as 0 under ``errors: zero``)."""
-    scores = run.item_scores(metric)
-    if gate.errors == "zero":
-        for row in run.rows:
-            result = row.metrics.get(metric)
-            if result is not None and result.status == "error":
-                scores.setdefault(row.id, 0.0)
-    return scores
-
-
 def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -156,7 +145,7 @@ class _Judge:
 
     def scores_of(self, metric: str) -> dict[str, float]:
         if metric not in self.scores:
-            self.scores[metric] = _scores(self.run, metric, self.gate)
+            self.scores[metric] = gated_scores(self.run, metric, self.gate)
         return self.scores[metric]
 
     def too_few(self, check: SliceCheck, what: str = "items") -> None:

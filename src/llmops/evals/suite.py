@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from llmops.errors import ConfigError
-from llmops.suggest import did_you_mean
+from llmops.suggest import suggestion
 from llmops.validation import validate_model
 from llmops.yamlfile import load_yaml
 
@@ -33,6 +33,15 @@ __all__ = [
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _known(kind: str, value: str, known: list[str]) -> str:
+    """Return ``value`` when it is one of ``known``; ValueError with a did-you-mean otherwise."""
+    if value not in known:
+        raise ValueError(
+            f"unknown {kind} '{value}'{suggestion(value, known)}; known: {', '.join(known)}"
+        )
+    return value
 
 
 class TargetSpec(_Model):
@@ -63,12 +72,7 @@ class TargetSpec(_Model):
     def _known_type(cls, value: str) -> str:
         from llmops.evals.targets import available_targets
 
-        known = available_targets()
-        if value not in known:
-            guess = did_you_mean(value, known)
-            hint = f" (did you mean '{guess}'?)" if guess else ""
-            raise ValueError(f"unknown target type '{value}'{hint}; known: {', '.join(known)}")
-        return value
+        return _known("target type", value, available_targets())
 
     @model_validator(mode="after")
     def _check(self) -> TargetSpec:
@@ -95,12 +99,7 @@ class MetricSpec(_Model):
     def _known_type(cls, value: str) -> str:
         from llmops.evals.metrics import available_metrics
 
-        known = available_metrics()
-        if value not in known:
-            guess = did_you_mean(value, known)
-            hint = f" (did you mean '{guess}'?)" if guess else ""
-            raise ValueError(f"unknown metric type '{value}'{hint}; known: {', '.join(known)}")
-        return value
+        return _known("metric type", value, available_metrics())
 
     @property
     def name(self) -> str:
@@ -218,10 +217,8 @@ class SliceSpec(_Model):
         for rule in self.rules:
             for name in rule.by or []:
                 if name not in self.by:
-                    guess = did_you_mean(name, self.by)
-                    hint = f" (did you mean '{guess}'?)" if guess else ""
                     raise ValueError(
-                        f"rule slices by '{name}'{hint}, which is not in slices.by: "
+                        f"rule slices by '{name}'{suggestion(name, self.by)}, which is not in slices.by: "
                         f"{', '.join(self.by)}"
                     )
         return self
@@ -345,11 +342,9 @@ def _check_slice_metrics(suite: Suite, doc: Any) -> None:
     for index, rule in enumerate(suite.slices.rules):
         for name in rule.metrics:
             if name not in names:
-                guess = did_you_mean(name, names)
-                hint = f" (did you mean '{guess}'?)" if guess else ""
                 key = f"slices.rules.{index}.metric"
                 raise ConfigError(
-                    f"slice rule names unknown metric '{name}'{hint}",
+                    f"slice rule names unknown metric '{name}'{suggestion(name, names)}",
                     file=suite.path,
                     line=doc.line_of(["slices", "rules", index, "metric"]),
                     key=key,

@@ -255,21 +255,34 @@ class InProcessTarget:
 
     def output(self, call: PreparedCall, value: dict[str, Any], cached: bool) -> TargetOutput:
         """Build the TargetOutput (the contexts are the retrieved ones)."""
-        usage = value.get("usage") or {}
         lineage = call.lineage.model_copy(update={"upstream_model": value.get("model")})
-        return TargetOutput(
-            answer=str(value.get("content") or ""),
+        return _reply_output(
+            value,
+            cached,
+            lineage,
             contexts=call.contexts,
             citations=list(value.get("citations") or []),
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            cached=cached,
-            lineage=lineage,
         )
 
     async def aclose(self) -> None:
         """Close the provider."""
         await self.provider.aclose()
+
+
+def _reply_output(
+    value: dict[str, Any], cached: bool, lineage: Lineage, **more: Any
+) -> TargetOutput:
+    """Return the output of a reply (``execute``'s value): the answer, token usage, latency."""
+    usage = value.get("usage") or {}
+    return TargetOutput(
+        answer=str(value.get("content") or ""),
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        latency_ms=float(value.get("latency_ms") or 0.0),
+        cached=cached,
+        lineage=lineage,
+        **more,
+    )
 
 
 def _parse_prompt_header(value: str | None) -> PromptLineage | None:
@@ -379,7 +392,6 @@ class HttpTarget:
         contexts = extra.get("contexts")
         if contexts is None and isinstance(extra.get("llmops"), dict):
             contexts = extra["llmops"].get("contexts")
-        usage = value.get("usage") or {}
         lineage = Lineage(
             prompt=_parse_prompt_header(headers.get("x-llmops-prompt")),
             index=_parse_index_header(headers.get("x-llmops-index")),
@@ -388,15 +400,8 @@ class HttpTarget:
             or call.lineage.upstream,
             upstream_model=value.get("model"),
         )
-        return TargetOutput(
-            answer=str(value.get("content") or ""),
-            contexts=[dict(c) for c in contexts or [] if isinstance(c, dict)],
-            prompt_tokens=int(usage.get("prompt_tokens") or 0),
-            completion_tokens=int(usage.get("completion_tokens") or 0),
-            latency_ms=float(value.get("latency_ms") or 0.0),
-            cached=cached,
-            lineage=lineage,
-        )
+        contexts = [dict(c) for c in contexts or [] if isinstance(c, dict)]
+        return _reply_output(value, cached, lineage, contexts=contexts)
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -19,6 +20,7 @@ __all__ = [
     "ASPECTS",
     "DetailedRagVerdict",
     "PairwiseVerdict",
+    "RagScoring",
     "RagVerdict",
     "Verdict",
     "average_precision",
@@ -146,12 +148,22 @@ def _ordered_contexts(uses: list[ContextUse], context_ids: Sequence[str]) -> lis
     )
 
 
+@dataclass(frozen=True)
+class RagScoring:
+    """How a combined verdict is judged: the pass ``threshold``, the ids of the contexts the
+    judge saw in rank order (None: as the judge lists them), and whether the record has a
+    reference answer (without one, context precision and recall are not scored)."""
+
+    threshold: float = 0.5
+    context_ids: Sequence[str] | None = None
+    has_reference: bool = True
+
+
+_DEFAULT_SCORING = RagScoring()
+
+
 def score_detailed(
-    detail: DetailedRagVerdict,
-    *,
-    threshold: float = 0.5,
-    context_ids: Sequence[str] | None = None,
-    has_reference: bool = True,
+    detail: DetailedRagVerdict, scoring: RagScoring = _DEFAULT_SCORING
 ) -> RagVerdict:
     """Compute the four scores from the judge's decisions with ragas' formulas.
 
@@ -160,6 +172,7 @@ def score_detailed(
     the useful flags in rank order; context_recall = attributed / reference claims (none:
     undefined). Without a reference the last two are undefined.
     """
+    threshold, context_ids = scoring.threshold, scoring.context_ids
     missing: dict[str, str] = {}
     claims = detail.answer_claims
     faithfulness = None
@@ -183,7 +196,7 @@ def score_detailed(
         else "judged relevancy",
     )
     precision = recall = None
-    if not has_reference:
+    if not scoring.has_reference:
         missing["context_precision"] = missing["context_recall"] = "no reference answer"
     else:
         flags = (
@@ -244,17 +257,11 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {error['msg']}"
 
 
-def parse_rag_verdict(
-    text: str,
-    *,
-    threshold: float = 0.5,
-    context_ids: Sequence[str] | None = None,
-    has_reference: bool = True,
-) -> RagVerdict:
+def parse_rag_verdict(text: str, scoring: RagScoring = _DEFAULT_SCORING) -> RagVerdict:
     """Parse and validate a combined four-aspect verdict, flat or detailed; raise ValueError.
 
     A reply with ``answer_claims`` is the detailed form: the scores are computed from the
-    decisions (``score_detailed``), verdicts against ``threshold``. Anything else must be the
+    decisions (``score_detailed``), verdicts against ``scoring.threshold``. Anything else must be the
     flat form ``{aspect: {score, verdict, reason}}``.
     """
     try:
@@ -266,12 +273,7 @@ def parse_rag_verdict(
     try:
         if "answer_claims" in data:
             detail = DetailedRagVerdict.model_validate(data)
-            return score_detailed(
-                detail,
-                threshold=threshold,
-                context_ids=context_ids,
-                has_reference=has_reference,
-            )
+            return score_detailed(detail, scoring)
         flat = _FlatRagVerdict.model_validate(data)
     except ValidationError as exc:
         raise ValueError(_first_error(exc)) from None

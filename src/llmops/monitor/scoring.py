@@ -125,49 +125,18 @@ class MonitorServices:
             self._embedder = BatchEmbedder(self.settings.embedding.model)
         return self._embedder  # type: ignore[return-value]
 
-    @property
-    def judge(self) -> Judge | None:
-        """Return the judge (None when none is configured)."""
-        return self._judge
-
-    @property
-    def judge_configured(self) -> bool:
-        """Return True when llmops.yaml names a judge."""
-        return bool(self.settings.judge.base_url and self.settings.judge.model)
-
-    @property
-    def judge_missing(self) -> str:
-        """Return how to configure a judge."""
-        return NO_JUDGE
-
-    @property
-    def judge_samples(self) -> int:
-        """Return one verdict per trace."""
-        return 1
-
-    @property
-    def judge_aggregate(self) -> str:
-        """Return mean (one sample: irrelevant)."""
-        return "mean"
-
-    def judge_temperature(self, samples: int) -> float:
-        """Return 0: one deterministic verdict."""
-        return 0.0
-
     def lend(self) -> EvalServices:
-        """Return what a metric is lent (``EvalServices``), backed by this object."""
+        """Return what a metric is lent (``EvalServices``): one verdict per trace at temperature
+        0 (the defaults); no other targets, no probes: traces are scored as they were served."""
         from llmops.evals.metrics.base import EvalServices
 
         return EvalServices(
             embedder=self.embedder,
-            judge=self.judge,
-            judge_configured=self.judge_configured,
-            judge_missing=self.judge_missing,
-            judge_samples=self.judge_samples,
-            judge_aggregate=self.judge_aggregate,
-            judge_temperature=self.judge_temperature,
+            judge=self._judge,
+            judge_configured=bool(self.settings.judge.base_url and self.settings.judge.model),
+            judge_missing=NO_JUDGE,
             rubric=self.rubric,
-        )  # no other targets, no probes: production traces are scored as they were served
+        )
 
 
 class Scorer:

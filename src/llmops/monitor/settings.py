@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "SIGNALS",
+    "SIGNAL_GROUPS",
     "ActionSpec",
     "AlertRule",
     "DriftSettings",
@@ -53,33 +54,36 @@ def _duration(value: str) -> str:
     return value
 
 
-#: Signals an alert rule can watch (``llmops monitor report --json`` shows each one's value).
-SIGNALS: dict[str, str] = {
-    "unsupported_rate": "rate",
-    "judge_unfaithful_rate": "rate",
-    "abstention_rate": "rate",
-    "refusal_rate": "rate",
-    "error_rate": "rate",
-    "fallback_rate": "rate",
-    "guard_block_rate": "rate",
-    "empty_retrieval_rate": "rate",
-    "low_score_rate": "rate",
-    "out_of_coverage_rate": "rate",
-    "query_drift": "test",
-    "top1_drift": "test",
-    "topk_drift": "test",
-    "source_mix_drift": "test",
-    "answer_length_drift": "test",
-    "abstention_drift": "test",
-    "refusal_drift": "test",
-    "latency_p50": "value",
-    "latency_p95": "value",
-    "latency_p99": "value",
-    "stale_sources": "value",
-    "embedding_mismatch": "value",
-    "scoring_backlog": "value",
-    "release": "value",
+#: Signals an alert rule can watch (``llmops monitor report --json`` shows each one's value):
+#: name -> (kind: rate | test | value, the ``Evaluator`` group that computes it), in report order.
+_SIGNAL_TABLE: dict[str, tuple[str, str]] = {
+    "error_rate": ("rate", "operational"),
+    "fallback_rate": ("rate", "operational"),
+    "guard_block_rate": ("rate", "operational"),
+    "latency_p50": ("value", "operational"),
+    "latency_p95": ("value", "operational"),
+    "latency_p99": ("value", "operational"),
+    "abstention_rate": ("rate", "answers"),
+    "refusal_rate": ("rate", "answers"),
+    "answer_length_drift": ("test", "answers"),
+    "abstention_drift": ("test", "answers"),
+    "refusal_drift": ("test", "answers"),
+    "empty_retrieval_rate": ("rate", "retrieval"),
+    "low_score_rate": ("rate", "retrieval"),
+    "out_of_coverage_rate": ("rate", "retrieval"),
+    "top1_drift": ("test", "retrieval"),
+    "topk_drift": ("test", "retrieval"),
+    "source_mix_drift": ("test", "retrieval"),
+    "unsupported_rate": ("rate", "hallucination"),
+    "judge_unfaithful_rate": ("rate", "hallucination"),
+    "scoring_backlog": ("value", "hallucination"),
+    "query_drift": ("test", "query_drift"),
+    "stale_sources": ("value", "staleness"),
+    "embedding_mismatch": ("value", "staleness"),
+    "release": ("value", "release"),
 }
+SIGNALS: dict[str, str] = {name: kind for name, (kind, _) in _SIGNAL_TABLE.items()}
+SIGNAL_GROUPS: dict[str, str] = {name: group for name, (_, group) in _SIGNAL_TABLE.items()}
 
 
 class SamplerRoute(_Section):

@@ -7,9 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmops.rag.retriever import Retriever
+from llmops.rag.retriever import RetrievedChunk, Retriever
 
 __all__ = ["as_langchain_retriever", "as_llamaindex_retriever"]
+
+
+def _metadata(chunk: RetrievedChunk) -> dict[str, Any]:
+    """Return what both libraries carry of a chunk: where it comes from, and its own metadata."""
+    return {
+        "source": chunk.source,
+        "title": chunk.title,
+        "heading_path": chunk.heading_path,
+        "chunk_index": chunk.chunk_index,
+        **chunk.metadata,
+    }
 
 
 def as_langchain_retriever(
@@ -44,16 +55,7 @@ def as_langchain_retriever(
                 Document(
                     page_content=c.text,
                     id=c.id,
-                    metadata={
-                        "id": c.id,
-                        "score": c.score,
-                        "source": c.source,
-                        "title": c.title,
-                        "heading_path": c.heading_path,
-                        "chunk_index": c.chunk_index,
-                        **c.metadata,
-                        "lineage": lineage,
-                    },
+                    metadata={"id": c.id, "score": c.score, **_metadata(c), "lineage": lineage},
                 )
                 for c in result.chunks
             ]
@@ -85,14 +87,7 @@ def as_llamaindex_retriever(
                     node=TextNode(
                         id_=c.id,
                         text=c.text,
-                        metadata={
-                            "source": c.source,
-                            "title": c.title,
-                            "heading_path": c.heading_path,
-                            "chunk_index": c.chunk_index,
-                            **c.metadata,
-                            "index_version": lineage["index_version"],
-                        },
+                        metadata={**_metadata(c), "index_version": lineage["index_version"]},
                     ),
                     score=c.score,
                 )

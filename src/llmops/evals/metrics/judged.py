@@ -18,7 +18,8 @@ With no judge configured these report ``skipped: no judge configured`` — never
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from llmops.errors import LLMOpsError
 from llmops.evals.golden import GoldenRecord
@@ -32,6 +33,7 @@ from llmops.evals.verdict_schema import (
 )
 from llmops.evals.verdicts import (
     ASPECTS,
+    RagScoring,
     Verdict,
     pairwise_score,
     parse_pairwise,
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
     from llmops.evals.judge import Judge
 
 __all__ = ["JudgeMetric", "PairwiseMetric", "RagJudgeMetric"]
+
+_T = TypeVar("_T")
 
 
 NO_REFERENCE = (
@@ -113,6 +117,23 @@ class _Judged(BaseMetric):
     def _temperature(self, ctx: ItemContext) -> float:
         return ctx.services.judge_temperature(self.samples)
 
+    async def _replies(
+        self, judge: Judge, ctx: ItemContext, parse: Callable[[str], _T], params: dict[str, Any]
+    ) -> list[_T]:
+        """Ask the judge ``samples`` times with the item's rendered rubric; return the replies."""
+        messages, rendered = self._messages(ctx)
+        return [
+            await judge.ask(
+                messages,
+                parse,
+                rubric=rendered.lineage,
+                sample=sample,
+                temperature=self._temperature(ctx),
+                params=params,
+            )
+            for sample in range(self.samples)
+        ]
+
     def _label(self, ctx: ItemContext) -> dict[str, Any]:
         key = self.option("label", None)
         if key and key in ctx.record.labels:
@@ -130,24 +151,12 @@ class JudgeMetric(_Judged):
         judge, early = self._ready(ctx)
         if early is not None or judge is None:
             return early or MetricResult.skipped(ctx.services.judge_missing)
-        messages, rendered = self._messages(ctx)
+        _, rendered = self._messages(ctx)
         params = dict(rendered.params or {})
         if wants_schema(params):
             params["response_format"] = response_format("verdict", verdict_schema())
-        samples = self.samples
-        verdicts: list[Verdict] = []
         try:
-            for sample in range(samples):
-                verdicts.append(
-                    await judge.ask(
-                        messages,
-                        parse_verdict,
-                        rubric=rendered.lineage,
-                        sample=sample,
-                        temperature=self._temperature(ctx),
-                        params=params,
-                    )
-                )
+            verdicts = await self._replies(judge, ctx, parse_verdict, params)
         except LLMOpsError as exc:
             return MetricResult.errored(str(exc))
         return _combine(self, ctx, verdicts, rendered.lineage.ref)
@@ -189,15 +198,11 @@ class RagJudgeMetric(_Judged):
         has_reference = bool(ctx.record.reference)
         if self.aspect in ("context_precision", "context_recall") and not has_reference:
             return MetricResult.skipped(NO_REFERENCE)
-        messages, rendered = self._messages(ctx)
+        _, rendered = self._messages(ctx)
         context_ids = [c["id"] for c in _contexts(ctx)]
         # every aspect of the item parses the same reply; only the pass threshold differs
-        parse = functools.partial(
-            parse_rag_verdict,
-            threshold=self.threshold,
-            context_ids=context_ids,
-            has_reference=has_reference,
-        )
+        scoring = RagScoring(self.threshold, context_ids, has_reference)
+        parse = functools.partial(parse_rag_verdict, scoring=scoring)
         params: dict[str, Any] = {
             "response_format": {"type": "json_object"},
             **dict(rendered.params or {}),
@@ -205,27 +210,13 @@ class RagJudgeMetric(_Judged):
         if wants_schema(params):
             schema = rag_verdict_schema(context_ids, has_reference=has_reference)
             params["response_format"] = response_format("judge_rag", schema)
-        verdicts: list[Verdict] = []
-        missing = ""
         try:
-            for sample in range(self.samples):
-                both = await judge.ask(
-                    messages,
-                    parse,
-                    rubric=rendered.lineage,
-                    sample=sample,
-                    temperature=self._temperature(ctx),
-                    params=params,
-                )
-                aspect: Verdict | None = getattr(both, self.aspect)
-                if aspect is None:
-                    missing = both.missing.get(self.aspect, "no score")
-                else:
-                    verdicts.append(aspect)
+            replies = await self._replies(judge, ctx, parse, params)
         except LLMOpsError as exc:
             return MetricResult.errored(str(exc))
+        verdicts: list[Verdict] = [v for r in replies if (v := getattr(r, self.aspect)) is not None]
         if not verdicts:
-            return MetricResult.not_applicable(missing)
+            return MetricResult.not_applicable(replies[-1].missing.get(self.aspect, "no score"))
         return _combine(self, ctx, verdicts, rendered.lineage.ref)
 
 

@@ -10,6 +10,30 @@ from llmops.evals.records import RunResult
 
 __all__ = ["to_junit"]
 
+#: status -> (the count it adds to, the element it adds), for an item's metric or a slice check
+_OUTCOMES = {
+    "fail": ("failures", "failure"),
+    "error": ("errors", "error"),
+    "skipped": ("skipped", "skipped"),
+    "too few items": ("skipped", "skipped"),
+}
+
+
+def _case(counts: dict[str, int], classname: str, name: str, seconds: float) -> ET.Element:
+    counts["tests"] += 1
+    return ET.Element("testcase", {"classname": classname, "name": name, "time": f"{seconds:.3f}"})
+
+
+def _outcome(
+    case: ET.Element, counts: dict[str, int], status: str, message: str
+) -> ET.Element | None:
+    """Count ``status`` and add its element to ``case``; return it (None for a pass)."""
+    if status not in _OUTCOMES:
+        return None
+    count, tag = _OUTCOMES[status]
+    counts[count] += 1
+    return ET.SubElement(case, tag, {"message": message})
+
 
 def to_junit(run: RunResult) -> str:
     """Return the run as a JUnit XML document (one testsuite per run)."""
@@ -19,46 +43,25 @@ def to_junit(run: RunResult) -> str:
         for name, result in row.metrics.items():
             if result.status == "n/a":
                 continue
-            counts["tests"] += 1
             suffix = f"#r{row.repeat}" if run.repeats > 1 else ""
-            case = ET.Element(
-                "testcase",
-                {
-                    "classname": f"{run.suite}.{name}",
-                    "name": f"{row.id}{suffix}",
-                    "time": f"{row.output.latency_ms / 1000.0:.3f}",
-                },
+            case = _case(
+                counts, f"{run.suite}.{name}", f"{row.id}{suffix}", row.output.latency_ms / 1000.0
             )
             score = "" if result.score is None else f"score={result.score:.3f} "
-            if result.status == "fail":
-                counts["failures"] += 1
-                node = ET.SubElement(
-                    case, "failure", {"message": f"{score}{result.reason}".strip()}
-                )
+            failed = result.status == "fail"  # a failure shows the score, the input, the answer
+            node = _outcome(
+                case,
+                counts,
+                result.status,
+                f"{score}{result.reason}".strip() if failed else result.reason,
+            )
+            if failed and node is not None:
                 node.text = f"input: {row.input}\nanswer: {row.output.answer}"
-            elif result.status == "error":
-                counts["errors"] += 1
-                ET.SubElement(case, "error", {"message": result.reason})
-            elif result.status == "skipped":
-                counts["skipped"] += 1
-                ET.SubElement(case, "skipped", {"message": result.reason})
             cases.append(case)
     for check in run.slices.checks if run.slices is not None else []:
-        counts["tests"] += 1
-        case = ET.Element(
-            "testcase",
-            {
-                "classname": f"{run.suite}.slices.{check.rule}",
-                "name": f"{check.metric} on {check.label} (n={check.n})",
-                "time": "0.000",
-            },
-        )
-        if check.status == "fail":
-            counts["failures"] += 1
-            ET.SubElement(case, "failure", {"message": check.reason})
-        elif check.status == "too few items":
-            counts["skipped"] += 1
-            ET.SubElement(case, "skipped", {"message": check.reason})
+        name = f"{check.metric} on {check.label} (n={check.n})"
+        case = _case(counts, f"{run.suite}.slices.{check.rule}", name, 0.0)
+        _outcome(case, counts, check.status, check.reason)
         cases.append(case)
     suite = ET.Element(
         "testsuite",
