@@ -20,8 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llmops.guards.base import CheckContext, GuardBase, GuardResult, Span, clean_text, timed_result
-from llmops.guards.registry import GuardInfo
+from llmops.guards.base import CheckContext, GuardBase, GuardResult, Span, clean_text
 from llmops.suggest import did_you_mean
 
 __all__ = ["INFO", "PII_TYPES", "PiiGuard", "PiiOptions", "find_pii", "redact", "restore"]
@@ -292,6 +291,9 @@ def restore(text: str, mapping: dict[str, str]) -> str:
 class PiiGuard(GuardBase[PiiOptions]):
     """Fail when PII is present; the fix is the redacted text."""
 
+    stages = ("input", "contexts", "output")
+    summary = "E-mail, phone (libphonenumber), card (Luhn), IBAN (mod 97), US SSN, IP; reversible redaction."
+
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
         """Return PII spans, and the redacted text as the fix."""
         start = time.perf_counter()
@@ -304,21 +306,8 @@ class PiiGuard(GuardBase[PiiOptions]):
         ]
         mapping: dict[str, Any] = ctx.scratch.setdefault("pii_map", {})
         fixed = redact(text, spans, mapping) if spans else None
-        return timed_result(
-            self.name,
-            start,
-            passed=not spans,
-            score=1.0 if spans else 0.0,
-            spans=spans,
-            details={"types": sorted({s.type for s in spans})},
-            fixed=fixed,
-        )
+        details = {"types": sorted({s.type for s in spans})}
+        return self.pass_fail(start, not spans, spans=spans, details=details, fixed=fixed)
 
 
-INFO = GuardInfo(
-    name="pii",
-    stages=("input", "contexts", "output"),
-    options_model=PiiOptions,
-    factory=PiiGuard,
-    summary="E-mail, phone (libphonenumber), card (Luhn), IBAN (mod 97), US SSN, IP; reversible redaction.",
-)
+INFO = PiiGuard.info("pii")
