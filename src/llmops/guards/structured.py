@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmops.errors import ConfigError
 from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text
+from llmops.validation import exactly_one
 
 __all__ = ["INFO", "JsonSchemaGuard", "JsonSchemaOptions", "reask_message", "repair_json"]
 
@@ -32,8 +33,7 @@ class JsonSchemaOptions(BaseModel):
 
     @model_validator(mode="after")
     def _one_schema(self) -> JsonSchemaOptions:
-        if (self.schema_ is None) == (self.schema_file is None):
-            raise ValueError("give exactly one of 'schema' or 'schema_file'")
+        exactly_one(self, "schema_", "schema_file")
         if self.schema_ is not None:
             from jsonschema import Draft202012Validator
             from jsonschema.exceptions import SchemaError
