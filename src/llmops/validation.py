@@ -19,7 +19,7 @@ from llmops.errors import ConfigError
 from llmops.suggest import did_you_mean
 from llmops.yamlfile import YamlDocument, load_yaml
 
-__all__ = ["load_yaml_model", "validate_model"]
+__all__ = ["exactly_one", "load_yaml_model", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -126,3 +126,15 @@ def load_yaml_model(
             line=1,
         )
     return validate_model(model, doc, context=context)
+
+
+def exactly_one(model: BaseModel, *names: str) -> None:
+    """Raise ValueError unless exactly one of the fields ``names`` is set (not None).
+
+    For a model validator; the message names the YAML keys (aliases): "give exactly one of 'a' or
+    'b'".
+    """
+    if sum(getattr(model, name) is not None for name in names) != 1:
+        fields = type(model).model_fields
+        keys = [f"'{fields[name].alias or name}'" for name in names]
+        raise ValueError(f"give exactly one of {', '.join(keys[:-1])} or {keys[-1]}")

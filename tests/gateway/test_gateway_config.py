@@ -63,6 +63,20 @@ BAD: list[tuple[str, str, str, int]] = [
         5,
     ),
     (
+        "release arm to an unknown pool",
+        "upstreams:\n  a: {kind: extractive}\nroutes:\n  r:\n    upstream: a\n    release:\n"
+        "      strategy: canary\n      arms:\n        - {name: x}\n        - {name: y, upstream: b}\n",
+        "unknown upstream 'b'",
+        10,
+    ),
+    (
+        "shadow to an unknown pool",
+        "upstreams:\n  a: {kind: extractive}\nroutes:\n  r:\n    upstream: a\n    release:\n"
+        "      strategy: shadow\n      shadow:\n        upstream: b\n",
+        "unknown upstream 'b'",
+        9,
+    ),
+    (
         "canary with one arm",
         "upstreams:\n  a: {kind: extractive}\nroutes:\n  r:\n    upstream: a\n    release:\n"
         "      strategy: canary\n      arms: [{name: x}]\n",

@@ -174,7 +174,7 @@ CASES: list[tuple[str, Callable[[Path], None], list[str]]] = [
     (
         "messages-and-template",
         _edit("prompts/greet.yaml", "params:", "template: hi\nparams:"),
-        ["prompts/greet.yaml:", "give exactly one of 'messages' (chat) or 'template'"],
+        ["prompts/greet.yaml:", "give exactly one of 'messages' or 'template'"],
     ),
     (
         "unexpected-file",

@@ -15,9 +15,21 @@ if TYPE_CHECKING:
 
     from llmops.config import Settings
 
-__all__ = ["CliState", "JsonOpt", "console", "err_console", "print_json", "state"]
+__all__ = [
+    "CliState",
+    "GatewayConfigOpt",
+    "JsonOpt",
+    "console",
+    "err_console",
+    "print_json",
+    "state",
+]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+GatewayConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Gateway config; default <serving>/gateway.yaml."),
+]
 
 
 @dataclass

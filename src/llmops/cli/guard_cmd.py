@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from llmops.cli._common import JsonOpt, print_json, state
+from llmops.cli._common import GatewayConfigOpt, JsonOpt, print_json, state
 from llmops.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
@@ -87,9 +87,7 @@ def check(
         str | None, typer.Option("--route", "-r", help="Use this gateway route's guards.")
     ] = None,
     stage: Annotated[str, typer.Option("--stage", help="input, contexts or output.")] = "input",
-    config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="Gateway config for --route.")
-    ] = None,
+    config: GatewayConfigOpt = None,
     system_prompt: Annotated[
         str | None, typer.Option("--system-prompt", help="System prompt for leak checks.")
     ] = None,

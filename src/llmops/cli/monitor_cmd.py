@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -33,12 +35,18 @@ def _duration(text: str, option: str) -> float:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _open(ctx: typer.Context, traces: str | None) -> tuple[Settings, TraceStore]:
+@contextmanager
+def _opened(ctx: typer.Context, traces: str | None) -> Iterator[tuple[Settings, TraceStore]]:
+    """Open the trace store (--traces, else the project's) and close it when the block ends."""
     from llmops.traces.locate import project_trace_url
     from llmops.traces.store import TraceStore
 
     settings = state(ctx).settings()
-    return settings, TraceStore(traces or project_trace_url(settings))
+    store = TraceStore(traces or project_trace_url(settings))
+    try:
+        yield settings, store
+    finally:
+        store.close()
 
 
 @app.command("report")
@@ -55,11 +63,8 @@ def report(
     from llmops.monitor.report import build_report
 
     span = _duration(window, "--window")
-    settings, store = _open(ctx, traces)
-    try:
+    with _opened(ctx, traces) as (settings, store):
         result = build_report(store, settings, Window.last(span), route=route)
-    finally:
-        store.close()
     if json_out:
         print_json(result.as_dict())
     else:
@@ -85,7 +90,6 @@ def watch(
     from llmops.monitor.watch import watch as run_watch
 
     every = _duration(interval, "--interval") if interval else None
-    settings, store = _open(ctx, traces)
     stop = threading.Event()
     out = console()
 
@@ -105,15 +109,15 @@ def watch(
         stop.set()
         signal.signal(signal.SIGINT, previous)
 
+    options = WatchOptions(interval=every, max_ticks=1 if once else None)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, interrupt)
     try:
-        options = WatchOptions(interval=every, max_ticks=1 if once else None)
-        ticks = run_watch(store, settings, stop=stop, on_tick=on_tick, options=options)
+        with _opened(ctx, traces) as (settings, store):
+            ticks = run_watch(store, settings, stop=stop, on_tick=on_tick, options=options)
     finally:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, previous)
-        store.close()
     if not once:
         err_console().print(f"watch stopped cleanly after {ticks} evaluation(s)")
 
@@ -128,11 +132,8 @@ def score(
     """Score the sampled traces waiting for it (groundedness; the judge when configured)."""
     from llmops.monitor.scoring import Scorer
 
-    settings, store = _open(ctx, traces)
-    try:
+    with _opened(ctx, traces) as (settings, store):
         status = Scorer(store, settings).score_pending(limit)
-    finally:
-        store.close()
     if json_out:
         print_json(status.__dict__)
         return
@@ -179,11 +180,8 @@ def alerts(
     from llmops.monitor.journal import Journal
 
     span = _duration(since, "--since")
-    _settings, store = _open(ctx, traces)
-    try:
+    with _opened(ctx, traces) as (_settings, store):
         entries = Journal(store).entries(since=time.time() - span, limit=limit)
-    finally:
-        store.close()
     if json_out:
         print_json([asdict(e) for e in entries])
         return

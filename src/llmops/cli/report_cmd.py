@@ -11,13 +11,15 @@ from llmops.cli._common import JsonOpt, console, print_json, state
 
 app = typer.Typer(help="Build eval report dashboards.", no_args_is_help=True)
 
+SuiteOpt = Annotated[
+    str | None, typer.Option("--suite", help="Only this suite (default: every suite).")
+]
+
 
 @app.command("build")
 def build(
     ctx: typer.Context,
-    suite: Annotated[
-        str | None, typer.Option("--suite", help="Only this suite (default: every suite).")
-    ] = None,
+    suite: SuiteOpt = None,
     since: Annotated[
         str | None,
         typer.Option("--since", help="Only runs since a git ref, a date (2026-12-01) or 7d/24h."),
@@ -100,7 +102,7 @@ def build(
 @app.command("runs")
 def runs(
     ctx: typer.Context,
-    suite: Annotated[str | None, typer.Option("--suite", help="Only this suite.")] = None,
+    suite: SuiteOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List the runs in the history with their lineage."""

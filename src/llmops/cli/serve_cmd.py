@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from llmops.cli._common import print_json, state
+from llmops.cli._common import GatewayConfigOpt, print_json, state
 
 
 def serve(
     ctx: typer.Context,
-    config: Annotated[
-        Path | None,
-        typer.Option("--config", "-c", help="Gateway config; default <serving>/gateway.yaml."),
-    ] = None,
+    config: GatewayConfigOpt = None,
     host: Annotated[
         str | None, typer.Option("--host", help="Bind address (overrides the file).")
     ] = None,

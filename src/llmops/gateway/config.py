@@ -328,23 +328,8 @@ class GatewayConfig(_Model):
                     )
                 )
         for name, route in self.routes.items():
-            used: list[tuple[tuple[str, ...], str]] = [
-                (("routes", name, "upstream"), route.upstream)
-            ]
-            if route.release:
-                used += [
-                    (("routes", name, "release", "arms", str(i), "upstream"), a.upstream)
-                    for i, a in enumerate(route.release.arms)
-                    if a.upstream
-                ]
-                if route.release.shadow and route.release.shadow.upstream:
-                    used.append(
-                        (
-                            ("routes", name, "release", "shadow", "upstream"),
-                            route.release.shadow.upstream,
-                        )
-                    )
-            for loc, pool_name in used:
+            release = _release_refs(name, route, "upstream")
+            for loc, pool_name in [(("routes", name, "upstream"), route.upstream), *release]:
                 if pool_name not in self.upstreams:
                     problems.append(
                         (
@@ -399,20 +384,21 @@ class GatewayConfig(_Model):
 
 
 def _prompt_refs(name: str, route: RouteConfig) -> list[tuple[tuple[str, ...], str]]:
-    refs: list[tuple[tuple[str, ...], str]] = []
-    if route.prompt:
-        refs.append((("routes", name, "prompt"), route.prompt))
-    if route.release:
-        refs += [
-            (("routes", name, "release", "arms", str(i), "prompt"), a.prompt)
-            for i, a in enumerate(route.release.arms)
-            if a.prompt
-        ]
-        if route.release.shadow and route.release.shadow.prompt:
-            refs.append(
-                (("routes", name, "release", "shadow", "prompt"), route.release.shadow.prompt)
-            )
-    return refs
+    refs = [(("routes", name, "prompt"), route.prompt)] if route.prompt else []
+    return refs + _release_refs(name, route, "prompt")
+
+
+def _release_refs(name: str, route: RouteConfig, key: str) -> list[tuple[tuple[str, ...], str]]:
+    """Return (key path, value) of ``key`` (prompt, upstream) on the release's arms and shadow."""
+    if not route.release:
+        return []
+    release = ("routes", name, "release")
+    parts: list[tuple[tuple[str, ...], ArmConfig | ShadowConfig]] = [
+        ((*release, "arms", str(i)), arm) for i, arm in enumerate(route.release.arms)
+    ]
+    if route.release.shadow:
+        parts.append(((*release, "shadow"), route.release.shadow))
+    return [((*loc, key), value) for loc, part in parts if (value := getattr(part, key))]
 
 
 def load_gateway_config(path: str | Path, settings: Settings | None = None) -> GatewayConfig:

@@ -8,9 +8,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    Protocol,
+    TypeVar,
+    get_args,
+    get_origin,
+)
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
+
+if TYPE_CHECKING:
+    from llmops.guards.registry import GuardInfo, Stage
 
 __all__ = [
     "Action",
@@ -126,16 +139,50 @@ OptionsT = TypeVar("OptionsT", bound=BaseModel)
 class GuardBase(Generic[OptionsT]):
     """Name, threshold and parsed options: a subclass is its own registry factory.
 
-    ``GuardInfo(factory=MyGuard)``: the pipeline calls ``factory(name, threshold, options)``.
-    ``default_threshold`` fills a threshold the route left out.
+    The pipeline calls ``factory(name, threshold, options)``; ``default_threshold`` fills a
+    threshold the route left out. The class attributes ``stages``, ``summary``, ``fixable``,
+    ``request_level`` and ``stream`` are the guard's registry metadata: a built-in module
+    publishes ``INFO = MyGuard.info("my_guard")``.
     """
 
     default_threshold: float | None = None
+    stages: ClassVar[tuple[Stage, ...]]
+    summary: ClassVar[str]
+    fixable: ClassVar[bool] = True
+    request_level: ClassVar[bool] = False
+    stream: ClassVar[Literal["window", "final"]] = "window"
 
     def __init__(self, name: str, threshold: float | None, options: OptionsT) -> None:
         self.name = name
         self.threshold = threshold if threshold is not None else self.default_threshold
         self.options = options
+
+    def check(self, text: str, ctx: CheckContext) -> GuardResult:
+        """Check ``text`` (each guard implements this)."""
+        raise NotImplementedError
+
+    @classmethod
+    def info(cls, name: str) -> GuardInfo:
+        """Return the registry entry of this guard class under ``name``."""
+        from llmops.guards.registry import GuardInfo
+
+        return GuardInfo(
+            name, cls.stages, cls._options_model(), cls, cls.summary,
+            fixable=cls.fixable, request_level=cls.request_level, stream=cls.stream,
+        )  # fmt: skip
+
+    @classmethod
+    def _options_model(cls) -> type[BaseModel]:
+        """Return the options model named in the class's ``GuardBase[Options]`` base."""
+        for klass in cls.__mro__:
+            for base in getattr(klass, "__orig_bases__", ()):
+                if get_origin(base) is GuardBase:
+                    return get_args(base)[0]  # type: ignore[no-any-return]
+        raise TypeError(f"{cls.__name__} must subclass GuardBase[<options model>]")
+
+    def pass_fail(self, start: float, passed: bool, **fields: Any) -> GuardResult:
+        """Return a timed result scored 0.0 when ``passed``, else 1.0 (guards without a scale)."""
+        return timed_result(self.name, start, passed=passed, score=0.0 if passed else 1.0, **fields)
 
 
 def timed_result(name: str, start: float, **fields: Any) -> GuardResult:

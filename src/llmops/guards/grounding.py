@@ -14,7 +14,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmops.guards.base import CheckContext, GuardBase, GuardResult, Span, clean_text, timed_result
-from llmops.guards.registry import GuardInfo
 
 __all__ = ["INFO", "GroundingGuard", "GroundingOptions", "split_sentences"]
 
@@ -53,6 +52,9 @@ class GroundingOptions(BaseModel):
 
 class GroundingGuard(GuardBase[GroundingOptions]):
     """Flag answer sentences that no retrieved context supports."""
+
+    stages = ("output",)
+    summary = "Each answer sentence must be supported by a retrieved context (RAG routes)."
 
     default_threshold = 0.55
     threshold: float
@@ -107,10 +109,4 @@ class GroundingGuard(GuardBase[GroundingOptions]):
         )
 
 
-INFO = GuardInfo(
-    name="groundedness",
-    stages=("output",),
-    options_model=GroundingOptions,
-    factory=GroundingGuard,
-    summary="Each answer sentence must be supported by a retrieved context (RAG routes).",
-)
+INFO = GroundingGuard.info("groundedness")

@@ -31,7 +31,6 @@ from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text,
 from llmops.guards.learned import FastView, fast_view, load_model, static_embedding
 from llmops.guards.normalize import compact, variants
 from llmops.guards.patterns import cue_hits, pattern_score
-from llmops.guards.registry import GuardInfo
 
 __all__ = [
     "INFO",
@@ -228,6 +227,10 @@ def injection_features(text: str, options: InjectionOptions | None = None) -> di
 class InjectionGuard(GuardBase[InjectionOptions]):
     """Score text for prompt injection / jailbreak; fail at or above the threshold."""
 
+    stages = ("input", "contexts")
+    summary = "Prompt injection and jailbreaks: normalisation, multilingual patterns, similarity."
+    fixable = False
+
     threshold: float
 
     def __init__(self, name: str, threshold: float | None, options: InjectionOptions) -> None:
@@ -254,11 +257,4 @@ class InjectionGuard(GuardBase[InjectionOptions]):
         )
 
 
-INFO = GuardInfo(
-    name="prompt_injection",
-    stages=("input", "contexts"),
-    options_model=InjectionOptions,
-    factory=InjectionGuard,
-    summary="Prompt injection and jailbreaks: normalisation, multilingual patterns, similarity.",
-    fixable=False,
-)
+INFO = InjectionGuard.info("prompt_injection")

@@ -14,7 +14,6 @@ import time
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmops.guards.base import CheckContext, GuardBase, GuardResult, Span, clean_text, timed_result
-from llmops.guards.registry import GuardInfo
 
 __all__ = ["INFO", "LeakGuard", "LeakOptions", "leaked_spans"]
 
@@ -72,6 +71,9 @@ def leaked_spans(text: str, system_prompt: str, min_words: int = 8) -> tuple[lis
 class LeakGuard(GuardBase[LeakOptions]):
     """Fail when the answer contains a long verbatim run of the system prompt."""
 
+    stages = ("output",)
+    summary = "Answer reproduces a long verbatim run of the route's system prompt."
+
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
         """Return the leaked spans; the fix replaces them."""
         start = time.perf_counter()
@@ -98,10 +100,4 @@ class LeakGuard(GuardBase[LeakOptions]):
         )
 
 
-INFO = GuardInfo(
-    name="system_prompt_leak",
-    stages=("output",),
-    options_model=LeakOptions,
-    factory=LeakGuard,
-    summary="Answer reproduces a long verbatim run of the route's system prompt.",
-)
+INFO = LeakGuard.info("system_prompt_leak")

@@ -11,8 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from llmops.guards.base import CheckContext, GuardBase, GuardResult, timed_result
-from llmops.guards.registry import GuardInfo
+from llmops.guards.base import CheckContext, GuardBase, GuardResult
 
 __all__ = ["INFO", "LimitsGuard", "LimitsOptions"]
 
@@ -34,6 +33,10 @@ class LimitsOptions(BaseModel):
 
 class LimitsGuard(GuardBase[LimitsOptions]):
     """Fail when a message or the whole request is too long; the fix truncates the message."""
+
+    stages = ("input",)
+    summary = "Characters/tokens per message and per request, message count."
+    request_level = True
 
     def _tokens(self, text: str) -> int:
         from llmops.embeddings import get_embedder
@@ -71,21 +74,7 @@ class LimitsGuard(GuardBase[LimitsOptions]):
                     f"request has {request_tokens} tokens (limit {o.max_request_tokens})"
                 )
         details["problems"] = problems
-        return timed_result(
-            self.name,
-            start,
-            passed=not problems,
-            score=1.0 if problems else 0.0,
-            details=details,
-            fixed=fixed,
-        )
+        return self.pass_fail(start, not problems, details=details, fixed=fixed)
 
 
-INFO = GuardInfo(
-    name="limits",
-    stages=("input",),
-    options_model=LimitsOptions,
-    factory=LimitsGuard,
-    summary="Characters/tokens per message and per request, message count.",
-    request_level=True,
-)
+INFO = LimitsGuard.info("limits")

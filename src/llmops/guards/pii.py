@@ -20,8 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from llmops.guards.base import CheckContext, GuardBase, GuardResult, Span, clean_text, timed_result
-from llmops.guards.registry import GuardInfo
+from llmops.guards.base import CheckContext, GuardBase, GuardResult, Span, clean_text
 from llmops.suggest import did_you_mean
 
 __all__ = ["INFO", "PII_TYPES", "PiiGuard", "PiiOptions", "find_pii", "redact", "restore"]
@@ -124,20 +123,35 @@ def _context_says_not_pii(text: str, start: int) -> bool:
     return bool(_NOT_PII_BEFORE.search(text[max(0, start - 24) : start]))
 
 
+def _after_code_group(text: str, start: int) -> bool:
+    return bool(_CODE_GROUP_BEFORE.search(text[max(0, start - 40) : start]))
+
+
+def _kept(
+    pattern: re.Pattern[str],
+    text: str,
+    valid: Callable[[re.Match[str]], bool],
+    *vetoes: Callable[[str, int], bool],
+) -> list[tuple[int, int]]:
+    """Return the spans of ``pattern``'s matches that ``valid`` accepts and no veto rejects."""
+    return [
+        m.span()
+        for m in pattern.finditer(text)
+        if valid(m) and not any(veto(text, m.start()) for veto in vetoes)
+    ]
+
+
 def _emails(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _EMAIL.finditer(text)]
 
 
+def _card_ok(m: re.Match[str]) -> bool:
+    digits = re.sub(r"\D", "", m.group(0))
+    return 13 <= len(digits) <= 19 and digits[0] in "3456" and luhn_ok(digits)
+
+
 def _cards(text: str) -> list[tuple[int, int]]:
-    out = []
-    for m in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", m.group(0))
-        if not (13 <= len(digits) <= 19 and digits[0] in "3456" and luhn_ok(digits)):
-            continue
-        if _CODE_GROUP_BEFORE.search(text[max(0, m.start() - 40) : m.start()]):
-            continue
-        out.append(m.span())
-    return out
+    return _kept(_CARD, text, _card_ok, _after_code_group)
 
 
 def _ibans(text: str) -> list[tuple[int, int]]:
@@ -149,34 +163,30 @@ def _ibans(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def _ssn_ok(m: re.Match[str]) -> bool:
+    area, group, serial = int(m.group(1)), int(m.group(2)), int(m.group(3))
+    return not (area == 0 or area == 666 or area >= 900 or group == 0 or serial == 0)
+
+
 def _ssns(text: str) -> list[tuple[int, int]]:
-    out = []
-    for m in _SSN.finditer(text):
-        area, group, serial = int(m.group(1)), int(m.group(2)), int(m.group(3))
-        if area == 0 or area == 666 or area >= 900 or group == 0 or serial == 0:
-            continue
-        if _context_says_not_pii(text, m.start()):
-            continue
-        out.append(m.span())
-    return out
+    return _kept(_SSN, text, _ssn_ok, _context_says_not_pii)
+
+
+def _ipv4_ok(m: re.Match[str]) -> bool:
+    parts = m.group(0).split(".")
+    return not any(int(p) > 255 or (len(p) > 1 and p[0] == "0") for p in parts)
+
+
+def _ipv6_ok(m: re.Match[str]) -> bool:
+    try:
+        ipaddress.IPv6Address(m.group(0))
+    except ValueError:
+        return False
+    return True
 
 
 def _ips(text: str) -> list[tuple[int, int]]:
-    out = []
-    for m in _IPV4.finditer(text):
-        parts = m.group(0).split(".")
-        if any(int(p) > 255 or (len(p) > 1 and p[0] == "0") for p in parts):
-            continue
-        if _context_says_not_pii(text, m.start()):
-            continue
-        out.append(m.span())
-    for m in _IPV6.finditer(text):
-        try:
-            ipaddress.IPv6Address(m.group(0))
-        except ValueError:
-            continue
-        out.append(m.span())
-    return out
+    return _kept(_IPV4, text, _ipv4_ok, _context_says_not_pii) + _kept(_IPV6, text, _ipv6_ok)
 
 
 def _phones(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> list[tuple[int, int]]:
@@ -200,9 +210,7 @@ def _phones(text: str, regions: tuple[str, ...] = DEFAULT_REGIONS) -> list[tuple
         digits = re.sub(r"\D", "", text[start:end])
         if not 7 <= len(digits) <= 15:
             continue
-        if _context_says_not_pii(text, start):
-            continue
-        if _CODE_GROUP_BEFORE.search(text[max(0, start - 40) : start]):
+        if _context_says_not_pii(text, start) or _after_code_group(text, start):
             continue
         out.append((start, end))
     return out
@@ -292,6 +300,9 @@ def restore(text: str, mapping: dict[str, str]) -> str:
 class PiiGuard(GuardBase[PiiOptions]):
     """Fail when PII is present; the fix is the redacted text."""
 
+    stages = ("input", "contexts", "output")
+    summary = "E-mail, phone (libphonenumber), card (Luhn), IBAN (mod 97), US SSN, IP; reversible redaction."
+
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
         """Return PII spans, and the redacted text as the fix."""
         start = time.perf_counter()
@@ -304,21 +315,8 @@ class PiiGuard(GuardBase[PiiOptions]):
         ]
         mapping: dict[str, Any] = ctx.scratch.setdefault("pii_map", {})
         fixed = redact(text, spans, mapping) if spans else None
-        return timed_result(
-            self.name,
-            start,
-            passed=not spans,
-            score=1.0 if spans else 0.0,
-            spans=spans,
-            details={"types": sorted({s.type for s in spans})},
-            fixed=fixed,
-        )
+        details = {"types": sorted({s.type for s in spans})}
+        return self.pass_fail(start, not spans, spans=spans, details=details, fixed=fixed)
 
 
-INFO = GuardInfo(
-    name="pii",
-    stages=("input", "contexts", "output"),
-    options_model=PiiOptions,
-    factory=PiiGuard,
-    summary="E-mail, phone (libphonenumber), card (Luhn), IBAN (mod 97), US SSN, IP; reversible redaction.",
-)
+INFO = PiiGuard.info("pii")

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from llmops.errors import ConfigError
-from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text, timed_result
-from llmops.guards.registry import GuardInfo
+from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text
+from llmops.validation import exactly_one
 
 __all__ = ["INFO", "JsonSchemaGuard", "JsonSchemaOptions", "reask_message", "repair_json"]
 
@@ -33,8 +33,7 @@ class JsonSchemaOptions(BaseModel):
 
     @model_validator(mode="after")
     def _one_schema(self) -> JsonSchemaOptions:
-        if (self.schema_ is None) == (self.schema_file is None):
-            raise ValueError("give exactly one of 'schema' or 'schema_file'")
+        exactly_one(self, "schema_", "schema_file")
         if self.schema_ is not None:
             from jsonschema import Draft202012Validator
             from jsonschema.exceptions import SchemaError
@@ -81,6 +80,10 @@ def reask_message(errors: list[str]) -> str:
 class JsonSchemaGuard(GuardBase[JsonSchemaOptions]):
     """Fail when the answer is not JSON matching the schema; the fix is the repaired JSON."""
 
+    stages = ("output",)
+    summary = "JSON-schema validity for structured routes (local repair, one re-ask, then error)."
+    stream = "final"
+
     def __init__(self, name: str, threshold: float | None, options: JsonSchemaOptions) -> None:
         from jsonschema import Draft202012Validator
 
@@ -121,23 +124,10 @@ class JsonSchemaGuard(GuardBase[JsonSchemaOptions]):
         if value is not None or text.strip() == "null":
             errors = self._errors(value)
         fixed = json.dumps(value, ensure_ascii=False) if repaired and not errors else None
-        passed = not errors and not repaired
-        return timed_result(
-            self.name,
-            start,
-            passed=passed,
-            score=0.0 if passed else 1.0,
-            details={"errors": errors, "repaired": repaired and not errors}
-            | ({"reask": reask_message(errors)} if errors else {}),
-            fixed=fixed,
-        )
+        details = {"errors": errors, "repaired": repaired and not errors}
+        if errors:
+            details["reask"] = reask_message(errors)
+        return self.pass_fail(start, not errors and not repaired, details=details, fixed=fixed)
 
 
-INFO = GuardInfo(
-    name="json_schema",
-    stages=("output",),
-    options_model=JsonSchemaOptions,
-    factory=JsonSchemaGuard,
-    summary="JSON-schema validity for structured routes (local repair, one re-ask, then error).",
-    stream="final",
-)
+INFO = JsonSchemaGuard.info("json_schema")

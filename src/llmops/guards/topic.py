@@ -12,7 +12,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text, timed_result
-from llmops.guards.registry import GuardInfo
 
 __all__ = ["INFO", "TopicGuard", "TopicOptions"]
 
@@ -32,6 +31,10 @@ class TopicOptions(BaseModel):
 
 class TopicGuard(GuardBase[TopicOptions]):
     """Embed the text once and compare it with every denied topic (cosine similarity)."""
+
+    stages = ("input", "output")
+    summary = "Deny-list of topics by embedding similarity."
+    fixable = False
 
     default_threshold = 0.4
     threshold: float
@@ -65,11 +68,4 @@ class TopicGuard(GuardBase[TopicOptions]):
         )
 
 
-INFO = GuardInfo(
-    name="topic",
-    stages=("input", "output"),
-    options_model=TopicOptions,
-    factory=TopicGuard,
-    summary="Deny-list of topics by embedding similarity.",
-    fixable=False,
-)
+INFO = TopicGuard.info("topic")

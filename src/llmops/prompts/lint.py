@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -60,15 +60,7 @@ class LintProblem:
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict."""
-        return {
-            "file": self.file,
-            "line": self.line,
-            "key": self.key,
-            "name": self.name,
-            "version": self.version,
-            "message": self.message,
-            "rule": self.rule,
-        }
+        return asdict(self)
 
 
 def _rule_of(exc: ConfigError) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from llmops.hashing import sha256_text
+from llmops.validation import exactly_one
 
 __all__ = [
     "NAME_PATTERN",
@@ -160,8 +161,7 @@ class PromptFile(BaseModel):
 
     @model_validator(mode="after")
     def _one_body(self) -> PromptFile:
-        if (self.messages is None) == (self.template is None):
-            raise ValueError("give exactly one of 'messages' (chat) or 'template' (single text)")
+        exactly_one(self, "messages", "template")
         return self
 
     def templates(self) -> list[tuple[str, str]]:
