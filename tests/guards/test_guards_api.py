@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 import llmops.guards
 
 
@@ -55,3 +57,38 @@ def test_third_party_guard_registers_like_a_builtin() -> None:
         [{"role": "user", "content": "HELLO THERE"}]
     )
     assert verdict.action == "fix" and verdict.text == "hello there"
+
+
+#: Every built-in's registry entry, as the guard classes declare it (GuardBase.info).
+BUILTIN_INFO = {
+    "prompt_injection": ("InjectionOptions", ("input", "contexts"), False, False, "window"),
+    "pii": ("PiiOptions", ("input", "contexts", "output"), True, False, "window"),
+    "limits": ("LimitsOptions", ("input",), True, True, "window"),
+    "topic": ("TopicOptions", ("input", "output"), False, False, "window"),
+    "system_prompt_leak": ("LeakOptions", ("output",), True, False, "window"),
+    "groundedness": ("GroundingOptions", ("output",), True, False, "window"),
+    "json_schema": ("JsonSchemaOptions", ("output",), True, False, "final"),
+}
+
+
+def test_builtin_guard_info_comes_from_the_guard_class() -> None:
+    from llmops.guards import get_guard_info
+
+    for name, (options, stages, fixable, request_level, stream) in BUILTIN_INFO.items():
+        info = get_guard_info(name)
+        assert info.name == name and info.summary == info.factory.summary  # type: ignore[attr-defined]
+        assert info.options_model.__name__ == options
+        assert (info.stages, info.fixable, info.request_level, info.stream) == (
+            stages, fixable, request_level, stream,
+        ), name  # fmt: skip
+
+
+def test_guard_class_without_an_options_model_is_refused() -> None:
+    from llmops.guards.base import GuardBase
+
+    class Bare(GuardBase):  # type: ignore[type-arg]
+        stages = ("input",)
+        summary = "no options model"
+
+    with pytest.raises(TypeError, match="must subclass GuardBase"):
+        Bare.info("bare")

@@ -22,6 +22,7 @@ from llmops.errors import GuardrailBlockedError
 from llmops.guards.base import Action, CheckContext, Guard, GuardResult, Verdict, clean_text
 from llmops.guards.config import GuardsConfig, GuardSpec
 from llmops.guards.registry import GuardInfo, Stage, get_guard_info
+from llmops.providers.base import message_text
 
 if TYPE_CHECKING:
     from llmops.guards.stream import StreamGuard
@@ -37,16 +38,6 @@ def context_text(context: str | dict[str, Any]) -> str:
     if isinstance(context, str):
         return context
     return str(context.get("text") or context.get("content") or "")
-
-
-def message_text(message: dict[str, Any]) -> str:
-    """Return the text of an OpenAI-style message (string content or text parts)."""
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
 
 
 @dataclass

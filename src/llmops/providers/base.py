@@ -28,9 +28,20 @@ __all__ = [
     "Usage",
     "available_providers",
     "create_provider",
+    "message_text",
     "parse_options",
     "register_provider",
 ]
+
+
+def message_text(message: dict[str, Any], sep: str = "\n") -> str:
+    """Return the text of an OpenAI-style message (string content, or its text parts joined)."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return sep.join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
 
 
 class Context(BaseModel):

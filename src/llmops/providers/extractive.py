@@ -40,6 +40,7 @@ from llmops.providers.base import (
     Choice,
     Context,
     Usage,
+    message_text,
     parse_options,
 )
 
@@ -120,14 +121,8 @@ def question_of(request: ChatRequest) -> str:
     if isinstance(explicit, str) and explicit.strip():
         return explicit.strip()
     for message in reversed(request.messages):
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content.strip()
-        if isinstance(content, list):
-            parts = [p.get("text", "") for p in content if isinstance(p, dict)]
-            return " ".join(str(p) for p in parts).strip()
+        if message.get("role") == "user" and isinstance(message.get("content"), str | list):
+            return message_text(message, sep=" ").strip()
     return ""
 
 
