@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -124,7 +125,7 @@ class TraceRecord:
 
     def values(self, record_text: bool = True) -> tuple[Any, ...]:
         """Return the database row as a tuple in ``COLUMNS`` order (the writer's fast path)."""
-        out = [getattr(self, f) for f in COLUMNS]
+        out = list(_COLUMN_VALUES(self))
         for i in _JSON_INDEX:
             if out[i] is not None:
                 out[i] = orjson.dumps(out[i]).decode()
@@ -137,6 +138,7 @@ class TraceRecord:
 COLUMNS: tuple[str, ...] = tuple(
     f.name for f in fields(TraceRecord) if not f.name.startswith("raw_")
 )
+_COLUMN_VALUES = attrgetter(*COLUMNS)  # one C call for the whole row
 _JSON_INDEX = tuple(COLUMNS.index(f) for f in JSON_FIELDS)
 _TEXT_INDEX = tuple(COLUMNS.index(f) for f in ("question", "answer", "contexts"))
 

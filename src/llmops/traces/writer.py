@@ -31,10 +31,6 @@ log = logging.getLogger("llmops.traces")
 
 Observer = Callable[[TraceRecord], None]
 
-#: Records finished between two voluntary releases of the GIL: the event loop's thread waits
-#: for at most this much Python work (about 0.5 ms) instead of the 5 ms switch interval.
-_SLICE = 16
-
 
 class TraceWriter:
     """A background thread that finishes records, notifies observers and writes batches."""
@@ -118,14 +114,10 @@ class TraceWriter:
     def _drain(self) -> None:
         """Finish what waits in the inbox; write each batch as it fills."""
         inbox = self._inbox
-        taken = 0
         while inbox:
             self._take(inbox.popleft())
-            taken += 1
             if len(self._pending) >= self.batch_size and self._retries == 0:
                 self._write()
-            elif taken % _SLICE == 0:
-                time.sleep(0)  # hand the GIL to the event loop between slices
 
     def _take(self, record: TraceRecord) -> None:
         try:
