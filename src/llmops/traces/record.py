@@ -150,6 +150,25 @@ def _usage(rec: TraceRecord, usage: Any) -> None:
         rec.completion_tokens = ct if isinstance(ct, int) else rec.completion_tokens
 
 
+def _meta(rec: TraceRecord, data: dict[str, Any]) -> None:
+    """Take token usage and the model name from an answer (or one stream chunk)."""
+    _usage(rec, data.get("usage"))
+    if rec.upstream_model is None and isinstance(data.get("model"), str):
+        rec.upstream_model = data["model"]
+
+
+def _text(choice: Any, part: str) -> str | None:
+    """Return a choice's text: ``choice[part].content`` (chat) or ``choice.text`` (legacy)."""
+    if not isinstance(choice, dict):
+        return None
+    inner = choice.get(part)
+    content = inner.get("content") if isinstance(inner, dict) else None
+    if isinstance(content, str):
+        return content
+    text = choice.get("text")
+    return text if isinstance(text, str) else None
+
+
 def _from_body(rec: TraceRecord, raw: bytes) -> None:
     try:
         data = orjson.loads(raw)
@@ -157,17 +176,12 @@ def _from_body(rec: TraceRecord, raw: bytes) -> None:
         return
     if not isinstance(data, dict):
         return
-    _usage(rec, data.get("usage"))
+    _meta(rec, data)
     choices = data.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        first = choices[0]
-        message = first.get("message")
-        if isinstance(message, dict) and isinstance(message.get("content"), str):
-            rec.answer = message["content"]
-        elif isinstance(first.get("text"), str):
-            rec.answer = first["text"]
-    if rec.upstream_model is None and isinstance(data.get("model"), str):
-        rec.upstream_model = data["model"]
+    if isinstance(choices, list) and choices:
+        text = _text(choices[0], "message")
+        if text is not None:
+            rec.answer = text
 
 
 def _from_sse(rec: TraceRecord, raw: bytes) -> None:
@@ -184,16 +198,11 @@ def _from_sse(rec: TraceRecord, raw: bytes) -> None:
             continue
         if not isinstance(chunk, dict):
             continue
-        _usage(rec, chunk.get("usage"))
-        if rec.upstream_model is None and isinstance(chunk.get("model"), str):
-            rec.upstream_model = chunk["model"]
+        _meta(rec, chunk)
         for choice in chunk.get("choices") or ():
-            if isinstance(choice, dict):
-                delta = choice.get("delta")
-                if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-                    parts.append(delta["content"])
-                elif isinstance(choice.get("text"), str):
-                    parts.append(choice["text"])
+            text = _text(choice, "delta")
+            if text is not None:
+                parts.append(text)
     rec.answer = "".join(parts)
 
 
