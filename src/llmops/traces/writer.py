@@ -2,10 +2,10 @@
 
 The gateway hands a ``TraceRecord`` to ``TraceWriter.submit`` (an append to an in-memory
 inbox: no lock, no system call, no thread wake-up per request). A background thread wakes
-every ``flush_interval`` seconds, or as soon as ``batch_size`` records wait, finishes the
-records (parses the upstream body or stream for the answer and token counts), tells the
-observers (the monitors' enricher and sampler, metrics, token rate limits) and writes them in
-batches, one transaction each.
+for every few dozen records (or every ``flush_interval`` seconds), finishes them (parses the
+upstream body or stream for the answer and token counts), tells the observers (the monitors'
+enricher and sampler, metrics, token rate limits) and writes them in batches of
+``batch_size``, one transaction each, or what it holds every ``flush_interval``.
 
 Durability: a record is in the database at most ``flush_interval`` (0.5 s by default) plus
 the time to write one batch after its request ended; a crash of the process loses at most
@@ -30,6 +30,11 @@ __all__ = ["Observer", "TraceWriter"]
 log = logging.getLogger("llmops.traces")
 
 Observer = Callable[[TraceRecord], None]
+
+#: Records that wake the writer thread: it finishes them in short slices (about 1 ms of Python
+#: each, so the event loop never waits long for the GIL) and writes when a batch is full or
+#: the interval has passed.
+_WAKE_EVERY = 32
 
 
 class TraceWriter:
@@ -72,8 +77,8 @@ class TraceWriter:
         self._submitted += 1
         inbox = self._inbox
         inbox.append(record)
-        if len(inbox) + len(self._pending) >= self.batch_size and not self._wake.is_set():
-            self._wake.set()  # a full batch waits: write it now rather than on the interval
+        if len(inbox) >= _WAKE_EVERY and not self._wake.is_set():
+            self._wake.set()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything submitted so far is written; return False on timeout."""
