@@ -195,3 +195,17 @@ def test_a_failing_database_does_not_wedge_the_writer(tmp_path: Path) -> None:
     assert writer.flush(timeout=10)  # retried, then dropped with an error in the log
     assert writer.errors == writer.max_retries + 1
     writer.close()
+
+
+def test_answers_leave_whole_through_the_head_holding_transport(gateway: GatewayServer) -> None:
+    # Answers with and without a body, and streams, arrive whole over one kept-alive connection.
+    chat = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(base_url=gateway.base_url.removesuffix("/v1")) as client:
+        for _ in range(3):
+            assert client.get("/healthz").status_code == 200
+            assert client.head("/healthz").status_code in (200, 405)
+            r = client.post("/v1/chat/completions", json={"model": "nope", "messages": []})
+            assert r.status_code in (400, 404) and r.json()["error"]["message"]
+            assert client.post("/v1/chat/completions", json=chat).json()["choices"]
+            with client.stream("POST", "/v1/chat/completions", json={**chat, "stream": True}) as s:
+                assert s.status_code == 200 and b"[DONE]" in b"".join(s.iter_bytes())

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-
-import httpx
-import pytest
-from gateway_helpers import http_pool, running_gateway
 
 from llmops.gateway.http_protocol import _HeadHoldingTransport
-from llmops.gateway.server import GatewayServer
-from llmops.testing import ScriptedLLMServer
 
 
 class _Recorder(asyncio.Transport):
@@ -63,27 +56,3 @@ def test_head_is_joined_to_its_body_and_never_lost() -> None:
     assert before == []
     assert stream == [b"HTTP/1.1 200 OK\r\n\r\n", b"data: 1\n\n"]
     assert closed == [b"HTTP/1.1 204 No Content\r\n\r\n", b"<closed>"]
-
-
-@pytest.fixture(scope="module")
-def gateway(upstream: ScriptedLLMServer) -> Iterator[GatewayServer]:
-    config = {
-        "upstreams": {"up": http_pool(upstream.base_url)},
-        "routes": {"chat": {"upstream": "up"}},
-    }
-    with running_gateway(config) as gw:
-        yield gw
-
-
-def test_the_gateway_answers_through_it(gateway: GatewayServer) -> None:
-    # Answers with and without a body, and streams, arrive whole over one kept-alive connection.
-    chat = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
-    with httpx.Client(base_url=gateway.base_url.removesuffix("/v1")) as client:
-        for _ in range(3):
-            assert client.get("/healthz").status_code == 200
-            assert client.head("/healthz").status_code in (200, 405)
-            r = client.post("/v1/chat/completions", json={"model": "nope", "messages": []})
-            assert r.status_code in (400, 404) and r.json()["error"]["message"]
-            assert client.post("/v1/chat/completions", json=chat).json()["choices"]
-            with client.stream("POST", "/v1/chat/completions", json={**chat, "stream": True}) as s:
-                assert s.status_code == 200 and b"[DONE]" in b"".join(s.iter_bytes())
