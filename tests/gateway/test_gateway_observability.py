@@ -197,6 +197,20 @@ def test_a_failing_database_does_not_wedge_the_writer(tmp_path: Path) -> None:
     writer.close()
 
 
+def test_a_full_backlog_drops_its_oldest_and_flush_still_returns(tmp_path: Path) -> None:
+    store = TraceStore(f"sqlite:///{tmp_path / 't.db'}")
+    writer = TraceWriter(store, flush_interval=0.02)
+    writer.max_backlog = 3
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE llmops_traces")
+    for i in range(5):
+        writer.submit(TraceRecord(f"r{i}"))
+    # 2 trimmed from the backlog, 3 dropped after the retries: all 5 accounted for.
+    assert writer.flush(timeout=10)
+    assert writer.dropped == 5
+    writer.close()
+
+
 def test_answers_leave_whole_through_the_head_holding_transport(gateway: GatewayServer) -> None:
     # Answers with and without a body, and streams, arrive whole over one kept-alive connection.
     chat = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}

@@ -56,6 +56,7 @@ class TraceWriter:
         self.observers = list(observers or [])
         self.max_backlog = max(batch_size, 100_000)
         self.max_retries = 5
+        self.dropped = 0  # records given up on: the backlog's oldest, or a batch past its retries
         self._retries = 0
         # deque.append/popleft are atomic: the request path appends, the writer thread pops.
         self._inbox: collections.deque[TraceRecord] = collections.deque()
@@ -147,15 +148,28 @@ class TraceWriter:
                     log.exception(
                         "writing %d traces failed; retrying at the next flush", len(batch)
                     )
-                    # Keep a bounded backlog while the database is away; drop the oldest beyond.
-                    self._pending = (batch + self._pending)[-self.max_backlog :]
+                    # Keep a bounded backlog while the database is away; drop the oldest beyond
+                    # (counted as done, so a flush() does not wait for them until its timeout).
+                    backlog = batch + self._pending
+                    over = max(0, len(backlog) - self.max_backlog)
+                    self._pending = backlog[over:]
+                    self._dropped(over)
                     return
                 log.exception(
                     "writing %d traces failed %d times; dropping them", len(batch), self._retries
                 )
+                self.dropped += len(batch)
             else:
                 self.write_seconds += time.perf_counter() - start
             self._retries = 0
         with self._flushed:
             self._done += len(batch)
             self._flushed.notify_all()
+
+    def _dropped(self, n: int) -> None:
+        """Count ``n`` records dropped from the backlog as done (and as dropped)."""
+        if n:
+            self.dropped += n
+            with self._flushed:
+                self._done += n
+                self._flushed.notify_all()
