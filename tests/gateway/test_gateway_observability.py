@@ -100,17 +100,17 @@ def test_health_and_openapi(gateway: GatewayServer) -> None:
 
 def test_writes_are_batched_off_the_request_path(tmp_path: Path) -> None:
     store = TraceStore(f"sqlite:///{tmp_path / 't.db'}")
-    writer = TraceWriter(store, flush_interval=60, batch_size=10_000)
-    for i in range(2000):
+    writer = TraceWriter(store, flush_interval=60, batch_size=1000)
+    for i in range(2500):
         writer.submit(
             TraceRecord(f"r{i}", route="x", raw_body=b'{"choices":[{"message":{"content":"a"}}]}')
         )
-    # Nothing is written per request: once the writer thread holds all 2000 records, none has
-    # been written; rows land in batches, on the interval or on flush().
-    wait_until(lambda: len(writer._pending) == 2000, what="the writer taking every record")
-    assert store.count() == 0
+    # Nothing is written per request: rows land in whole batches (a full one wakes the writer)
+    # and the rest waits for the interval (60 s here) or flush().
+    wait_until(lambda: writer.written == 2000, what="the writer writing two full batches")
+    assert store.count() == 2000 and len(writer._pending) + len(writer._inbox) == 500
     assert writer.flush()
-    assert store.count() == 2000 and writer.written == 2000
+    assert store.count() == 2500 and writer.written == 2500
     assert store.query(limit=1)[0]["answer"] == "a"
     writer.close()
 
@@ -195,3 +195,31 @@ def test_a_failing_database_does_not_wedge_the_writer(tmp_path: Path) -> None:
     assert writer.flush(timeout=10)  # retried, then dropped with an error in the log
     assert writer.errors == writer.max_retries + 1
     writer.close()
+
+
+def test_a_full_backlog_drops_its_oldest_and_flush_still_returns(tmp_path: Path) -> None:
+    store = TraceStore(f"sqlite:///{tmp_path / 't.db'}")
+    writer = TraceWriter(store, flush_interval=0.02)
+    writer.max_backlog = 3
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE llmops_traces")
+    for i in range(5):
+        writer.submit(TraceRecord(f"r{i}"))
+    # 2 trimmed from the backlog, 3 dropped after the retries: all 5 accounted for.
+    assert writer.flush(timeout=10)
+    assert writer.dropped == 5
+    writer.close()
+
+
+def test_answers_leave_whole_through_the_head_holding_transport(gateway: GatewayServer) -> None:
+    # Answers with and without a body, and streams, arrive whole over one kept-alive connection.
+    chat = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(base_url=gateway.base_url.removesuffix("/v1")) as client:
+        for _ in range(3):
+            assert client.get("/healthz").status_code == 200
+            assert client.head("/healthz").status_code in (200, 405)
+            r = client.post("/v1/chat/completions", json={"model": "nope", "messages": []})
+            assert r.status_code in (400, 404) and r.json()["error"]["message"]
+            assert client.post("/v1/chat/completions", json=chat).json()["choices"]
+            with client.stream("POST", "/v1/chat/completions", json={**chat, "stream": True}) as s:
+                assert s.status_code == 200 and b"[DONE]" in b"".join(s.iter_bytes())

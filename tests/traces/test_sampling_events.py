@@ -93,6 +93,29 @@ def test_derived_fields() -> None:
 
 
 @pytest.mark.parametrize(
+    "answer",
+    [
+        "I don't know.",
+        "i CANNOT ANSWER that from these documents",
+        "There is not enough information in the context.",
+        "That isn't covered in the provided documents.",
+        "I am unable to determine the date.",
+        "No relevant passage was found.",
+        "Paris is the capital of France.",
+        "I know the answer: it is not in Paris.",
+        "Enough information: the answer is 42.",
+        "",
+    ],
+)
+def test_abstained_agrees_with_the_eval_metric(answer: str) -> None:
+    # The trace's abstention uses one compiled alternation of the metric's patterns.
+    from llmops.evals.metrics.behaviour import is_decline
+
+    rec = derive(TraceRecord("r", answer=answer))
+    assert rec.abstained is (is_decline(answer) if answer.strip() else True)
+
+
+@pytest.mark.parametrize(
     ("events", "where"),
     [
         ([{"request_id": "a"}], "events.0.trace.route"),

@@ -14,7 +14,7 @@ import orjson
 
 from llmops.errors import UpstreamError
 from llmops.gateway.formats import DONE
-from llmops.gateway.responses import ApiError, send_json
+from llmops.gateway.responses import ApiError, bad_upstream, send_json
 
 if TYPE_CHECKING:
     from llmops.gateway.context import RequestContext
@@ -23,15 +23,6 @@ if TYPE_CHECKING:
 __all__ = ["forward", "forward_body", "forward_stream"]
 
 _SSE_HEADERS = [(b"cache-control", b"no-cache"), (b"x-accel-buffering", b"no")]
-
-
-def _bad(what: str) -> ApiError:
-    return ApiError(
-        502,
-        f"upstream returned an invalid response: {what}",
-        code="upstream_invalid_response",
-        type_="api_error",
-    )
 
 
 async def forward(ctx: RequestContext, pool: Pool, model: str | None) -> Pool | None:
@@ -73,13 +64,13 @@ async def forward_body(up: UpstreamCall, ctx: RequestContext) -> None:
     try:
         raw = await up.response.read()
     except Exception as exc:  # the upstream cut the body short
-        raise _bad(f"body broke off ({type(exc).__name__})") from None
+        raise bad_upstream(f"body broke off ({type(exc).__name__})") from None
     finally:
         up.release()
     status = up.response.status
     # A garbage 200 must not reach the client as if it were an answer.
     if not raw.startswith(b"{"):
-        raise _bad(raw[:120].decode("utf-8", "replace") or "empty body")
+        raise bad_upstream(raw[:120].decode("utf-8", "replace") or "empty body")
     if status < 400:
         ctx.raw_answer(body=raw)
     else:
@@ -104,7 +95,7 @@ async def forward_stream(up: UpstreamCall, ctx: RequestContext) -> None:
                 ctx.fail(_rejected(response.status))
                 await send_json(send, response.status, raw, ctx.out_headers())
                 return
-            raise _bad(f"expected an event stream: {raw[:120].decode('utf-8', 'replace')}")
+            raise bad_upstream(f"expected an event stream: {raw[:120].decode('utf-8', 'replace')}")
         stream = response.iter_chunks()
         # Peek at the first piece before committing to a 200: garbage gets a proper 502.
         try:
@@ -112,9 +103,9 @@ async def forward_stream(up: UpstreamCall, ctx: RequestContext) -> None:
         except StopAsyncIteration:
             first = b""
         except Exception as exc:  # the upstream broke before sending anything
-            raise _bad(f"stream broke off ({type(exc).__name__})") from None
+            raise bad_upstream(f"stream broke off ({type(exc).__name__})") from None
         if not first.lstrip().startswith((b"data:", b":", b"event:", b"id:", b"retry:")):
-            raise _bad(f"not an event stream: {first[:120].decode('utf-8', 'replace')}")
+            raise bad_upstream(f"not an event stream: {first[:120].decode('utf-8', 'replace')}")
         ctx.first_token()
         await send(
             {
@@ -143,7 +134,7 @@ async def forward_stream(up: UpstreamCall, ctx: RequestContext) -> None:
             if not tail.rstrip().endswith(b"[DONE]"):
                 raise ConnectionError("the upstream closed the stream before [DONE]")
         except Exception as exc:  # report mid-stream failures in-band, as OpenAI does
-            err = _bad(f"stream broke off ({type(exc).__name__}: {exc})")
+            err = bad_upstream(f"stream broke off ({type(exc).__name__}: {exc})")
             ctx.fail(err)
             payload = b"\n\ndata: " + orjson.dumps({"error": err.payload()}) + b"\n\n" + DONE
             await send({"type": "http.response.body", "body": payload, "more_body": False})

@@ -10,6 +10,7 @@ import orjson
 __all__ = [
     "ApiError",
     "Send",
+    "bad_upstream",
     "error_body",
     "send_json",
     "send_start",
@@ -58,6 +59,16 @@ class ApiError(Exception):
     def payload(self) -> dict[str, Any]:
         """Return the error object (for an SSE error event)."""
         return {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+
+
+def bad_upstream(what: str) -> ApiError:
+    """Return the 502 for an upstream answer that is not what OpenAI's API sends."""
+    return ApiError(
+        502,
+        f"upstream returned an invalid response: {what}",
+        code="upstream_invalid_response",
+        type_="api_error",
+    )
 
 
 def error_body(

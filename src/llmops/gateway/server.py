@@ -26,12 +26,14 @@ __all__ = ["GatewayServer", "local_url", "run"]
 def _uvicorn_config(app: Any, host: str, port: int, log_level: str, **extra: Any) -> uvicorn.Config:
     import uvicorn
 
+    from llmops.gateway.http_protocol import CoalescingHttpToolsProtocol
+
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,  # httptools, one write per response
         lifespan="on",
         access_log=False,
         log_level=log_level,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from llmops.gateway.error_map import upstream_error
-from llmops.gateway.responses import ApiError
+from llmops.gateway.responses import ApiError, bad_upstream
 from llmops.providers.base import ChatDelta, ChatRequest, ChatResult, Context
 from llmops.providers.openai_wire import WireError, parse_completion, sse_payloads
 
@@ -108,15 +108,6 @@ def _client_error(status: int, raw: bytes) -> ApiError:
     )
 
 
-def _bad_upstream(what: str) -> ApiError:
-    return ApiError(
-        502,
-        f"upstream returned an invalid response: {what}",
-        code="upstream_invalid_response",
-        type_="api_error",
-    )
-
-
 async def complete(pool: Pool, call: ManagedCall) -> ChatResult:
     """Return the whole answer from ``pool``."""
     if pool.provider is not None:
@@ -125,13 +116,13 @@ async def complete(pool: Pool, call: ManagedCall) -> ChatResult:
     try:
         raw = await up.response.read()
     except Exception as exc:  # the upstream broke the body off
-        raise _bad_upstream(f"{type(exc).__name__}") from None
+        raise bad_upstream(f"{type(exc).__name__}") from None
     finally:
         up.release()
     try:
         return parse_completion(raw, model=call.model)
     except WireError:
-        raise _bad_upstream(raw[:120].decode("utf-8", "replace")) from None
+        raise bad_upstream(raw[:120].decode("utf-8", "replace")) from None
 
 
 async def stream(pool: Pool, call: ManagedCall) -> AsyncGenerator[dict[str, Any], None]:
@@ -151,7 +142,7 @@ async def stream(pool: Pool, call: ManagedCall) -> AsyncGenerator[dict[str, Any]
         ctype = up.response.headers.get("content-type", "")
         if "text/event-stream" not in ctype:
             raw = await up.response.read()
-            raise _bad_upstream(
+            raise bad_upstream(
                 f"expected an event stream, got {ctype or 'no content type'}: "
                 f"{raw[:120].decode('utf-8', 'replace')}"
             )
@@ -162,11 +153,11 @@ async def stream(pool: Pool, call: ManagedCall) -> AsyncGenerator[dict[str, Any]
                 continue
             yield _chunk(payload)
         if not done:
-            raise _bad_upstream("the stream ended before [DONE]")
+            raise bad_upstream("the stream ended before [DONE]")
     except ApiError:
         raise
     except Exception as exc:  # a broken stream must reach the client as an error event
-        raise _bad_upstream(f"the stream broke: {type(exc).__name__}") from None
+        raise bad_upstream(f"the stream broke: {type(exc).__name__}") from None
     finally:
         up.release()
 
@@ -207,9 +198,9 @@ def _chunk(payload: bytes) -> dict[str, Any]:
     try:
         chunk = orjson.loads(payload)
     except orjson.JSONDecodeError:
-        raise _bad_upstream(payload[:120].decode("utf-8", "replace")) from None
+        raise bad_upstream(payload[:120].decode("utf-8", "replace")) from None
     if not isinstance(chunk, dict):
-        raise _bad_upstream("a chunk is not an object")
+        raise bad_upstream("a chunk is not an object")
     if isinstance(chunk.get("error"), dict):
         raise ApiError(
             502,
@@ -221,5 +212,5 @@ def _chunk(payload: bytes) -> dict[str, Any]:
     if choices is not None and not (
         isinstance(choices, list) and all(isinstance(c, dict) for c in choices)
     ):
-        raise _bad_upstream("a chunk's choices are not a list of objects")
+        raise bad_upstream("a chunk's choices are not a list of objects")
     return chunk

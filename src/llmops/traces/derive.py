@@ -40,14 +40,16 @@ def sample_u(key: str) -> float:
 
 
 @functools.cache
-def _decline_check() -> Callable[[str], bool]:
-    from llmops.evals.metrics.behaviour import is_decline
+def _decline_check() -> Callable[[str], re.Match[str] | None]:
+    # The eval metric's patterns as one compiled alternation: it matches exactly when one of
+    # them does (``is_decline`` tries each in turn), at a fifth of the cost per trace.
+    from llmops.evals.metrics.behaviour import DECLINE_PATTERNS
 
-    return is_decline
+    return re.compile("|".join(f"(?:{p})" for p in DECLINE_PATTERNS), re.IGNORECASE).search
 
 
 def _is_decline(answer: str) -> bool:
-    return bool(_decline_check()(answer))
+    return _decline_check()(answer) is not None
 
 
 def derive(rec: TraceRecord) -> TraceRecord:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field, fields
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -124,7 +125,7 @@ class TraceRecord:
 
     def values(self, record_text: bool = True) -> tuple[Any, ...]:
         """Return the database row as a tuple in ``COLUMNS`` order (the writer's fast path)."""
-        out = [getattr(self, f) for f in COLUMNS]
+        out = list(_COLUMN_VALUES(self))
         for i in _JSON_INDEX:
             if out[i] is not None:
                 out[i] = orjson.dumps(out[i]).decode()
@@ -137,6 +138,7 @@ class TraceRecord:
 COLUMNS: tuple[str, ...] = tuple(
     f.name for f in fields(TraceRecord) if not f.name.startswith("raw_")
 )
+_COLUMN_VALUES = attrgetter(*COLUMNS)  # one C call for the whole row
 _JSON_INDEX = tuple(COLUMNS.index(f) for f in JSON_FIELDS)
 _TEXT_INDEX = tuple(COLUMNS.index(f) for f in ("question", "answer", "contexts"))
 
@@ -148,6 +150,25 @@ def _usage(rec: TraceRecord, usage: Any) -> None:
         rec.completion_tokens = ct if isinstance(ct, int) else rec.completion_tokens
 
 
+def _meta(rec: TraceRecord, data: dict[str, Any]) -> None:
+    """Take token usage and the model name from an answer (or one stream chunk)."""
+    _usage(rec, data.get("usage"))
+    if rec.upstream_model is None and isinstance(data.get("model"), str):
+        rec.upstream_model = data["model"]
+
+
+def _text(choice: Any, part: str) -> str | None:
+    """Return a choice's text: ``choice[part].content`` (chat) or ``choice.text`` (legacy)."""
+    if not isinstance(choice, dict):
+        return None
+    inner = choice.get(part)
+    content = inner.get("content") if isinstance(inner, dict) else None
+    if isinstance(content, str):
+        return content
+    text = choice.get("text")
+    return text if isinstance(text, str) else None
+
+
 def _from_body(rec: TraceRecord, raw: bytes) -> None:
     try:
         data = orjson.loads(raw)
@@ -155,17 +176,12 @@ def _from_body(rec: TraceRecord, raw: bytes) -> None:
         return
     if not isinstance(data, dict):
         return
-    _usage(rec, data.get("usage"))
+    _meta(rec, data)
     choices = data.get("choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        first = choices[0]
-        message = first.get("message")
-        if isinstance(message, dict) and isinstance(message.get("content"), str):
-            rec.answer = message["content"]
-        elif isinstance(first.get("text"), str):
-            rec.answer = first["text"]
-    if rec.upstream_model is None and isinstance(data.get("model"), str):
-        rec.upstream_model = data["model"]
+    if isinstance(choices, list) and choices:
+        text = _text(choices[0], "message")
+        if text is not None:
+            rec.answer = text
 
 
 def _from_sse(rec: TraceRecord, raw: bytes) -> None:
@@ -182,16 +198,11 @@ def _from_sse(rec: TraceRecord, raw: bytes) -> None:
             continue
         if not isinstance(chunk, dict):
             continue
-        _usage(rec, chunk.get("usage"))
-        if rec.upstream_model is None and isinstance(chunk.get("model"), str):
-            rec.upstream_model = chunk["model"]
+        _meta(rec, chunk)
         for choice in chunk.get("choices") or ():
-            if isinstance(choice, dict):
-                delta = choice.get("delta")
-                if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-                    parts.append(delta["content"])
-                elif isinstance(choice.get("text"), str):
-                    parts.append(choice["text"])
+            text = _text(choice, "delta")
+            if text is not None:
+                parts.append(text)
     rec.answer = "".join(parts)
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from itertools import compress
+from operator import is_not, itemgetter
 from typing import Any
 
 from llmops.traces.derive import derive
@@ -109,14 +111,11 @@ class TraceStore:
         self.migrations = migrate(self.engine, self.tables, lock_path=lock_path)
         style = self.engine.dialect.paramstyle
         mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
-        self._insert_sql: str | None = None
+        self._inserts: _Inserts | None = None
         self._rollup_sql: tuple[str, str, str] | None = None
         if mark is not None:
-            quote = self.engine.dialect.identifier_preparer.quote  # "user" is reserved in PG
-            self._insert_sql = (
-                f"INSERT INTO {TRACES} ({', '.join(quote(c) for c in COLUMNS)}) "
-                f"VALUES ({', '.join([mark] * len(COLUMNS))})"
-            )
+            # "user" is reserved in PostgreSQL
+            self._inserts = _Inserts(mark, self.engine.dialect.identifier_preparer.quote)
             self._rollup_sql = _upsert_sql(lambda _i: mark)
 
     @property
@@ -131,7 +130,7 @@ class TraceStore:
             return 0
         rows = [r.values(record_text) for r in batch]
         roll = RollupBatch.of(batch) if self.rollups else None
-        if self._insert_sql is None or self._rollup_sql is None:
+        if self._inserts is None or self._rollup_sql is None:
             with self.engine.begin() as conn:
                 conn.execute(
                     self.table.insert(), [dict(zip(COLUMNS, r, strict=True)) for r in rows]
@@ -143,7 +142,8 @@ class TraceStore:
         raw = self.engine.raw_connection()
         try:
             cur = raw.cursor()
-            cur.executemany(self._insert_sql, rows)
+            for sql, values in self._inserts.grouped(rows):
+                cur.executemany(sql, values)
             if roll is not None:
                 if roll.rows:
                     cur.executemany(self._rollup_sql[0], roll.params())
@@ -286,6 +286,50 @@ class TraceStore:
     def close(self) -> None:
         """Dispose of the connection pool."""
         self.engine.dispose()
+
+
+class _Inserts:
+    """INSERT statements naming only a row's non-NULL columns, by set of columns.
+
+    Most of a trace's 60 columns are empty (a passthrough request fills about 20): binding
+    only the others makes a row about three times cheaper to insert. No column has a default,
+    so a column left out is NULL, as if it had been bound.
+    """
+
+    _NONES = (None,) * len(COLUMNS)
+    _INDEXES = range(len(COLUMNS))
+
+    def __init__(self, mark: str, quote: Callable[[str], str]) -> None:
+        self.mark = mark
+        self.quote = quote
+        self._by_mask: dict[tuple[int, ...], tuple[str, Callable[[Any], Any]]] = {}
+
+    def _statement(self, mask: tuple[int, ...]) -> tuple[str, Callable[[Any], Any]]:
+        found = self._by_mask.get(mask)
+        if found is None:
+            names = ", ".join(self.quote(COLUMNS[i]) for i in mask)
+            sql = f"INSERT INTO {TRACES} ({names}) VALUES ({', '.join([self.mark] * len(mask))})"
+            pick = itemgetter(*mask)
+            found = (sql, pick if len(mask) > 1 else lambda row: (pick(row),))
+            if len(self._by_mask) >= 256:  # unusual traffic: do not grow without bound
+                self._by_mask.clear()
+            self._by_mask[mask] = found
+        return found
+
+    def grouped(self, rows: list[tuple[Any, ...]]) -> list[tuple[str, list[Any]]]:
+        """Return (statement, parameter rows) pairs that insert ``rows`` (COLUMNS order)."""
+        groups: dict[tuple[int, ...], list[Any]] = {}
+        for row in rows:
+            mask = tuple(compress(self._INDEXES, map(is_not, row, self._NONES)))
+            found = groups.get(mask)
+            if found is None:
+                found = groups[mask] = []
+            found.append(row)
+        out = []
+        for mask, members in groups.items():
+            sql, pick = self._statement(mask)
+            out.append((sql, [pick(row) for row in members]))
+        return out
 
 
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
