@@ -207,11 +207,12 @@ def injection_features(text: str, options: InjectionOptions | None = None) -> di
         "uncovered_script": an.uncovered,
         "learned": False,
     }
-    if an.pattern >= options.strong or not options.embedding:
+    model = load_model()
+    floor = model.meta.get("floor", True)  # False: the pattern score is only a fusion input
+    if (floor and an.pattern >= options.strong) or not options.embedding:
         # Decisive patterns (or patterns only by configuration): the pattern score stands.
         feats["score"] = an.pattern
         return feats
-    model = load_model()
     view = fast_view(static_embedding(options.model), model, an.pieces)
     if model.meta.get("knn", True):
         sims = similarity(view.queries, _corpus(options.model))
@@ -231,9 +232,10 @@ class InjectionGuard(GuardBase[InjectionOptions]):
     threshold: float
 
     def __init__(self, name: str, threshold: float | None, options: InjectionOptions) -> None:
-        super().__init__(
-            name, threshold if threshold is not None else load_model().threshold, options
-        )
+        if threshold is None:  # patterns only: a decisive pattern score must still fail
+            threshold = load_model().threshold
+            threshold = threshold if options.embedding else min(threshold, options.strong)
+        super().__init__(name, threshold, options)
 
     def warm(self) -> None:
         """Distil/load the static table and embed the similarity corpus now, not on a request."""

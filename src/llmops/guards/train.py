@@ -45,6 +45,7 @@ from llmops.guards.sources import (
     benign_pydoc,
     digest,
     load_shipped,
+    project_records,
     psfuzz_records,
     pyrit_records,
     write_shipped,
@@ -73,6 +74,10 @@ class Options:
     knn: bool = True  # the similarity layer's features (off: zero, and skipped at run time)
     chars: bool = False  # a character 3-5-gram model (``llmops.guards.chars``) -> logit "chr"
     patsig: bool = False  # the pattern layer's signal as a feature: log(1 + patterns matched)
+    #: True: a pattern score >= ``strong`` decides alone and caps the threshold at ``strong``.
+    #: False (round 4): the pattern score is only a fusion feature, every text is fused and the
+    #: threshold may go above ``strong``.
+    floor: bool = True
 
 
 #: The fixed list nested validation chooses from (docs/guardrails.md, round-2 protocol).
@@ -82,6 +87,8 @@ OPTIONS: dict[str, Options] = {
         Options("base"), Options("no_knn", knn=False), Options("c03", 0.3, 0.3),
         # Round 3 (issue 15, session 3): fixed before any round-3 figure was seen.
         Options("chars", chars=True), Options("chars_patsig", chars=True, patsig=True),
+        # Round 4 (issue 15, session 5): fixed before any round-4 figure was seen.
+        Options("nofloor", chars=True, patsig=True, floor=False),
     )
 }  # fmt: skip
 DATA = Path(__file__).resolve().parents[1] / "_data" / "guards"
@@ -294,14 +301,15 @@ def fit(
         for j in inner_test:
             oof[j] = _inputs(ds, train[j], base, corpus, options)
     y = ds.labels[train]
-    soft = ds.pattern[train] < strong  # the fusion only ever sees texts patterns did not decide
+    # With the floor the fusion only ever sees texts patterns did not decide; without, every text.
+    soft = ds.pattern[train] < (strong if options.floor else np.inf)
     sw = _weights(ds, train)
     fuse = LogisticRegression(C=C_FUSE, max_iter=3000).fit(
         oof[soft], y[soft], sample_weight=sw[soft]
     )
     z = oof @ fuse.coef_[0] + fuse.intercept_[0]
     scores = np.where(soft, 1.0 / (1.0 + np.exp(-z)), ds.pattern[train])
-    threshold = _threshold(scores[y == 0], strong)
+    threshold = _threshold(scores[y == 0], strong if options.floor else 1.0)
     model = _base_model(*_fit_base(ds, train, options, memo))
     model.fuse_coef = [round(float(c), 6) for c in fuse.coef_[0]]
     model.fuse_bias = round(float(fuse.intercept_[0]), 6)
@@ -311,6 +319,7 @@ def fit(
         "option": options.name,
         "knn": options.knn,
         "patsig": options.patsig,
+        **({} if options.floor else {"floor": False}),
         "train_oof_tpr": round(oof_tpr, 4),
         "train_oof_fpr": round(float((scores[y == 0] >= threshold).mean()), 4),
         "train_rows": len(train),
@@ -318,14 +327,14 @@ def fit(
     return model
 
 
-def _threshold(benign_scores: Any, strong: float) -> float:
-    """Lowest threshold keeping out-of-fold training FPR <= MAX_TRAIN_FPR (capped at strong)."""
+def _threshold(benign_scores: Any, cap: float) -> float:
+    """Lowest threshold keeping out-of-fold training FPR <= MAX_TRAIN_FPR (capped at ``cap``)."""
     import numpy as np
 
     s = np.sort(benign_scores)[::-1]
     allowed = int(np.floor(MAX_TRAIN_FPR * s.size))
     above = s[allowed] if allowed < s.size else 0.0  # the highest benign score that must pass
-    return round(min(strong, float(above) + 1e-4), 4)
+    return round(min(cap, float(above) + 1e-4), 4)
 
 
 # -- writing the shipped model ---------------------------------------------------------------
@@ -403,28 +412,6 @@ def write_model(model: LearnedModel, ds: Dataset, out: Path, model_spec: str) ->
     return manifest
 
 
-def _project_records(folder: Path) -> list[Record]:
-    """The llmops-written texts: the first session's suite and issue 15's additions."""
-    import importlib.util
-
-    out = []
-    for line in (folder / "injection.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        out.append(Record(row["text"], row["label"], "llmops-2026-11", row["category"], row["id"]))
-    spec = importlib.util.spec_from_file_location("issue15", folder / "issue15.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"error: cannot load {folder / 'issue15.py'}")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    for category, texts in mod.ATTACKS.items():
-        for i, text in enumerate(texts):
-            out.append(Record(text, "attack", "llmops-issue15", category, f"{category}#{i}"))
-    for category, texts in mod.BENIGN.items():
-        for i, text in enumerate(texts):
-            out.append(Record(text, "benign", "llmops-issue15", category, f"{category}#{i}"))
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line: extract | fit | evaluate."""
     parser = argparse.ArgumentParser(prog="python -m llmops.guards.train", description=__doc__)
@@ -463,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
             args.agentdojo_wheel
         )
         wheel_rows = [r for r in wheel_rows if SOURCES[r.source].shipped]
-        records = wheel_rows + _project_records(args.project_data)
+        records = wheel_rows + project_records(args.project_data)
         write_shipped(records, DATA / "train_texts.jsonl.gz")
         print(f"wrote {len(records)} records to {DATA / 'train_texts.jsonl.gz'}")
         return 0
