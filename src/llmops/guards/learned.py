@@ -26,6 +26,7 @@ import math
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,16 +101,19 @@ class StaticEmbedding:
         out: list[int] = []
         for text in texts:
             words = text.split()
-            missing = list(dict.fromkeys(w for w in words if w not in cache))
+            start = len(out)
+            missing = [w for w in dict.fromkeys(words) if w not in cache]
             if missing:
                 if len(cache) + len(missing) > WORD_CACHE:
                     cache.clear()
                 cache.update(zip(missing, self._encode(missing), strict=True))
-            for w in words:
-                piece = cache.get(w)
-                if piece is None:  # another thread cleared the cache meanwhile
-                    piece = self._encode([w])[0]
-                out.extend(piece)
+            try:
+                out.extend(chain.from_iterable(map(cache.__getitem__, words)))
+            except KeyError:  # another thread cleared the cache meanwhile: word by word
+                del out[start:]
+                for w in words:
+                    piece = cache.get(w)
+                    out.extend(self._encode([w])[0] if piece is None else piece)
             if len(out) >= MAX_TOKENS:
                 break
         return np.asarray(out[:MAX_TOKENS], dtype=np.int64)
@@ -209,10 +213,12 @@ def _lex_ids(ids: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     """Word-piece unigrams (their id) and bigrams (hashed into the rest of N_LEX)."""
     import numpy as np
 
+    from llmops.guards.chars import sorted_unique
+
     vocab = 32768  # > MiniLM's 30,522 word pieces: unigrams keep their own column
     uni = ids
     bi = (ids[:-1] * 1_000_003 + ids[1:]) % (N_LEX - vocab) + vocab
-    return np.unique(np.concatenate([uni, bi]))
+    return sorted_unique(np.concatenate([uni, bi]))  # ids < N_LEX = 2^18
 
 
 # -- the per-machine static table ---------------------------------------------------------------

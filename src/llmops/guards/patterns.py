@@ -10,10 +10,13 @@ Scores combine as a noisy-OR of the weights of distinct matched patterns.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from llmops.guards.literals import Literals
 
 __all__ = ["CUES", "PATTERNS", "Pattern", "cue_hits", "pattern_score"]
 
@@ -459,27 +462,33 @@ CUES: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def _present(lits: tuple[str, ...], view: str, seen: dict[str, bool]) -> bool:
-    """Return True when one of ``lits`` occurs in ``view`` (``seen`` memoises the tests)."""
-    for lit in lits:
-        got = seen.get(lit)
-        if got is None:
-            got = seen[lit] = lit in view
-        if got:
-            return True
-    return False
+@functools.lru_cache(maxsize=1)
+def _prefilter() -> tuple[Literals, dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """Every prefilter literal of PATTERNS (found in one pass, ``guards.literals``), the
+    patterns that need each literal, and the patterns that need none."""
+    users: dict[str, list[int]] = {}
+    for i, p in enumerate(PATTERNS):
+        for lit in p.need:
+            users.setdefault(lit, []).append(i)
+    parts = (lit for p in PATTERNS for _, need in p.parts for lit in need)
+    always = tuple(i for i, p in enumerate(PATTERNS) if not p.need)
+    return Literals([*users, *parts]), {k: tuple(v) for k, v in users.items()}, always
 
 
 def pattern_score(views: list[str]) -> tuple[float, list[str]]:
     """Return the noisy-OR score of the patterns matched in any view, and their names."""
+    literals, users, always = _prefilter()
     hits: dict[str, float] = {}
     for view in views:
-        seen: dict[str, bool] = {}  # one ``in`` test per literal and view, shared by patterns
-        for pattern in PATTERNS:
-            if pattern.name in hits or (pattern.need and not _present(pattern.need, view, seen)):
+        found = literals.present(view)  # exactly the literals with ``lit in view``
+        # Only patterns one of whose literals occurs can match; in PATTERNS order (the score's
+        # product runs in the order of the hits).
+        candidates = sorted({i for lit in found for i in users.get(lit, ())}.union(always))
+        for pattern in map(PATTERNS.__getitem__, candidates):
+            if pattern.name in hits:
                 continue
             for rx, need in pattern.parts:
-                if (not need or _present(need, view, seen)) and rx.search(view) is not None:
+                if (not need or not found.isdisjoint(need)) and rx.search(view) is not None:
                     hits[pattern.name] = pattern.weight
                     break
     miss = 1.0
