@@ -28,7 +28,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text, timed_result
-from llmops.guards.learned import FastView, fast_view, load_model, static_embedding
+from llmops.guards.learned import (
+    FastView,
+    fast_view,
+    load_model,
+    one_blas_thread,
+    static_embedding,
+)
 from llmops.guards.normalize import compact, variants
 from llmops.guards.patterns import cue_hits, pattern_score
 from llmops.guards.registry import GuardInfo
@@ -169,10 +175,10 @@ def similarity(queries: Any, corpus: Corpus, mask: Any = None) -> dict[str, floa
         return {"knn": 0.0, "sim_attack": 0.0, "sim_benign": 0.0}
     q = np.array(queries, dtype=np.float32)
     q /= np.clip(np.linalg.norm(q, axis=1, keepdims=True), 1e-12, None)
-    # One matrix-vector product per query, not one matrix product: OpenBLAS spreads even a
-    # (2 x 384) @ (384 x 1,000) product over its thread pool, which cost 2-7 ms here instead of
-    # ~0.1 ms (measured on 2 busy cores); its gemv stays on the calling thread.
-    sims = np.stack([vecs @ row for row in q])
+    # One matrix-vector product per query, not one matrix product (OpenBLAS's gemm of this
+    # shape cost 2-7 ms on 2 busy cores), and on one thread: its gemv is threaded too.
+    with one_blas_thread():
+        sims = np.stack([vecs @ row for row in q])
     np.putmask(sims, sims > 0.9999, -1.0)  # the text itself (training) is no evidence
     k = min(_K, sims.shape[1])
     idx = np.argpartition(sims, -k, axis=1)[:, -k:]
