@@ -206,3 +206,15 @@ def test_without_the_floor_patterns_are_a_fusion_input_and_the_threshold_is_unca
     options = injection.InjectionOptions(embedding=False)
     guard = injection.InjectionGuard("prompt_injection", None, options)
     assert guard.threshold <= options.strong
+
+
+def test_fit_reproduces_the_shipped_model_byte_for_byte(tmp_path: Path) -> None:
+    # The shipped files are what `python -m llmops.guards.train fit --option <shipped option>`
+    # writes on this machine (shipped texts + its Python docs and man pages): ~20 s.
+    shipped = Path(train.__file__).parents[1] / "_data" / "guards"
+    option = load_model().meta["option"]
+    assert train.main(["fit", "--option", option, "--out", str(tmp_path)]) == 0
+    names = sorted(p.name for p in shipped.glob("injection_*"))
+    assert names == sorted(p.name for p in tmp_path.glob("injection_*"))
+    for name in names:
+        assert (tmp_path / name).read_bytes() == (shipped / name).read_bytes(), name
