@@ -52,6 +52,7 @@ from llmops.guards.sources import (
 )
 from llmops.guards.sources_agents import agentdojo_records, deepteam_records
 from llmops.guards.sources_pypi import promptinject_records, spikee_records
+from llmops.guards.train_fusion import fit_fusion
 
 if TYPE_CHECKING:
     import numpy as np
@@ -78,6 +79,7 @@ class Options:
     #: False (round 4): the pattern score is only a fusion feature, every text is fused and the
     #: threshold may go above ``strong``.
     floor: bool = True
+    signed: bool = False  # round 4b: fusion weights sign-constrained (``train_fusion``)
 
 
 #: The fixed list nested validation chooses from (docs/guardrails.md, round-2 protocol).
@@ -89,6 +91,7 @@ OPTIONS: dict[str, Options] = {
         Options("chars", chars=True), Options("chars_patsig", chars=True, patsig=True),
         # Round 4 (issue 15, session 5): fixed before any round-4 figure was seen.
         Options("nofloor", chars=True, patsig=True, floor=False),
+        Options("nofloor_signed", chars=True, patsig=True, floor=False, signed=True),
     )
 }  # fmt: skip
 DATA = Path(__file__).resolve().parents[1] / "_data" / "guards"
@@ -285,7 +288,6 @@ def fit(
 ) -> LearnedModel:
     """Fit base models, out-of-fold fusion and threshold on rows ``train`` only."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
     train = list(train)
@@ -304,15 +306,13 @@ def fit(
     # With the floor the fusion only ever sees texts patterns did not decide; without, every text.
     soft = ds.pattern[train] < (strong if options.floor else np.inf)
     sw = _weights(ds, train)
-    fuse = LogisticRegression(C=C_FUSE, max_iter=3000).fit(
-        oof[soft], y[soft], sample_weight=sw[soft]
-    )
-    z = oof @ fuse.coef_[0] + fuse.intercept_[0]
+    coef, bias = fit_fusion(oof[soft], y[soft], sw[soft], C_FUSE, options.signed)
+    z = oof @ coef + bias
     scores = np.where(soft, 1.0 / (1.0 + np.exp(-z)), ds.pattern[train])
     threshold = _threshold(scores[y == 0], strong if options.floor else 1.0)
     model = _base_model(*_fit_base(ds, train, options, memo))
-    model.fuse_coef = [round(float(c), 6) for c in fuse.coef_[0]]
-    model.fuse_bias = round(float(fuse.intercept_[0]), 6)
+    model.fuse_coef = [round(float(c), 6) + 0.0 for c in coef]  # + 0.0: no "-0.0" written
+    model.fuse_bias = round(bias, 6)
     model.threshold = threshold
     oof_tpr = float((scores[y == 1] >= threshold).mean()) if (y == 1).any() else 0.0
     model.meta = {
@@ -320,6 +320,7 @@ def fit(
         "knn": options.knn,
         "patsig": options.patsig,
         **({} if options.floor else {"floor": False}),
+        **({"signed": True} if options.signed else {}),
         "train_oof_tpr": round(oof_tpr, 4),
         "train_oof_fpr": round(float((scores[y == 0] >= threshold).mean()), 4),
         "train_rows": len(train),
