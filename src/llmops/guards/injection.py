@@ -5,7 +5,8 @@ Layers, cheapest first:
 1. ``normalize.variants``: obfuscation undone (case, separators, leetspeak, homoglyphs,
    zero-width and tag characters, base64/hex payloads decoded and re-checked, rot13).
 2. ``patterns``: weighted multilingual phrase patterns (en, fr, de, es, it, pt, ru), noisy-OR.
-   A pattern score at or above ``strong`` decides alone.
+   A pattern score at or above ``strong`` decides alone, unless the shipped model was fitted
+   without that floor (``"floor": false``, round 4): then it is one fusion input among others.
 3. ``learned``: logistic models over MiniLM distilled to a static word-piece table (document,
    window and lexical views; see ``llmops.guards.learned``), trained on the sources listed in
    ``llmops.guards.sources`` by ``python -m llmops.guards.train``.
@@ -66,7 +67,10 @@ class InjectionOptions(BaseModel):
         description="Embedding model spec the static table is distilled from (once per machine).",
     )
     strong: float = Field(
-        default=0.9, ge=0.0, le=1.0, description="Pattern score that decides without the model."
+        default=0.9,
+        ge=0.0,
+        le=1.0,
+        description="Pattern score that decides without the model (if it has the floor).",
     )
     max_chars: int = Field(
         default=200_000, ge=1000, description="Characters scanned by patterns (the rest skipped)."

@@ -9,9 +9,9 @@ one pass over the text: the same set, about 10 us per 1,000 characters.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-__all__ = ["Literals"]
+__all__ = ["Literals", "Prefilter"]
 
 
 class Literals:
@@ -29,3 +29,22 @@ class Literals:
         """Return the literals that occur in ``text`` (exactly those with ``lit in text``)."""
         lits = self.literals
         return frozenset(lits[i] for i, _, _ in self._automaton.find_matches_as_indexes(text, True))
+
+
+class Prefilter:
+    """The literals of many patterns, each of which needs one of its own (``needs[i]``)."""
+
+    def __init__(self, needs: Sequence[tuple[str, ...]], extra: Iterable[str] = ()) -> None:
+        users: dict[str, list[int]] = {}
+        for i, need in enumerate(needs):
+            for lit in need:
+                users.setdefault(lit, []).append(i)
+        self.literals = Literals([*users, *extra])
+        self._users = {lit: tuple(ids) for lit, ids in users.items()}
+        self._always = frozenset(i for i, need in enumerate(needs) if not need)
+
+    def scan(self, text: str) -> tuple[frozenset[str], list[int]]:
+        """Return the literals in ``text`` and, in order, the patterns that can match it."""
+        found = self.literals.present(text)
+        users = self._users
+        return found, sorted({i for lit in found for i in users.get(lit, ())} | self._always)

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from llmops.guards.literals import Literals
+from llmops.guards.literals import Prefilter
 
 __all__ = ["CUES", "PATTERNS", "Pattern", "cue_hits", "pattern_score"]
 
@@ -463,27 +463,19 @@ CUES: tuple[str, ...] = (
 
 
 @functools.lru_cache(maxsize=1)
-def _prefilter() -> tuple[Literals, dict[str, tuple[int, ...]], tuple[int, ...]]:
-    """Every prefilter literal of PATTERNS (found in one pass, ``guards.literals``), the
-    patterns that need each literal, and the patterns that need none."""
-    users: dict[str, list[int]] = {}
-    for i, p in enumerate(PATTERNS):
-        for lit in p.need:
-            users.setdefault(lit, []).append(i)
+def _prefilter() -> Prefilter:
+    """Every pattern's literals, found in one pass (``llmops.guards.literals``)."""
     parts = (lit for p in PATTERNS for _, need in p.parts for lit in need)
-    always = tuple(i for i, p in enumerate(PATTERNS) if not p.need)
-    return Literals([*users, *parts]), {k: tuple(v) for k, v in users.items()}, always
+    return Prefilter([p.need for p in PATTERNS], parts)
 
 
 def pattern_score(views: list[str]) -> tuple[float, list[str]]:
     """Return the noisy-OR score of the patterns matched in any view, and their names."""
-    literals, users, always = _prefilter()
     hits: dict[str, float] = {}
     for view in views:
-        found = literals.present(view)  # exactly the literals with ``lit in view``
-        # Only patterns one of whose literals occurs can match; in PATTERNS order (the score's
-        # product runs in the order of the hits).
-        candidates = sorted({i for lit in found for i in users.get(lit, ())}.union(always))
+        # Exactly the literals with ``lit in view``, and the patterns that can match, in order
+        # (the score's product runs in the order of the hits).
+        found, candidates = _prefilter().scan(view)
         for pattern in map(PATTERNS.__getitem__, candidates):
             if pattern.name in hits:
                 continue
