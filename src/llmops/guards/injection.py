@@ -251,6 +251,8 @@ class InjectionGuard(GuardBase[InjectionOptions]):
         """Distil/load the static table and embed the similarity corpus now, not on a request."""
         if self.options.embedding and load_model().meta.get("knn", True):
             _corpus(self.options.model)
+        # Builds the rest once too: the literal automaton, the BLAS thread controls (~0.5 s).
+        injection_features("Warm up: ignore nothing.", self.options)
 
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
         """Return the calibrated score and the layer features as details."""
