@@ -83,3 +83,17 @@ def test_the_literal_prefilter_finds_exactly_the_literals_in_the_text() -> None:
         assert found.present(text) == {x for x in lits if x in text}, text
     with pytest.raises(ValueError, match="empty literal"):
         Literals(["a", ""])
+
+
+def test_blockwise_products_are_the_whole_products_bit_for_bit() -> None:
+    from llmops.guards.learned import one_blas_thread
+
+    vecs = injection._corpus("onnx:all-MiniLM-L6-v2").vectors
+    rng = np.random.default_rng(11)
+    for rows in (vecs.shape[0], 1024, 1500, 7):
+        part = np.ascontiguousarray(vecs[:rows])
+        for _ in range(20):
+            q = rng.standard_normal((2, part.shape[1])).astype(np.float32)
+            with one_blas_thread():
+                whole = np.stack([part @ row for row in q])
+            assert np.array_equal(injection.dots(part, q), whole)
