@@ -5,7 +5,7 @@ different spellings, inflections, languages and glued or split words ("instructi
 "instruktionen", "new_instructions"). The text the guard already normalised (casefolded,
 accents stripped, spaces collapsed) is read as UTF-8 bytes; every 3-, 4- and 5-byte window is
 hashed with numpy (a polynomial rolling value, then a 64-bit multiplicative mix) into
-``N_CHR`` columns. Cost per 1,000 characters: a few vector operations (~30 us), no Python loop
+``N_CHR`` columns. Cost per 1,000 characters: a few vector operations (~40 us), no Python loop
 over characters. A logistic model over these columns (binary, scaled by 1/sqrt(count), the
 lexical model's convention) gives the fusion one more logit, ``chr``.
 """
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["MAX_CHARS", "N_CHR", "char_ids", "sparse_rows"]
+__all__ = ["MAX_CHARS", "N_CHR", "char_ids", "sorted_unique", "sparse_rows"]
 
 N_CHR = 1 << 18
 MAX_CHARS = 8000
@@ -34,20 +34,44 @@ def char_ids(texts: Sequence[str]) -> npt.NDArray[np.int64]:
 
     text = " ".join(t for t in texts if t)[:MAX_CHARS]
     b = np.frombuffer(text.encode("utf-8", "replace"), dtype=np.uint8).astype(np.uint64)
+    if b.size < _SIZES[0]:
+        return np.zeros(0, dtype=np.int64)
+    base = np.uint64(_BASE)
     parts = []
-    mix = np.uint64(_MIX)
     with np.errstate(over="ignore"):  # the multiplication wraps modulo 2^64 on purpose
+        # The polynomial value of each n-gram is the (n-1)-gram's times the base plus the next
+        # byte: one multiply-add per size, not n of them.
+        h = b[:-2] * base
+        h += b[1:-1]
+        h *= base
+        h += b[2:]
         for n in _SIZES:
             if b.size < n:
                 break
-            h = np.zeros(b.size - n + 1, dtype=np.uint64)
-            for k in range(n):
-                h = h * np.uint64(_BASE) + b[k : b.size - n + 1 + k]
-            h = (h + np.uint64(n)) * mix
-            parts.append((h >> np.uint64(40)) % np.uint64(N_CHR))
-    if not parts:
-        return np.zeros(0, dtype=np.int64)
-    return np.unique(np.concatenate(parts)).astype(np.int64)
+            if n > _SIZES[0]:
+                h = h[:-1] * base
+                h += b[n - 1 :]
+            parts.append(h + np.uint64(n))
+        mixed = np.concatenate(parts)
+        mixed *= np.uint64(_MIX)
+    mixed >>= np.uint64(40)
+    mixed &= np.uint64(N_CHR - 1)  # == % N_CHR (a power of two)
+    return sorted_unique(mixed)
+
+
+def sorted_unique(ids: Any) -> npt.NDArray[np.int64]:
+    """``np.unique`` of non-negative ids below 2^32, as int64, several times faster.
+
+    numpy 2's ``np.unique`` hashes before it sorts (~200 us for 3,000 ids here); a 32-bit sort
+    (vectorised) and a neighbour comparison give the same sorted array in ~15 us.
+    """
+    import numpy as np
+
+    s = np.sort(ids.astype(np.uint32))
+    keep = np.empty(s.size, dtype=bool)
+    keep[:1] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep].astype(np.int64)
 
 
 def sparse_rows(rows: Sequence[npt.NDArray[np.int64]], width: int) -> Any:

@@ -27,7 +27,7 @@ FPR_PENALTY = 5.0
 def _score(
     ds: Dataset, i: int, model: LearnedModel, corpus: Any, strong: float, opts: Options
 ) -> float:
-    if ds.pattern[i] >= strong:
+    if opts.floor and ds.pattern[i] >= strong:
         return float(ds.pattern[i])
     x = _inputs(ds, i, model, corpus, opts)
     return model.fuse(dict(zip(FUSE_FEATURES, x, strict=True)))

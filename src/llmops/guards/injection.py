@@ -5,7 +5,8 @@ Layers, cheapest first:
 1. ``normalize.variants``: obfuscation undone (case, separators, leetspeak, homoglyphs,
    zero-width and tag characters, base64/hex payloads decoded and re-checked, rot13).
 2. ``patterns``: weighted multilingual phrase patterns (en, fr, de, es, it, pt, ru), noisy-OR.
-   A pattern score at or above ``strong`` decides alone.
+   A pattern score at or above ``strong`` decides alone, unless the shipped model was fitted
+   without that floor (``"floor": false``, round 4): then it is one fusion input among others.
 3. ``learned``: logistic models over MiniLM distilled to a static word-piece table (document,
    window and lexical views; see ``llmops.guards.learned``), trained on the sources listed in
    ``llmops.guards.sources`` by ``python -m llmops.guards.train``.
@@ -28,7 +29,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text, timed_result
-from llmops.guards.learned import FastView, fast_view, load_model, static_embedding
+from llmops.guards.learned import (
+    FastView,
+    fast_view,
+    load_model,
+    one_blas_thread,
+    static_embedding,
+)
 from llmops.guards.normalize import compact, variants
 from llmops.guards.patterns import cue_hits, pattern_score
 
@@ -40,6 +47,7 @@ __all__ = [
     "InjectionOptions",
     "analyse",
     "build_corpus",
+    "dots",
     "fuse_inputs",
     "injection_features",
     "similarity",
@@ -59,7 +67,10 @@ class InjectionOptions(BaseModel):
         description="Embedding model spec the static table is distilled from (once per machine).",
     )
     strong: float = Field(
-        default=0.9, ge=0.0, le=1.0, description="Pattern score that decides without the model."
+        default=0.9,
+        ge=0.0,
+        le=1.0,
+        description="Pattern score that decides without the model (if it has the floor).",
     )
     max_chars: int = Field(
         default=200_000, ge=1000, description="Characters scanned by patterns (the rest skipped)."
@@ -151,6 +162,26 @@ def _unit(v: Any) -> Any:
 
 
 _K = 7
+_BLOCK = 1024
+
+
+def dots(vecs: Any, queries: Any) -> Any:
+    """Return ``vecs @ row`` for every row of ``queries``, as a (queries, rows) float32 array.
+
+    Matrix-vector products, not one matrix product (OpenBLAS's gemm of this shape cost 2-7 ms
+    on 2 busy cores), on one thread (its gemv is threaded too), and block by block: a block of
+    1,024 rows (1.5 MB) is read from memory once for all queries. Each output is its own dot
+    product and blocks start at multiples of 1,024 rows: the same bits as whole products.
+    """
+    import numpy as np
+
+    out = np.empty((queries.shape[0], vecs.shape[0]), dtype=np.float32)
+    with one_blas_thread():
+        for start in range(0, vecs.shape[0], _BLOCK):
+            block = vecs[start : start + _BLOCK]
+            for j, row in enumerate(queries):
+                np.matmul(block, row, out=out[j, start : start + block.shape[0]])
+    return out
 
 
 def similarity(queries: Any, corpus: Corpus, mask: Any = None) -> dict[str, float]:
@@ -168,10 +199,7 @@ def similarity(queries: Any, corpus: Corpus, mask: Any = None) -> dict[str, floa
         return {"knn": 0.0, "sim_attack": 0.0, "sim_benign": 0.0}
     q = np.array(queries, dtype=np.float32)
     q /= np.clip(np.linalg.norm(q, axis=1, keepdims=True), 1e-12, None)
-    # One matrix-vector product per query, not one matrix product: OpenBLAS spreads even a
-    # (2 x 384) @ (384 x 1,000) product over its thread pool, which cost 2-7 ms here instead of
-    # ~0.1 ms (measured on 2 busy cores); its gemv stays on the calling thread.
-    sims = np.stack([vecs @ row for row in q])
+    sims = dots(vecs, q)
     np.putmask(sims, sims > 0.9999, -1.0)  # the text itself (training) is no evidence
     k = min(_K, sims.shape[1])
     idx = np.argpartition(sims, -k, axis=1)[:, -k:]
@@ -206,11 +234,12 @@ def injection_features(text: str, options: InjectionOptions | None = None) -> di
         "uncovered_script": an.uncovered,
         "learned": False,
     }
-    if an.pattern >= options.strong or not options.embedding:
+    model = load_model()
+    floor = model.meta.get("floor", True)  # False: the pattern score is only a fusion input
+    if (floor and an.pattern >= options.strong) or not options.embedding:
         # Decisive patterns (or patterns only by configuration): the pattern score stands.
         feats["score"] = an.pattern
         return feats
-    model = load_model()
     view = fast_view(static_embedding(options.model), model, an.pieces)
     if model.meta.get("knn", True):
         sims = similarity(view.queries, _corpus(options.model))
@@ -234,14 +263,17 @@ class InjectionGuard(GuardBase[InjectionOptions]):
     threshold: float
 
     def __init__(self, name: str, threshold: float | None, options: InjectionOptions) -> None:
-        super().__init__(
-            name, threshold if threshold is not None else load_model().threshold, options
-        )
+        if threshold is None:  # patterns only: a decisive pattern score must still fail
+            threshold = load_model().threshold
+            threshold = threshold if options.embedding else min(threshold, options.strong)
+        super().__init__(name, threshold, options)
 
     def warm(self) -> None:
         """Distil/load the static table and embed the similarity corpus now, not on a request."""
         if self.options.embedding and load_model().meta.get("knn", True):
             _corpus(self.options.model)
+        # Builds the rest once too: the literal automaton, the BLAS thread controls (~0.5 s).
+        injection_features("Warm up: ignore nothing.", self.options)
 
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
         """Return the calibrated score and the layer features as details."""

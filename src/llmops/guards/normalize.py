@@ -88,7 +88,8 @@ def _unleet(m: re.Match[str]) -> str:
 
 def folded(plain_text: str) -> str:
     """Return ``plain`` with homoglyphs folded and leetspeak undone inside words, spaces kept."""
-    text = plain_text.translate(_HOMOGLYPHS)
+    # Every homoglyph is non-ASCII: on ASCII text the (slow, per-character) table is an identity.
+    text = plain_text if plain_text.isascii() else plain_text.translate(_HOMOGLYPHS)
     return _LEETISH.sub(_unleet, text)
 
 

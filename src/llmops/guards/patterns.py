@@ -10,10 +10,13 @@ Scores combine as a noisy-OR of the weights of distinct matched patterns.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from llmops.guards.literals import Prefilter
 
 __all__ = ["CUES", "PATTERNS", "Pattern", "cue_hits", "pattern_score"]
 
@@ -459,27 +462,25 @@ CUES: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def _present(lits: tuple[str, ...], view: str, seen: dict[str, bool]) -> bool:
-    """Return True when one of ``lits`` occurs in ``view`` (``seen`` memoises the tests)."""
-    for lit in lits:
-        got = seen.get(lit)
-        if got is None:
-            got = seen[lit] = lit in view
-        if got:
-            return True
-    return False
+@functools.lru_cache(maxsize=1)
+def _prefilter() -> Prefilter:
+    """Every pattern's literals, found in one pass (``llmops.guards.literals``)."""
+    parts = (lit for p in PATTERNS for _, need in p.parts for lit in need)
+    return Prefilter([p.need for p in PATTERNS], parts)
 
 
 def pattern_score(views: list[str]) -> tuple[float, list[str]]:
     """Return the noisy-OR score of the patterns matched in any view, and their names."""
     hits: dict[str, float] = {}
     for view in views:
-        seen: dict[str, bool] = {}  # one ``in`` test per literal and view, shared by patterns
-        for pattern in PATTERNS:
-            if pattern.name in hits or (pattern.need and not _present(pattern.need, view, seen)):
+        # Exactly the literals with ``lit in view``, and the patterns that can match, in order
+        # (the score's product runs in the order of the hits).
+        found, candidates = _prefilter().scan(view)
+        for pattern in map(PATTERNS.__getitem__, candidates):
+            if pattern.name in hits:
                 continue
             for rx, need in pattern.parts:
-                if (not need or _present(need, view, seen)) and rx.search(view) is not None:
+                if (not need or not found.isdisjoint(need)) and rx.search(view) is not None:
                     hits[pattern.name] = pattern.weight
                     break
     miss = 1.0

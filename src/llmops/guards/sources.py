@@ -42,6 +42,7 @@ __all__ = [
     "benign_pydoc",
     "digest",
     "load_shipped",
+    "project_records",
     "psfuzz_records",
     "pyrit_records",
     "write_shipped",
@@ -464,3 +465,25 @@ def write_shipped(records: list[Record], path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(buf.getvalue())
     tmp.replace(path)
+
+
+def project_records(folder: Path) -> list[Record]:
+    """The llmops-written texts: the first session's suite and issue 15's additions."""
+    import importlib.util
+
+    out = []
+    for line in (folder / "injection.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        out.append(Record(row["text"], row["label"], "llmops-2026-11", row["category"], row["id"]))
+    spec = importlib.util.spec_from_file_location("issue15", folder / "issue15.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"error: cannot load {folder / 'issue15.py'}")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for category, texts in mod.ATTACKS.items():
+        for i, text in enumerate(texts):
+            out.append(Record(text, "attack", "llmops-issue15", category, f"{category}#{i}"))
+    for category, texts in mod.BENIGN.items():
+        for i, text in enumerate(texts):
+            out.append(Record(text, "benign", "llmops-issue15", category, f"{category}#{i}"))
+    return out

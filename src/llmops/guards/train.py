@@ -45,12 +45,14 @@ from llmops.guards.sources import (
     benign_pydoc,
     digest,
     load_shipped,
+    project_records,
     psfuzz_records,
     pyrit_records,
     write_shipped,
 )
 from llmops.guards.sources_agents import agentdojo_records, deepteam_records
 from llmops.guards.sources_pypi import promptinject_records, spikee_records
+from llmops.guards.train_fusion import fit_fusion
 
 if TYPE_CHECKING:
     import numpy as np
@@ -73,6 +75,11 @@ class Options:
     knn: bool = True  # the similarity layer's features (off: zero, and skipped at run time)
     chars: bool = False  # a character 3-5-gram model (``llmops.guards.chars``) -> logit "chr"
     patsig: bool = False  # the pattern layer's signal as a feature: log(1 + patterns matched)
+    #: True: a pattern score >= ``strong`` decides alone and caps the threshold at ``strong``.
+    #: False (round 4): the pattern score is only a fusion feature, every text is fused and the
+    #: threshold may go above ``strong``.
+    floor: bool = True
+    signed: bool = False  # round 4b: fusion weights sign-constrained (``train_fusion``)
 
 
 #: The fixed list nested validation chooses from (docs/guardrails.md, round-2 protocol).
@@ -82,6 +89,9 @@ OPTIONS: dict[str, Options] = {
         Options("base"), Options("no_knn", knn=False), Options("c03", 0.3, 0.3),
         # Round 3 (issue 15, session 3): fixed before any round-3 figure was seen.
         Options("chars", chars=True), Options("chars_patsig", chars=True, patsig=True),
+        # Round 4 (issue 15, session 5): fixed before any round-4 figure was seen.
+        Options("nofloor", chars=True, patsig=True, floor=False),
+        Options("nofloor_signed", chars=True, patsig=True, floor=False, signed=True),
     )
 }  # fmt: skip
 DATA = Path(__file__).resolve().parents[1] / "_data" / "guards"
@@ -278,7 +288,6 @@ def fit(
 ) -> LearnedModel:
     """Fit base models, out-of-fold fusion and threshold on rows ``train`` only."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold
 
     train = list(train)
@@ -294,23 +303,24 @@ def fit(
         for j in inner_test:
             oof[j] = _inputs(ds, train[j], base, corpus, options)
     y = ds.labels[train]
-    soft = ds.pattern[train] < strong  # the fusion only ever sees texts patterns did not decide
+    # With the floor the fusion only ever sees texts patterns did not decide; without, every text.
+    soft = ds.pattern[train] < (strong if options.floor else np.inf)
     sw = _weights(ds, train)
-    fuse = LogisticRegression(C=C_FUSE, max_iter=3000).fit(
-        oof[soft], y[soft], sample_weight=sw[soft]
-    )
-    z = oof @ fuse.coef_[0] + fuse.intercept_[0]
+    coef, bias = fit_fusion(oof[soft], y[soft], sw[soft], C_FUSE, options.signed)
+    z = oof @ coef + bias
     scores = np.where(soft, 1.0 / (1.0 + np.exp(-z)), ds.pattern[train])
-    threshold = _threshold(scores[y == 0], strong)
+    threshold = _threshold(scores[y == 0], strong if options.floor else 1.0)
     model = _base_model(*_fit_base(ds, train, options, memo))
-    model.fuse_coef = [round(float(c), 6) for c in fuse.coef_[0]]
-    model.fuse_bias = round(float(fuse.intercept_[0]), 6)
+    model.fuse_coef = [round(float(c), 6) + 0.0 for c in coef]  # + 0.0: no "-0.0" written
+    model.fuse_bias = round(bias, 6)
     model.threshold = threshold
     oof_tpr = float((scores[y == 1] >= threshold).mean()) if (y == 1).any() else 0.0
     model.meta = {
         "option": options.name,
         "knn": options.knn,
         "patsig": options.patsig,
+        **({} if options.floor else {"floor": False}),
+        **({"signed": True} if options.signed else {}),
         "train_oof_tpr": round(oof_tpr, 4),
         "train_oof_fpr": round(float((scores[y == 0] >= threshold).mean()), 4),
         "train_rows": len(train),
@@ -318,14 +328,14 @@ def fit(
     return model
 
 
-def _threshold(benign_scores: Any, strong: float) -> float:
-    """Lowest threshold keeping out-of-fold training FPR <= MAX_TRAIN_FPR (capped at strong)."""
+def _threshold(benign_scores: Any, cap: float) -> float:
+    """Lowest threshold keeping out-of-fold training FPR <= MAX_TRAIN_FPR (capped at ``cap``)."""
     import numpy as np
 
     s = np.sort(benign_scores)[::-1]
     allowed = int(np.floor(MAX_TRAIN_FPR * s.size))
     above = s[allowed] if allowed < s.size else 0.0  # the highest benign score that must pass
-    return round(min(strong, float(above) + 1e-4), 4)
+    return round(min(cap, float(above) + 1e-4), 4)
 
 
 # -- writing the shipped model ---------------------------------------------------------------
@@ -403,28 +413,6 @@ def write_model(model: LearnedModel, ds: Dataset, out: Path, model_spec: str) ->
     return manifest
 
 
-def _project_records(folder: Path) -> list[Record]:
-    """The llmops-written texts: the first session's suite and issue 15's additions."""
-    import importlib.util
-
-    out = []
-    for line in (folder / "injection.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        out.append(Record(row["text"], row["label"], "llmops-2026-11", row["category"], row["id"]))
-    spec = importlib.util.spec_from_file_location("issue15", folder / "issue15.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"error: cannot load {folder / 'issue15.py'}")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    for category, texts in mod.ATTACKS.items():
-        for i, text in enumerate(texts):
-            out.append(Record(text, "attack", "llmops-issue15", category, f"{category}#{i}"))
-    for category, texts in mod.BENIGN.items():
-        for i, text in enumerate(texts):
-            out.append(Record(text, "benign", "llmops-issue15", category, f"{category}#{i}"))
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line: extract | fit | evaluate."""
     parser = argparse.ArgumentParser(prog="python -m llmops.guards.train", description=__doc__)
@@ -463,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
             args.agentdojo_wheel
         )
         wheel_rows = [r for r in wheel_rows if SOURCES[r.source].shipped]
-        records = wheel_rows + _project_records(args.project_data)
+        records = wheel_rows + project_records(args.project_data)
         write_shipped(records, DATA / "train_texts.jsonl.gz")
         print(f"wrote {len(records)} records to {DATA / 'train_texts.jsonl.gz'}")
         return 0
