@@ -7,6 +7,7 @@ A guard is a plain object with ``name`` and ``check(text, ctx) -> GuardResult``;
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import (
     TYPE_CHECKING,
@@ -136,7 +137,7 @@ class Guard(Protocol):
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
-class GuardBase(Generic[OptionsT]):
+class GuardBase(ABC, Generic[OptionsT]):
     """Name, threshold and parsed options: a subclass is its own registry factory.
 
     The pipeline calls ``factory(name, threshold, options)``; ``default_threshold`` fills a
@@ -157,9 +158,9 @@ class GuardBase(Generic[OptionsT]):
         self.threshold = threshold if threshold is not None else self.default_threshold
         self.options = options
 
+    @abstractmethod
     def check(self, text: str, ctx: CheckContext) -> GuardResult:
         """Check ``text`` (each guard implements this)."""
-        raise NotImplementedError
 
     @classmethod
     def info(cls, name: str) -> GuardInfo:

@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llmops.guards.base import CheckContext, GuardBase, GuardResult, clean_text, timed_result
 from llmops.guards.learned import (
     FastView,
+    LearnedModel,
     fast_view,
     load_model,
     one_blas_thread,
@@ -223,8 +224,11 @@ def fuse_inputs(
     return {"pattern": an.pattern, **view.logits, **sims, "n_patterns": npat}
 
 
-def injection_features(text: str, options: InjectionOptions | None = None) -> dict[str, Any]:
-    """Return every layer's output for ``text`` and the one calibrated score."""
+def injection_features(
+    text: str, options: InjectionOptions | None = None, *, model: LearnedModel | None = None
+) -> dict[str, Any]:
+    """Return every layer's output for ``text`` and the one calibrated score (``model``: the
+    shipped one unless given)."""
     options = options or InjectionOptions()
     an = analyse(text, options)
     feats: dict[str, Any] = {
@@ -234,7 +238,7 @@ def injection_features(text: str, options: InjectionOptions | None = None) -> di
         "uncovered_script": an.uncovered,
         "learned": False,
     }
-    model = load_model()
+    model = model or load_model()
     floor = model.meta.get("floor", True)  # False: the pattern score is only a fusion input
     if (floor and an.pattern >= options.strong) or not options.embedding:
         # Decisive patterns (or patterns only by configuration): the pattern score stands.
