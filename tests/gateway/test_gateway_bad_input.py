@@ -250,6 +250,9 @@ def test_managed_route_handles_broken_upstreams(
         upstream.enqueue(Reply(raw_body=b"\x00\x01 not json"))
         r = _post(gw, json={"model": "qa", "messages": MSG})
         assert r.status_code == 502 and r.json()["error"]["code"] == "upstream_invalid_response"
+        upstream.enqueue(Reply(content="cut short", close_mid_stream=True))  # a body cut short
+        r = _post(gw, json={"model": "qa", "messages": MSG})
+        assert r.status_code == 502 and "body broke off" in r.json()["error"]["message"]
         upstream.enqueue(Reply(content="one two three four five six", close_mid_stream=True))
         client = OpenAI(base_url=gw.base_url, api_key="x", max_retries=0)
         with pytest.raises(openai.APIError, match="stream broke"):
@@ -282,4 +285,15 @@ def test_client_leaving_mid_stream_stops_the_upstream(
 
     rows = wait_until(logged, timeout=5, what="the disconnect's trace")
     assert rows[0]["status"] == 499 and rows[0]["error_code"] == "client_disconnected"
+    _still_serving(gateway)
+
+
+def test_passthrough_body_cut_short_is_a_502(
+    gateway: GatewayServer, upstream: ScriptedLLMServer
+) -> None:
+    upstream.reset()
+    upstream.enqueue(Reply(content="cut short", close_mid_stream=True))
+    r = _post(gateway, json={"model": "chat", "messages": MSG})
+    assert r.status_code == 502
+    assert "body broke off" in r.json()["error"]["message"]
     _still_serving(gateway)

@@ -27,51 +27,37 @@ class GatewayMetrics:
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
 
-        def latency(name: str, doc: str, labels: list[str]) -> Histogram:
-            return Histogram(name, doc, labels, buckets=_LATENCY_BUCKETS, registry=r)
+        def counter(name: str, doc: str, *labels: str) -> Counter:
+            return Counter(f"llmops_gateway_{name}", doc, labels, registry=r)
 
-        self.requests = Counter(
-            "llmops_gateway_requests",
-            "Requests served",
-            ["route", "endpoint", "status"],
-            registry=r,
-        )
-        self.latency = latency(
-            "llmops_gateway_request_seconds", "Whole-request latency", ["route", "endpoint"]
-        )
+        def gauge(name: str, doc: str, *labels: str) -> Gauge:
+            return Gauge(f"llmops_gateway_{name}", doc, labels, registry=r)
+
+        def latency(name: str, doc: str, *labels: str) -> Histogram:
+            return Histogram(
+                f"llmops_gateway_{name}", doc, labels, buckets=_LATENCY_BUCKETS, registry=r
+            )
+
+        replica = ("upstream", "replica")
+        self.requests = counter("requests", "Requests served", "route", "endpoint", "status")
+        self.latency = latency("request_seconds", "Whole-request latency", "route", "endpoint")
         self.first_token = latency(
-            "llmops_gateway_first_token_seconds", "Time to the first streamed token", ["route"]
+            "first_token_seconds", "Time to the first streamed token", "route"
         )
-        self.retrieval = latency(
-            "llmops_gateway_retrieval_seconds", "Retrieval latency on RAG routes", ["route"]
+        self.retrieval = latency("retrieval_seconds", "Retrieval latency on RAG routes", "route")
+        self.tokens = counter("tokens", "Tokens by kind", "route", "kind")
+        self.upstream_errors = counter(
+            "upstream_errors", "Failed upstream attempts (retried or not)", *replica, "kind"
         )
-        self.tokens = Counter(
-            "llmops_gateway_tokens", "Tokens by kind", ["route", "kind"], registry=r
+        self.breaker_state = gauge(
+            "breaker_state", "Circuit breaker per replica: 0 closed, 1 half-open, 2 open", *replica
         )
-        self.upstream_errors = Counter(
-            "llmops_gateway_upstream_errors",
-            "Failed upstream attempts (retried or not)",
-            ["upstream", "replica", "kind"],
-            registry=r,
-        )
-        self.breaker_state = Gauge(
-            "llmops_gateway_breaker_state",
-            "Circuit breaker per replica: 0 closed, 1 half-open, 2 open",
-            ["upstream", "replica"],
-            registry=r,
-        )
-        self.replica_healthy = Gauge(
-            "llmops_gateway_replica_healthy",
+        self.replica_healthy = gauge(
+            "replica_healthy",
             "1 when the replica passes health checks and is not drained",
-            ["upstream", "replica"],
-            registry=r,
+            *replica,
         )
-        self.guard_blocks = Counter(
-            "llmops_gateway_guard_blocks",
-            "Requests blocked by a guard",
-            ["route", "guard"],
-            registry=r,
-        )
+        self.guard_blocks = counter("guard_blocks", "Requests blocked by a guard", "route", "guard")
 
     def _child(self, metric: Any, *labels: str) -> Any:
         # labels() takes a lock and builds a tuple each call; the children never change.

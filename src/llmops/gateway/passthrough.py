@@ -61,12 +61,7 @@ async def forward(ctx: RequestContext, pool: Pool, model: str | None) -> Pool | 
 
 async def forward_body(up: UpstreamCall, ctx: RequestContext) -> None:
     """Send a non-streamed upstream answer (or its client error) to the client."""
-    try:
-        raw = await up.response.read()
-    except Exception as exc:  # the upstream cut the body short
-        raise bad_upstream(f"body broke off ({type(exc).__name__})") from None
-    finally:
-        up.release()
+    raw = await up.body()
     status = up.response.status
     # A garbage 200 must not reach the client as if it were an answer.
     if not raw.startswith(b"{"):

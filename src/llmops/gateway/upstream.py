@@ -13,14 +13,15 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from llmops.errors import LLMOpsError, UpstreamError
 from llmops.gateway.breaker import CircuitBreaker
 from llmops.gateway.config import PoolConfig, ReplicaConfig
-from llmops.transport.exchange import error_message, status_error, transport_error
+from llmops.gateway.responses import bad_upstream
+from llmops.transport.exchange import Answer, error_message, status_error, transport_error
 from llmops.transport.http import HttpEndpoint, HttpResponse, UpstreamClosedError
 from llmops.transport.retry import GiveUp, RetryPolicy
 
@@ -103,39 +104,25 @@ class Replica:
         }
 
 
-class UpstreamCall:
-    """An upstream response being read (a ``transport.Exchange``); ``release()`` returns the
+class UpstreamCall(Answer):
+    """An upstream response being read, served by ``replica``; ``release()`` returns the
     replica's slot and the connection."""
 
-    __slots__ = ("_released", "replica", "response")
+    __slots__ = ("_released", "replica")
 
     def __init__(self, replica: Replica, response: HttpResponse) -> None:
+        super().__init__(response, replica.name)
         self.replica = replica
-        self.response = response
         self._released = False
 
-    @property
-    def status(self) -> int:
-        """The upstream's HTTP status."""
-        return self.response.status
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The upstream's response headers (names lower-cased)."""
-        return self.response.headers
-
-    @property
-    def served_by(self) -> str:
-        """The replica that answered."""
-        return self.replica.name
-
-    async def read(self) -> bytes:
-        """Return the whole body."""
-        return await self.response.read()
-
-    def iter_chunks(self) -> AsyncIterator[bytes]:
-        """Yield body pieces as they arrive."""
-        return self.response.iter_chunks()
+    async def body(self) -> bytes:
+        """Return the whole body and release; a body that breaks off is a bad upstream (502)."""
+        try:
+            return await self.response.read()
+        except Exception as exc:  # the upstream cut the body short
+            raise bad_upstream(f"body broke off ({type(exc).__name__})") from None
+        finally:
+            self.release()
 
     def release(self) -> None:
         """Release the connection and the outstanding slot (idempotent)."""
@@ -293,9 +280,8 @@ class Pool:
         if status < 400 or (status < 500 and status not in _FINAL and status not in (408, 429)):
             replica.breaker.success()
             return UpstreamCall(replica, response)
-        raw = await _read_error(response)
+        raw = await response.read_or(b"(unreadable body)")
         replica.outstanding -= 1
-        response.release()
         # A 429 means "busy", and 401/403/404 mean "misconfigured here", not "broken":
         # neither trips the breaker.
         if status < 500 and status != 408:
@@ -422,10 +408,3 @@ class Pool:
             "fallback": self.config.fallback,
             "replicas": [r.status() for r in self.replicas],
         }
-
-
-async def _read_error(response: HttpResponse) -> bytes:
-    try:
-        return await response.read()
-    except Exception:  # the body of a failed response is only informative
-        return b"(unreadable body)"

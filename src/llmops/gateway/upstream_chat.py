@@ -113,12 +113,7 @@ async def complete(pool: Pool, call: ManagedCall) -> ChatResult:
     if pool.provider is not None:
         return await pool.provider.complete(call.chat_request(False))
     up = await _http_call(pool, call, False)
-    try:
-        raw = await up.response.read()
-    except Exception as exc:  # the upstream broke the body off
-        raise bad_upstream(f"{type(exc).__name__}") from None
-    finally:
-        up.release()
+    raw = await up.body()
     try:
         return parse_completion(raw, model=call.model)
     except WireError:

@@ -169,12 +169,18 @@ def _text(choice: Any, part: str) -> str | None:
     return text if isinstance(text, str) else None
 
 
-def _from_body(rec: TraceRecord, raw: bytes) -> None:
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """Return ``raw`` parsed as a JSON object, or None (an upstream's answer may be anything)."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return
-    if not isinstance(data, dict):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _from_body(rec: TraceRecord, raw: bytes) -> None:
+    data = _json_object(raw)
+    if data is None:
         return
     _meta(rec, data)
     choices = data.get("choices")
@@ -192,11 +198,8 @@ def _from_sse(rec: TraceRecord, raw: bytes) -> None:
         payload = line[5:].strip()
         if not payload or payload == b"[DONE]":
             continue
-        try:
-            chunk = orjson.loads(payload)
-        except orjson.JSONDecodeError:
-            continue
-        if not isinstance(chunk, dict):
+        chunk = _json_object(payload)
+        if chunk is None:
             continue
         _meta(rec, chunk)
         for choice in chunk.get("choices") or ():

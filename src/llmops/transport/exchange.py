@@ -21,6 +21,7 @@ from llmops.transport.http import HttpEndpoint, HttpResponse, UpstreamClosedErro
 from llmops.transport.retry import RetryPolicy, parse_retry_after
 
 __all__ = [
+    "Answer",
     "EndpointSender",
     "Exchange",
     "Sender",
@@ -110,31 +111,36 @@ def transport_error(who: str, exc: BaseException, *, provider: str | None = None
     )
 
 
-class _Answer:
-    """An ``HttpResponse`` seen as an ``Exchange``."""
+class Answer:
+    """An ``HttpResponse`` seen as an ``Exchange`` (the gateway's pools extend it per replica)."""
 
-    __slots__ = ("_response", "served_by")
+    __slots__ = ("response", "served_by")
 
     def __init__(self, response: HttpResponse, served_by: str | None) -> None:
-        self._response = response
+        self.response = response
         self.served_by = served_by
 
     @property
     def status(self) -> int:
-        return self._response.status
+        """The HTTP status."""
+        return self.response.status
 
     @property
     def headers(self) -> dict[str, str]:
-        return self._response.headers
+        """Response headers, names lower-cased."""
+        return self.response.headers
 
     async def read(self) -> bytes:
-        return await self._response.read()
+        """Return the whole body."""
+        return await self.response.read()
 
     def iter_chunks(self) -> AsyncIterator[bytes]:
-        return self._response.iter_chunks()
+        """Yield body pieces as they arrive."""
+        return self.response.iter_chunks()
 
     def release(self) -> None:
-        self._response.release()
+        """Return the connection (idempotent)."""
+        self.response.release()
 
 
 class EndpointSender:
@@ -170,14 +176,9 @@ class EndpointSender:
             except (OSError, TimeoutError, UpstreamClosedError) as exc:
                 raise transport_error(self.name, exc) from None
             if response.status >= 500 or response.status in RETRY_STATUSES:
-                try:
-                    raw = await response.read()
-                except (OSError, TimeoutError, UpstreamClosedError):
-                    raw = b"(unreadable body)"
-                finally:
-                    response.release()
+                raw = await response.read_or(b"(unreadable body)")
                 raise status_error(self.name, response.status, raw, response.headers)
-            return _Answer(response, None)
+            return Answer(response, None)
 
         return await self.retry.run(attempt)
 

@@ -150,6 +150,19 @@ class HttpResponse:
             await conn.wait(self._endpoint.read_timeout)
         return b"".join(conn.chunks)
 
+    async def read_or(self, fallback: bytes) -> bytes:
+        """Return the whole body, or ``fallback`` if it broke off; release the connection either way.
+
+        For bodies that are only informative (an error's), where a broken read must not hide the
+        status that is being reported.
+        """
+        try:
+            return await self.read()
+        except (OSError, TimeoutError, UpstreamClosedError):
+            return fallback
+        finally:
+            self.release()
+
     async def iter_chunks(self) -> AsyncIterator[bytes]:
         """Yield body pieces as they arrive; raise if the upstream breaks off."""
         conn = self._conn

@@ -115,12 +115,7 @@ class HttpxTransport(httpx.AsyncBaseTransport):
             except (OSError, TimeoutError, UpstreamClosedError) as exc:
                 raise transport_error(who, exc) from None
             if response.status >= 500 or response.status in RETRY_STATUSES:
-                try:
-                    raw = await response.read()
-                except (OSError, TimeoutError, UpstreamClosedError):
-                    raw = b""
-                finally:
-                    response.release()
+                raw = await response.read_or(b"")
                 error = status_error(who, response.status, raw, response.headers)
                 raise _FinalAnswer(error, response.status, response.headers, raw)
             return response
