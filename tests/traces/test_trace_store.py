@@ -207,13 +207,12 @@ def test_keyset_pages_cover_every_trace_once(store_url: str) -> None:
     records = _records(237, seed=5)
     records[10].ts = records[11].ts  # ties on ts are ordered by id
     store.write(records)
-    from llmops.monitor.queries import Window, list_traces
-
     seen: list[int] = []
     after = None
-    window = Window(NOW - 10_000, NOW + 1)
     while True:
-        page = list_traces(store, window, after=after, limit=50, columns=["ts", "request_id"])
+        page = store.page(
+            start=NOW - 10_000, end=NOW + 1, after=after, limit=50, columns=["ts", "request_id"]
+        )
         seen.extend(row["id"] for row in page.items)
         if page.next_cursor is None:
             break

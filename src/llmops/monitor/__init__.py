@@ -3,7 +3,8 @@ signals, alert rules with actions, and the report behind ``llmops monitor``.
 
 The query API for other readers (the dashboard): ``build_report`` (every signal of every
 route), ``Evaluator`` (one signal or group), and ``llmops.monitor.queries`` (rollup totals,
-scored-sample sums, keyset-paginated trace listing) all return dataclasses.
+scored-sample sums) all return dataclasses; ``TraceStore.page`` lists traces a keyset page at a
+time.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from llmops.lazy import lazy_names as _lazy_names
 if TYPE_CHECKING:
     from llmops.monitor.alerts import RuleOutcome, evaluate_rules
     from llmops.monitor.drift import DriftResult, query_drift
-    from llmops.monitor.queries import Page, Window, list_traces
+    from llmops.monitor.queries import Window
     from llmops.monitor.report import MonitorReport, build_report
     from llmops.monitor.scoring import Scorer
     from llmops.monitor.signals import Evaluator, SignalValue
@@ -25,14 +26,12 @@ __all__ = [
     "DriftResult",
     "Evaluator",
     "MonitorReport",
-    "Page",
     "RuleOutcome",
     "Scorer",
     "SignalValue",
     "Window",
     "build_report",
     "evaluate_rules",
-    "list_traces",
     "query_drift",
     "run_once",
     "watch",
@@ -43,9 +42,7 @@ _WHERE = {
     "evaluate_rules": "llmops.monitor.alerts",
     "DriftResult": "llmops.monitor.drift",
     "query_drift": "llmops.monitor.drift",
-    "Page": "llmops.monitor.queries",
     "Window": "llmops.monitor.queries",
-    "list_traces": "llmops.monitor.queries",
     "MonitorReport": "llmops.monitor.report",
     "build_report": "llmops.monitor.report",
     "Scorer": "llmops.monitor.scoring",

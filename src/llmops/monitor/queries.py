@@ -23,12 +23,10 @@ if TYPE_CHECKING:
     from llmops.traces.store import TraceStore
 
 __all__ = [
-    "Page",
     "RollupTotals",
     "ScoredSums",
     "Window",
     "all_source_counts",
-    "list_traces",
     "merge_totals",
     "merge_scored",
     "rollup_totals",
@@ -335,31 +333,6 @@ def window_vectors(
         return None, []
     matrix = np.stack([np.frombuffer(r[0], dtype=np.float32) for r in rows])
     return matrix, [str(r[1] or "") for r in rows]
-
-
-@dataclass
-class Page:
-    """One page of traces and the cursor of the next one (None at the end)."""
-
-    items: list[dict[str, Any]]
-    next_cursor: tuple[float, int] | None
-
-
-def list_traces(
-    store: TraceStore,
-    window: Window,
-    *,
-    route: str | None = None,
-    after: tuple[float, int] | None = None,
-    limit: int = 50,
-    columns: Sequence[str] | None = None,
-) -> Page:
-    """Return traces newest first, ``limit`` at a time; pass ``next_cursor`` back as ``after``."""
-    items = store.page(
-        start=window.start, end=window.end, route=route, after=after, limit=limit, columns=columns
-    )
-    cursor = (float(items[-1]["ts"]), int(items[-1]["id"])) if len(items) == limit else None
-    return Page(items, cursor)
 
 
 def skew_summary(store: TraceStore, window: Window) -> dict[str, float]:

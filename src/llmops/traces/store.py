@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import compress
 from operator import is_not, itemgetter
@@ -19,7 +20,7 @@ from llmops.traces.record import COLUMNS, JSON_FIELDS, TraceRecord
 from llmops.traces.rollup import KEYS, ROLLUP_COLUMNS, RollupBatch
 from llmops.traces.schema import ROLLUP, ROLLUP_HOURLY, ROLLUP_SOURCES, TRACES, Tables, migrate
 
-__all__ = ["SCORE_FIELDS", "TraceStore", "normalise_url", "upsert_rollups"]
+__all__ = ["SCORE_FIELDS", "Page", "TraceStore", "normalise_url", "upsert_rollups"]
 
 SCORE_FIELDS = (
     "scored_at",
@@ -75,6 +76,14 @@ def upsert_rollups(conn: Any, batch: RollupBatch) -> None:
         conn.execute(sa.text(hour), _named(batch.hour_params()))
     if batch.sources:
         conn.execute(sa.text(sources), _named(batch.source_params()))
+
+
+@dataclass
+class Page:
+    """One page of traces and the cursor of the next one (None at the end)."""
+
+    items: list[dict[str, Any]]
+    next_cursor: tuple[float, int] | None
 
 
 class TraceStore:
@@ -196,11 +205,11 @@ class TraceStore:
         after: tuple[float, int] | None = None,
         limit: int = 100,
         columns: Sequence[str] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> Page:
         """Return up to ``limit`` traces in [start, end), newest first, after a keyset cursor.
 
-        The cursor is the ``(ts, id)`` of the last row of the previous page: each page is an
-        index range scan, whatever page number it is.
+        Pass the page's ``next_cursor`` back as ``after``: it is the ``(ts, id)`` of the page's
+        last row, so each page is an index range scan, whatever page number it is.
         """
         import sqlalchemy as sa
 
@@ -214,7 +223,9 @@ class TraceStore:
             stmt = stmt.where(sa.or_(t.c.ts < ts, sa.and_(t.c.ts == ts, t.c.id < ident)))
         stmt = stmt.order_by(t.c.ts.desc(), t.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
-            return [decode_row(dict(r._mapping)) for r in conn.execute(stmt)]
+            items = [decode_row(dict(r._mapping)) for r in conn.execute(stmt)]
+        cursor = (float(items[-1]["ts"]), int(items[-1]["id"])) if len(items) == limit else None
+        return Page(items, cursor)
 
     def count(self) -> int:
         """Return the number of stored traces."""
