@@ -1,28 +1,8 @@
 """Model providers: the OpenAI-compatible HTTP upstream (vLLM, OpenAI, ...) and the offline
-extractive model, behind one small Protocol and a registry."""
+extractive model, behind one small Protocol and a registry.
 
-from llmops.providers.base import (
-    ChatDelta,
-    ChatRequest,
-    ChatResult,
-    Choice,
-    Context,
-    Provider,
-    Usage,
-    available_providers,
-    create_provider,
-    register_provider,
-)
+The package's surface is ``llmops.providers.base``'s: the contract, the registry and its helpers.
+"""
 
-__all__ = [
-    "ChatDelta",
-    "ChatRequest",
-    "ChatResult",
-    "Choice",
-    "Context",
-    "Provider",
-    "Usage",
-    "available_providers",
-    "create_provider",
-    "register_provider",
-]
+from llmops.providers.base import *  # noqa: F403
+from llmops.providers.base import __all__ as __all__
