@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,6 +73,22 @@ def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> objec
 socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 socket.getaddrinfo = _guarded_getaddrinfo  # type: ignore[assignment]
+
+
+# ---------------------------------------------------------------------------------------------
+# A SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so fixture teardown still runs: the
+# throwaway PostgreSQL, vLLM and uvicorn servers are stopped, not orphaned.
+# ---------------------------------------------------------------------------------------------
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Turn SIGTERM into KeyboardInterrupt, unless someone else already handles it."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         subprocess.run(
             [*prefix, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True
         )
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def _has_user(name: str) -> bool:
