@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from llmops.errors import ConfigError
 from llmops.suggest import suggestion
-from llmops.validation import validate_model
+from llmops.validation import needed_by, validate_model
 from llmops.yamlfile import load_yaml
 
 __all__ = [
@@ -76,9 +76,7 @@ class TargetSpec(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> TargetSpec:
-        if self.type == "http" and not self.url:
-            raise ValueError("an http target needs 'url'")
-        return self
+        return needed_by(self, "http", "url", "an http target")
 
 
 class MetricSpec(_Model):

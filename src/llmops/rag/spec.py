@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmops.hashing import sha256_text
+from llmops.validation import needed_by
 
 __all__ = [
     "ChunkingSpec",
@@ -73,9 +74,7 @@ class SourceSpec(_Model):
 
     @model_validator(mode="after")
     def _needs_path(self) -> SourceSpec:
-        if self.type == "directory" and not self.path:
-            raise ValueError("a directory source needs 'path'")
-        return self
+        return needed_by(self, "directory", "path", "a directory source")
 
 
 class ParsingSpec(_Model):
