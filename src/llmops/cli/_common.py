@@ -19,6 +19,7 @@ __all__ = [
     "CliState",
     "GatewayConfigOpt",
     "JsonOpt",
+    "TracesOpt",
     "console",
     "err_console",
     "print_json",
@@ -29,6 +30,14 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 GatewayConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Gateway config; default <serving>/gateway.yaml."),
+]
+TracesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--traces",
+        help="Trace store URL (default: traces.url of serving/gateway.yaml, else the project's "
+        "trace store).",
+    ),
 ]
 
 

@@ -20,6 +20,7 @@ SuitesArg = Annotated[
     list[Path] | None,
     typer.Argument(help="Suite files (default: every evals/*.yaml suite).", show_default=False),
 ]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Run even above the suite's budget.")]
 
 
 def _discover(settings: Settings, given: list[Path] | None) -> list[Suite]:
@@ -117,9 +118,7 @@ def run(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Ignore cached answers and overwrite them.")
     ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Run even above the suite's budget.")
-    ] = False,
+    yes: YesOpt = False,
     repeats: Annotated[
         int | None, typer.Option("--repeats", min=1, help="Override the suite's repeats.")
     ] = None,
@@ -273,9 +272,7 @@ def baseline(
         Path | None,
         typer.Option("--from", help="Use this results.json instead of running the suite."),
     ] = None,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Run even above the suite's budget.")
-    ] = False,
+    yes: YesOpt = False,
 ) -> None:
     """Write evals/baselines/<suite>.json from a fresh run (commit it to git)."""
     import json

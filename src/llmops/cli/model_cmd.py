@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from llmops.cli._common import JsonOpt, console, print_json, state
+from llmops.cli._common import JsonOpt, TracesOpt, console, print_json, state
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -311,14 +311,7 @@ def drift(
         bool | None,
         typer.Option("--retrain/--no-retrain", help="Override monitor.retrain.enabled."),
     ] = None,
-    traces: Annotated[
-        str | None,
-        typer.Option(
-            "--traces",
-            help="Trace store URL to read logged inputs from (default: traces.url of "
-            "serving/gateway.yaml, else the project's trace store).",
-        ),
-    ] = None,
+    traces: TracesOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure drift against the champion's training profile; retrain and gate when it fires.
