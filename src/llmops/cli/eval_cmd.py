@@ -20,7 +20,6 @@ SuitesArg = Annotated[
     list[Path] | None,
     typer.Argument(help="Suite files (default: every evals/*.yaml suite).", show_default=False),
 ]
-YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Run even above the suite's budget.")]
 
 
 def _discover(settings: Settings, given: list[Path] | None) -> list[Suite]:
@@ -118,7 +117,9 @@ def run(
     refresh: Annotated[
         bool, typer.Option("--refresh", help="Ignore cached answers and overwrite them.")
     ] = False,
-    yes: YesOpt = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Run even above the suite's budget.")
+    ] = False,
     repeats: Annotated[
         int | None, typer.Option("--repeats", min=1, help="Override the suite's repeats.")
     ] = None,
@@ -272,7 +273,9 @@ def baseline(
         Path | None,
         typer.Option("--from", help="Use this results.json instead of running the suite."),
     ] = None,
-    yes: YesOpt = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Run even above the suite's budget.")
+    ] = False,
 ) -> None:
     """Write evals/baselines/<suite>.json from a fresh run (commit it to git)."""
     import json
