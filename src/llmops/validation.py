@@ -11,17 +11,20 @@ import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from llmops.errors import ConfigError
 from llmops.suggest import did_you_mean
 from llmops.yamlfile import YamlDocument, load_yaml
 
-__all__ = ["exactly_one", "load_yaml_model", "needed_by", "validate_model"]
+__all__ = ["Share", "exactly_one", "load_yaml_model", "needed_by", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
+
+Share = Annotated[float, Field(ge=0, le=1)]
+"""A field holding a share, rate or probability: a float in [0, 1]."""
 
 
 def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
