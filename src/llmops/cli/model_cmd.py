@@ -46,6 +46,9 @@ def _mlflow_errors(fn: F) -> F:
 
 
 SpecArg = Annotated[str, typer.Argument(help="A spec file (models/NAME.yaml) or a model name.")]
+VersionOpt = Annotated[
+    str | None, typer.Option("--version", help="A registered version number of the model.")
+]
 
 
 def _quiet_mlflow() -> None:
@@ -202,12 +205,13 @@ def register(
 def promote(
     ctx: typer.Context,
     spec_ref: SpecArg,
-    version: Annotated[
-        str | None, typer.Option("--version", help="Version to promote (default: @challenger).")
-    ] = None,
+    version: VersionOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Make the challenger champion if it beats the champion by the configured margin."""
+    """Make the challenger champion if it beats the champion by the configured margin.
+
+    With --version, that version is gated instead of the one with the challenger alias.
+    """
     from dataclasses import asdict
 
     from llmops.errors import CheckFailedError
@@ -246,10 +250,13 @@ def rollback(ctx: typer.Context, spec_ref: SpecArg) -> None:
 def card(
     ctx: typer.Context,
     spec_ref: SpecArg,
-    version: Annotated[str | None, typer.Option("--version", help="Default: the champion.")] = None,
+    version: VersionOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")] = None,
 ) -> None:
-    """Print the model card (Markdown): intended use, data, metrics, limits, lineage."""
+    """Print the model card (Markdown): intended use, data, metrics, limits, lineage.
+
+    Of --version; by default of the champion (else of the newest version).
+    """
     import sys
 
     from llmops.atomic import atomic_write_text
