@@ -19,6 +19,7 @@ __all__ = [
     "CliState",
     "GatewayConfigOpt",
     "JsonOpt",
+    "PipelineArg",
     "TracesOpt",
     "console",
     "err_console",
@@ -30,6 +31,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 GatewayConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Gateway config; default <serving>/gateway.yaml."),
+]
+PipelineArg = Annotated[
+    str, typer.Argument(help="Pipeline name (rag_pipelines/NAME.yaml) or path to a pipeline file.")
 ]
 TracesOpt = Annotated[
     str | None,
