@@ -255,7 +255,7 @@ def card(
 ) -> None:
     """Print the model card (Markdown): intended use, data, metrics, limits, lineage.
 
-    Of --version; by default of the champion (else of the newest version).
+    Without --version: the champion's card (else the newest version's).
     """
     import sys
 
