@@ -11,17 +11,20 @@ import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from llmops.errors import ConfigError
 from llmops.suggest import did_you_mean
 from llmops.yamlfile import YamlDocument, load_yaml
 
-__all__ = ["exactly_one", "load_yaml_model", "validate_model"]
+__all__ = ["Share", "exactly_one", "load_yaml_model", "needed_by", "validate_model"]
 
 M = TypeVar("M", bound=BaseModel)
+
+Share = Annotated[float, Field(ge=0, le=1)]
+"""A field holding a share, rate or probability: a float in [0, 1]."""
 
 
 def _fields_at(model: type[BaseModel], loc: Sequence[str | int]) -> list[str]:
@@ -138,3 +141,14 @@ def exactly_one(model: BaseModel, *names: str) -> None:
         fields = type(model).model_fields
         keys = [f"'{fields[name].alias or name}'" for name in names]
         raise ValueError(f"give exactly one of {', '.join(keys[:-1])} or {keys[-1]}")
+
+
+def needed_by(model: M, kind: str, name: str, what: str) -> M:
+    """Return ``model``; raise ValueError when its ``type`` is ``kind`` and field ``name`` is unset.
+
+    For a model validator; the message names the YAML key: "an http target needs 'url'".
+    """
+    if getattr(model, "type", None) == kind and not getattr(model, name):
+        key = type(model).model_fields[name].alias or name
+        raise ValueError(f"{what} needs '{key}'")
+    return model

@@ -219,10 +219,7 @@ def gateway_paths(config: Path, monkeypatch: pytest.MonkeyPatch) -> set[str]:
 
 
 def test_probes_and_scrapes_hit_real_gateway_routes(
-    compose: dict[str, Any],
-    k8s: list[dict[str, Any]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    k8s: list[dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = gateway_paths(k8s_gateway_file(k8s, tmp_path), monkeypatch)
     container = gateway_container(k8s)

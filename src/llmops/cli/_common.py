@@ -19,6 +19,8 @@ __all__ = [
     "CliState",
     "GatewayConfigOpt",
     "JsonOpt",
+    "PipelineArg",
+    "TracesOpt",
     "console",
     "err_console",
     "print_json",
@@ -29,6 +31,17 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 GatewayConfigOpt = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="Gateway config; default <serving>/gateway.yaml."),
+]
+PipelineArg = Annotated[
+    str, typer.Argument(help="Pipeline name (rag_pipelines/NAME.yaml) or path to a pipeline file.")
+]
+TracesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--traces",
+        help="Trace store URL (default: traces.url of serving/gateway.yaml, else the project's "
+        "trace store).",
+    ),
 ]
 
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from llmops.cli._common import JsonOpt, err_console, print_json, state
+from llmops.cli._common import JsonOpt, PipelineArg, err_console, print_json, state
 
 if TYPE_CHECKING:
     from llmops.rag.pipeline import Pipeline
@@ -29,10 +29,6 @@ COUNTS = {
     "skipped": "files or documents not indexed, by reason (named below)",
 }
 _SHOWN = 20  # files named per list before "... and N more"
-
-PipelineArg = Annotated[
-    str, typer.Argument(help="Pipeline name (rag_pipelines/NAME.yaml) or path to a pipeline file.")
-]
 
 
 def _pipeline(ctx: typer.Context, ref: str) -> Pipeline:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from llmops.cli._common import JsonOpt, console, print_json, state
+from llmops.cli._common import JsonOpt, TracesOpt, console, print_json, state
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -46,6 +46,9 @@ def _mlflow_errors(fn: F) -> F:
 
 
 SpecArg = Annotated[str, typer.Argument(help="A spec file (models/NAME.yaml) or a model name.")]
+VersionOpt = Annotated[
+    str | None, typer.Option("--version", help="A registered version number of the model.")
+]
 
 
 def _quiet_mlflow() -> None:
@@ -202,12 +205,13 @@ def register(
 def promote(
     ctx: typer.Context,
     spec_ref: SpecArg,
-    version: Annotated[
-        str | None, typer.Option("--version", help="Version to promote (default: @challenger).")
-    ] = None,
+    version: VersionOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Make the challenger champion if it beats the champion by the configured margin."""
+    """Make the challenger champion if it beats the champion by the configured margin.
+
+    With --version, that version is gated instead of the one with the challenger alias.
+    """
     from dataclasses import asdict
 
     from llmops.errors import CheckFailedError
@@ -246,10 +250,13 @@ def rollback(ctx: typer.Context, spec_ref: SpecArg) -> None:
 def card(
     ctx: typer.Context,
     spec_ref: SpecArg,
-    version: Annotated[str | None, typer.Option("--version", help="Default: the champion.")] = None,
+    version: VersionOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file.")] = None,
 ) -> None:
-    """Print the model card (Markdown): intended use, data, metrics, limits, lineage."""
+    """Print the model card (Markdown): intended use, data, metrics, limits, lineage.
+
+    Without --version: the champion's card (else the newest version's).
+    """
     import sys
 
     from llmops.atomic import atomic_write_text
@@ -311,14 +318,7 @@ def drift(
         bool | None,
         typer.Option("--retrain/--no-retrain", help="Override monitor.retrain.enabled."),
     ] = None,
-    traces: Annotated[
-        str | None,
-        typer.Option(
-            "--traces",
-            help="Trace store URL to read logged inputs from (default: traces.url of "
-            "serving/gateway.yaml, else the project's trace store).",
-        ),
-    ] = None,
+    traces: TracesOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Measure drift against the champion's training profile; retrain and gate when it fires.

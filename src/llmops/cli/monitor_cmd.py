@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from llmops.cli._common import JsonOpt, console, err_console, print_json, state
+from llmops.cli._common import JsonOpt, TracesOpt, console, err_console, print_json, state
 
 if TYPE_CHECKING:
     from llmops.config import Settings
@@ -18,10 +18,6 @@ app = typer.Typer(
     help="Watch production traces for hallucination and retrieval drift.", no_args_is_help=True
 )
 
-TracesOpt = Annotated[
-    str | None,
-    typer.Option("--traces", help="Trace store URL (default: where the gateway writes)."),
-]
 RouteOpt = Annotated[str | None, typer.Option("--route", "-r", help="Only this route.")]
 
 

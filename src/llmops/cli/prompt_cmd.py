@@ -18,6 +18,14 @@ app = typer.Typer(
     help="Edit, lint, render, release and label versioned prompts.", no_args_is_help=True
 )
 
+RefArg = Annotated[str, typer.Argument(help="NAME, NAME@3, NAME@production, NAME@draft ...")]
+NameArg = Annotated[
+    str, typer.Argument(help="Prompt name, e.g. rag-answer (its draft: prompts/NAME.yaml).")
+]
+LabelArg = Annotated[
+    str, typer.Argument(metavar="LABEL", help="A label, e.g. production, staging.")
+]
+
 
 def _registry(ctx: typer.Context) -> PromptRegistry:
     from llmops.prompts.registry import load_registry
@@ -61,7 +69,7 @@ def list_prompts(ctx: typer.Context, json_: JsonOpt = False) -> None:
 @app.command("show")
 def show(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="NAME, NAME@3, NAME@production, NAME@draft ...")],
+    ref: RefArg,
     json_: JsonOpt = False,
 ) -> None:
     """Show one prompt version: variables, parameters and templates.
@@ -129,7 +137,7 @@ def _parse_vars(registry_version: Any, pairs: list[str], vars_file: Path | None)
 @app.command("render")
 def render(
     ctx: typer.Context,
-    ref: Annotated[str, typer.Argument(help="NAME, NAME@3, NAME@production, NAME@draft ...")],
+    ref: RefArg,
     var: Annotated[
         list[str] | None,
         typer.Option("--var", "-v", help="NAME=VALUE (arrays/objects as JSON); repeatable."),
@@ -204,7 +212,7 @@ def lint(ctx: typer.Context, json_: JsonOpt = False) -> None:
 @app.command("release")
 def release(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Prompt name (its draft is prompts/NAME.yaml).")],
+    name: NameArg,
     note: Annotated[
         str | None, typer.Option("--note", "-m", help="Why: recorded in prompts.lock.")
     ] = None,
@@ -227,7 +235,7 @@ def release(
 def label(
     ctx: typer.Context,
     ref: Annotated[str, typer.Argument(help="A released version, e.g. rag-answer@2.")],
-    label_: Annotated[str, typer.Argument(metavar="LABEL", help="e.g. production, staging.")],
+    label_: LabelArg,
     new: Annotated[
         bool, typer.Option("--new", help="Create a label no prompt of the project uses yet.")
     ] = False,
@@ -254,8 +262,8 @@ def label(
 @app.command("unlabel")
 def unlabel(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Prompt name, e.g. rag-answer.")],
-    label_: Annotated[str, typer.Argument(metavar="LABEL", help="The label to remove.")],
+    name: NameArg,
+    label_: LabelArg,
     json_: JsonOpt = False,
 ) -> None:
     """Remove a label from a prompt (its versions stay).

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from llmops.cli._common import JsonOpt, console, print_json, state
+from llmops.cli._common import JsonOpt, PipelineArg, console, print_json, state
 
 
 def query(
     ctx: typer.Context,
-    pipeline: Annotated[str, typer.Argument(help="Pipeline name or path to a pipeline file.")],
+    pipeline: PipelineArg,
     question: Annotated[str, typer.Argument(help="The query text.")],
     k: Annotated[int, typer.Option("-k", "--top-k", min=1, max=100, help="Chunks to return.")] = 5,
     filter_: Annotated[

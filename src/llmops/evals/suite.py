@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from llmops.errors import ConfigError
 from llmops.suggest import suggestion
-from llmops.validation import validate_model
+from llmops.validation import Share, needed_by, validate_model
 from llmops.yamlfile import load_yaml
 
 __all__ = [
@@ -76,9 +76,7 @@ class TargetSpec(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> TargetSpec:
-        if self.type == "http" and not self.url:
-            raise ValueError("an http target needs 'url'")
-        return self
+        return needed_by(self, "http", "url", "an http target")
 
 
 class MetricSpec(_Model):
@@ -141,7 +139,7 @@ class GateSpec(_Model):
     errors: Literal["fail", "ignore", "zero"] = Field(
         "fail", description="errored items: fail the gate, leave them out, or score them 0"
     )
-    max_error_rate: float = Field(0.0, ge=0, le=1, description="with errors=fail")
+    max_error_rate: Share = Field(0.0, description="with errors=fail")
 
 
 class SliceRule(_Model):
@@ -151,13 +149,11 @@ class SliceRule(_Model):
     by: list[str] | None = Field(
         None, description="the slice dimensions it applies to (default: every one in slices.by)"
     )
-    min: float | None = Field(
-        None, ge=0, le=1, description="fail a slice whose mean is significantly below this"
+    min: Share | None = Field(
+        None, description="fail a slice whose mean is significantly below this"
     )
-    max_gap: float | None = Field(
+    max_gap: Share | None = Field(
         None,
-        ge=0,
-        le=1,
         description="fail when the best slice's mean exceeds the worst's by significantly more",
     )
     no_regression: bool = Field(

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from llmops.validation import Share
+
 __all__ = [
     "ASPECTS",
     "DetailedRagVerdict",
@@ -45,7 +47,7 @@ ASPECTS = ("faithfulness", "answer_relevancy", "context_precision", "context_rec
 class Verdict(_Reply):
     """``{"score": 0..1, "verdict": "pass"|"fail", "reason": "..."}``."""
 
-    score: float = Field(ge=0, le=1)
+    score: Share
     verdict: Literal["pass", "fail"]
     reason: str = ""
 
@@ -82,7 +84,7 @@ class Relevancy(_Reply):
     """How well the answer addresses the question; non-committal answers score 0."""
 
     question: str = ""
-    score: float = Field(ge=0, le=1)
+    score: Share
     noncommittal: bool = False
 
 

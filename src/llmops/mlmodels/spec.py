@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from llmops.errors import ConfigError, NotFoundError
-from llmops.validation import load_yaml_model, validate_model
+from llmops.validation import Share, load_yaml_model, validate_model
 from llmops.yamlfile import load_yaml
 
 __all__ = [
@@ -98,7 +98,7 @@ class PromotionSpec(_Strict):
 class ValidationSpec(_Strict):
     """Data checks that run before training and before scoring a batch."""
 
-    max_missing: float = Field(0.2, ge=0, le=1, description="largest share of nulls per column")
+    max_missing: Share = Field(0.2, description="largest share of nulls per column")
     ranges: dict[str, tuple[float, float]] = Field(
         default_factory=dict, description="column -> [min, max] allowed"
     )
@@ -117,8 +117,8 @@ class DriftRule(_Strict):
     p_value: float = Field(
         0.05, gt=0, lt=1, description="family-wise alpha for KS / chi-square (Bonferroni)"
     )
-    max_drifted_share: float = Field(
-        0.2, ge=0, le=1, description="the rule fires when more than this share of features drift"
+    max_drifted_share: Share = Field(
+        0.2, description="the rule fires when more than this share of features drift"
     )
     min_rows: int = Field(30, ge=1, description="fewer rows than this: not enough evidence")
 
@@ -168,19 +168,15 @@ class SensitiveAttribute(_Strict):
 class FairnessBounds(_Strict):
     """Limits on the fairness measures, checked per sensitive attribute on the held-out rows."""
 
-    demographic_parity_difference: float | None = Field(
-        None, ge=0, le=1, description="largest gap in selection rate between groups (a maximum)"
+    demographic_parity_difference: Share | None = Field(
+        None, description="largest gap in selection rate between groups (a maximum)"
     )
-    demographic_parity_ratio: float | None = Field(
+    demographic_parity_ratio: Share | None = Field(
         None,
-        ge=0,
-        le=1,
         description="smallest / largest selection rate (a minimum; 0.8 is the four-fifths rule)",
     )
-    equalized_odds_difference: float | None = Field(
+    equalized_odds_difference: Share | None = Field(
         None,
-        ge=0,
-        le=1,
         description="largest gap in true or false positive rate between groups (a maximum)",
     )
 

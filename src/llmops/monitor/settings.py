@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from llmops.validation import Share
+
 __all__ = [
     "SIGNALS",
     "SIGNAL_GROUPS",
@@ -89,17 +91,17 @@ SIGNAL_GROUPS: dict[str, str] = {name: group for name, (_, group) in _SIGNAL_TAB
 class SamplerRoute(_Section):
     """Sampler settings for one route (unset keys take the sampler's defaults)."""
 
-    rate: float | None = Field(None, ge=0, le=1)
-    embed_rate: float | None = Field(None, ge=0, le=1)
+    rate: Share | None = None
+    embed_rate: Share | None = None
     cap_per_hour: int | None = Field(None, ge=1)
 
 
 class SamplerSettings(_Section):
     """Which traces the online evaluation scores and the drift test embeds."""
 
-    rate: float = Field(0.05, ge=0, le=1, description="base share of traces scored")
-    embed_rate: float = Field(
-        0.2, ge=0, le=1, description="share of queries embedded for the drift test (uniform)"
+    rate: Share = Field(0.05, description="base share of traces scored")
+    embed_rate: Share = Field(
+        0.2, description="share of queries embedded for the drift test (uniform)"
     )
     cap_per_hour: int = Field(
         2000, ge=1, description="expected scored traces per route and hour (the rate shrinks)"

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from llmops.hashing import sha256_text
+from llmops.validation import Share, needed_by
 
 __all__ = [
     "ChunkingSpec",
@@ -73,9 +74,7 @@ class SourceSpec(_Model):
 
     @model_validator(mode="after")
     def _needs_path(self) -> SourceSpec:
-        if self.type == "directory" and not self.path:
-            raise ValueError("a directory source needs 'path'")
-        return self
+        return needed_by(self, "directory", "path", "a directory source")
 
 
 class ParsingSpec(_Model):
@@ -116,7 +115,7 @@ class SparseSpec(_Model):
 
     enabled: bool = True
     k1: float = Field(1.2, gt=0)
-    b: float = Field(0.75, ge=0, le=1)
+    b: Share = 0.75
     avg_len: float = Field(
         180.0, gt=0, description="assumed average chunk length in words (BM25 length norm)"
     )
@@ -137,10 +136,8 @@ class StoreSpec(_Model):
     )
     retention: int = Field(2, ge=1, le=100, description="index versions kept (served included)")
     upsert_batch: int = Field(256, ge=1, le=10000, description="points per upsert call")
-    max_shrink: float = Field(
+    max_shrink: Share = Field(
         0.5,
-        ge=0,
-        le=1,
         description="largest share of the served chunks a build may lose and still be served "
         "(0.5: a build with less than half the chunks is refused); a build with no chunks is "
         "always refused; `llmops index run --allow-shrink` overrides both",
