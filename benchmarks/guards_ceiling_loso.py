@@ -9,6 +9,7 @@ by source (5 grouped inner folds), at training FPR <= 0.01.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -47,51 +48,76 @@ def ds_like(recs: list[Any]) -> Any:
     )
 
 
-def _fit_lr(x: Any, y: Any, sw: Any) -> Callable[[Any], Any]:
+def _fit_lr(x: Any, y: Any, sw: Any, c: float, logit: bool) -> Callable[[Any], Any]:
     from sklearn.linear_model import LogisticRegression
 
     mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-6
-    lr = LogisticRegression(C=1.0, max_iter=3000).fit((x - mu) / sd, y, sample_weight=sw)
+    lr = LogisticRegression(C=c, max_iter=3000).fit((x - mu) / sd, y, sample_weight=sw)
+    if logit:
+        return lambda z: lr.decision_function((z - mu) / sd)
     return lambda z: lr.predict_proba((z - mu) / sd)[:, 1]
+
+
+#: Round 5a (the protocol): C = 1, thresholds on probabilities. Round 5b (the addendum): C per
+#: fold from these by grouped out-of-fold training TPR at FPR <= 0.01, thresholds on the logit.
+C_GRID = (0.001, 0.01, 0.1, 1.0)
 
 
 class Variant:
     """Features + logistic regression; ``floor``: a pattern score >= 0.9 decides alone."""
 
-    def __init__(self, x: Any, pattern: Any, floor: bool) -> None:
+    def __init__(self, x: Any, pattern: Any, floor: bool, rule: str = "5b") -> None:
         self.x, self.pattern, self.floor = x, pattern, floor
+        self.logit = rule == "5b"
+        self.cs = C_GRID if self.logit else (1.0,)
+        # The floor's cap on the threshold (0.9) and what a pattern-decided text scores.
+        self.cap = (math.log(STRONG / (1 - STRONG)) if self.logit else STRONG) if floor else (
+            math.inf if self.logit else 1.0)  # fmt: skip
 
-    def fit_score(self, ds: Any, train: list[int], test: list[int]) -> Any:
+    def fit_score(self, ds: Any, train: list[int], test: list[int], c: float) -> Any:
         from llmops.guards.train import _weights
 
         train_a = np.asarray(train)
         soft = self.pattern[train_a] < STRONG if self.floor else np.ones(len(train), bool)
         sw = _weights(ds, train)
-        model = _fit_lr(self.x[train_a[soft]], ds.labels[train_a[soft]], sw[soft])
+        model = _fit_lr(self.x[train_a[soft]], ds.labels[train_a[soft]], sw[soft], c, self.logit)
         s = model(self.x[np.asarray(test)])
         if self.floor:
             p = self.pattern[np.asarray(test)]
-            s = np.where(p >= STRONG, p, s)
+            s = np.where(p >= STRONG, 1e9 if self.logit else p, s)
         return s
 
 
-def threshold_for(variant: Any, ds: Any, train: list[int]) -> float:
-    """Grouped out-of-fold benign scores of the training rows -> ``train._threshold``."""
+def threshold_for(variant: Any, ds: Any, train: list[int]) -> tuple[float, float]:
+    """(C, threshold): grouped out-of-fold scores of the training rows -> ``train._threshold``.
+
+    C: the highest out-of-fold TPR among those with out-of-fold FPR <= 0.01 (a threshold stuck
+    at the cap can exceed it); if none, the lowest FPR; ties: the smaller C.
+    """
     from sklearn.model_selection import GroupKFold
 
     from llmops.guards.train import _threshold
 
     groups = ds.sources[train]
-    oof = np.zeros(len(train))
-    n = min(INNER, len(set(groups.tolist())))
-    for tr, te in GroupKFold(n_splits=n).split(train, groups=groups):
-        oof[te] = variant.fit_score(ds, [train[j] for j in tr], [train[j] for j in te])
     y = ds.labels[train]
-    return _threshold(oof[y == 0], STRONG if variant.floor else 1.0)
+    n = min(INNER, len(set(groups.tolist())))
+    best: tuple[tuple[bool, float], float, float] | None = None
+    for c in variant.cs:
+        oof = np.zeros(len(train))
+        for tr, te in GroupKFold(n_splits=n).split(train, groups=groups):
+            oof[te] = variant.fit_score(ds, [train[j] for j in tr], [train[j] for j in te], c)
+        thr = _threshold(oof[y == 0], variant.cap)
+        fpr = float((oof[y == 0] >= thr).mean())
+        ok = fpr <= 0.01
+        key = (ok, float((oof[y == 1] >= thr).mean()) if ok else -fpr)
+        if best is None or key > best[0]:
+            best = (key, c, thr)
+    assert best is not None
+    return best[1], best[2]
 
 
-def loso(variant: Any, ds: Any, jobs: int = 1) -> tuple[list[float], list[bool], dict[str, float]]:
-    """Held-out scores and flags of every row, and each fold's threshold."""
+def loso(variant: Any, ds: Any, jobs: int = 1) -> tuple[list[float], list[bool], dict[str, Any]]:
+    """Held-out scores and flags of every row, and each fold's (C, threshold)."""
     folds = folds_of(ds.sources.tolist())
     work = [(variant, ds, train, test) for _, train, test in folds]
     if jobs > 1:
@@ -104,15 +130,16 @@ def loso(variant: Any, ds: Any, jobs: int = 1) -> tuple[list[float], list[bool],
     scores = [0.0] * len(ds.records)
     flags = [False] * len(ds.records)
     thresholds = {}
-    for (name, _, test), (thr, sc) in zip(folds, results, strict=True):
-        thresholds[name] = thr
+    for (name, _, test), (c, thr, sc) in zip(folds, results, strict=True):
+        thresholds[name] = {"C": c, "threshold": thr}
         for i, s in zip(test, sc, strict=True):
             scores[i], flags[i] = float(s), bool(s >= thr)
     return scores, flags, thresholds
 
 
-def _fold(variant: Any, ds: Any, train: list[int], test: list[int]) -> tuple[float, Any]:
-    return threshold_for(variant, ds, train), variant.fit_score(ds, train, test)
+def _fold(variant: Any, ds: Any, train: list[int], test: list[int]) -> tuple[float, float, Any]:
+    c, thr = threshold_for(variant, ds, train)
+    return c, thr, variant.fit_score(ds, train, test, c)
 
 
 def oracle(ds: Any, scores: Sequence[float]) -> dict[str, Any]:
@@ -156,11 +183,11 @@ def frozen(args: argparse.Namespace, recs: list[Any]) -> dict[str, Any]:
     pat = np.stack([v["pattern"], v["npat"]], axis=1)
     win = np.hstack([v["doc"], v["wmax"], v["wmean"]]).astype(np.float64)
     variants = {
-        "tf_doc": Variant(v["doc"].astype(np.float64), v["pattern"], floor=False),
-        "tf_win": Variant(win, v["pattern"], floor=False),
-        "tf_win_pat": Variant(np.hstack([win, pat]), v["pattern"], floor=True),
+        "tf_doc": Variant(v["doc"].astype(np.float64), v["pattern"], False, args.rule),
+        "tf_win": Variant(win, v["pattern"], False, args.rule),
+        "tf_win_pat": Variant(np.hstack([win, pat]), v["pattern"], True, args.rule),
     }
-    out: dict[str, Any] = {"variants": {}}
+    out: dict[str, Any] = {"rule": args.rule, "variants": {}}
     flags_of: dict[str, list[bool]] = {}
     for name in args.variants.split(","):
         scores, flags, thresholds = loso(variants[name], ds, args.jobs)
