@@ -31,6 +31,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,17 +57,23 @@ def _digest(recs: list[Any]) -> str:
     return h.hexdigest()[:16]
 
 
-def _run(emb: Any, ids: list[list[int]]) -> Any:
-    """Mean-pooled, normalised embeddings of word-piece id lists (special tokens included)."""
-    out = np.zeros((len(ids), emb.dim), dtype=np.float32)
+def padded_batches(ids: list[list[int]], size: int) -> Iterator[tuple[list[int], Any, Any]]:
+    """Length-sorted batches of id lists: (row numbers, padded ids, attention mask)."""
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    for start in range(0, len(order), 32):
-        rows = order[start : start + 32]
+    for start in range(0, len(order), size):
+        rows = order[start : start + size]
         width = max(len(ids[i]) for i in rows)
         x = np.zeros((len(rows), width), dtype=np.int64)
         m = np.zeros((len(rows), width), dtype=np.int64)
         for r, i in enumerate(rows):
             x[r, : len(ids[i])], m[r, : len(ids[i])] = ids[i], 1
+        yield rows, x, m
+
+
+def _run(emb: Any, ids: list[list[int]]) -> Any:
+    """Mean-pooled, normalised embeddings of word-piece id lists (special tokens included)."""
+    out = np.zeros((len(ids), emb.dim), dtype=np.float32)
+    for rows, x, m in padded_batches(ids, 32):
         feeds = {"input_ids": x, "attention_mask": m, "token_type_ids": np.zeros_like(x)}
         hidden = emb._session.run(None, {k: v for k, v in feeds.items() if k in emb._inputs})[0]
         w = m[:, :, None].astype(np.float32)
@@ -177,11 +184,7 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("step", choices=("encode", "frozen", "shipped", "latency"))
-    parser.add_argument("--pyrit-wheel", type=Path, required=True)
-    parser.add_argument("--psfuzz-wheel", type=Path, required=True)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/g6"))
+    parser = parser_for(__doc__, ("encode", "frozen", "shipped", "latency"))
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--variants", default="tf_doc,tf_win,tf_win_pat")
     parser.add_argument("--rule", choices=("5a", "5b"), default="5b", help="protocol / addendum")
@@ -201,6 +204,21 @@ def main(argv: list[str] | None = None) -> int:
 
         out = frozen(args, records(args))
     out["seconds"] = round(time.perf_counter() - t0, 1)
+    return emit(out, load0)
+
+
+def parser_for(doc: str | None, steps: tuple[str, ...]) -> argparse.ArgumentParser:
+    """The arguments every study step takes: the step, the two wheels, the cache folder."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("step", choices=steps)
+    parser.add_argument("--pyrit-wheel", type=Path, required=True)
+    parser.add_argument("--psfuzz-wheel", type=Path, required=True)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/g6"))
+    return parser
+
+
+def emit(out: dict[str, Any], load0: tuple[float, float, float]) -> int:
+    """Print ``out`` as one JSON document with the load average at the start and the end."""
     out["load_average"] = {"start": [round(x, 2) for x in load0],
                            "end": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
     json.dump(out, sys.stdout, indent=1)

@@ -22,7 +22,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,7 +47,7 @@ def _ext_mask(mask: Any) -> Any:
 def lower_outputs(args: argparse.Namespace, recs: list[Any], model: Any) -> list[Any]:
     """Layer-4 outputs of every text (fp16, one (tokens, 384) array each), cached on disk."""
     import torch
-    from guards_ceiling import _digest
+    from guards_ceiling import _digest, padded_batches
     from tokenizers import Tokenizer
 
     from llmops.embeddings import resolve_model_path
@@ -61,15 +60,9 @@ def lower_outputs(args: argparse.Namespace, recs: list[Any], model: Any) -> list
     tok.no_padding()
     ids = [e.ids for e in tok.encode_batch([r.text for r in recs])]
     out: list[Any] = [None] * len(ids)
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
     with torch.no_grad():
-        for start in range(0, len(order), 64):
-            rows = order[start : start + 64]
-            width = max(len(ids[i]) for i in rows)
-            x = torch.zeros((len(rows), width), dtype=torch.long)
-            m = torch.zeros((len(rows), width), dtype=torch.long)
-            for r, i in enumerate(rows):
-                x[r, : len(ids[i])], m[r, : len(ids[i])] = torch.tensor(ids[i]), 1
+        for rows, xn, mn in padded_batches(ids, 64):
+            x, m = torch.from_numpy(xn), torch.from_numpy(mn)
             h = model.embeddings(input_ids=x, token_type_ids=torch.zeros_like(x))
             for layer in model.encoder.layer[:FROZEN]:
                 h = layer(h, attention_mask=_ext_mask(m))
@@ -148,14 +141,10 @@ def run_fold(
 
 def main(argv: list[str] | None = None) -> int:
     import torch
-    from guards_ceiling import records
+    from guards_ceiling import emit, parser_for, records
     from guards_ceiling_loso import ds_like, folds_of, oracle, summary
 
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("step", choices=("run", "report"))
-    parser.add_argument("--pyrit-wheel", type=Path, required=True)
-    parser.add_argument("--psfuzz-wheel", type=Path, required=True)
-    parser.add_argument("--cache", type=Path, default=Path("/tmp/g6"))
+    parser = parser_for(__doc__, ("run", "report"))
     parser.add_argument("--folds", default="deepteam,spikee,agentdojo,eval")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
@@ -196,11 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         rep = summary(_report(sub, [flags[i] for i in done], thresholds, [scores[i] for i in done]))
         out = {"folds": sorted(thresholds), "rows": len(done), **rep,
                "oracle": oracle(sub, [scores[i] for i in done])}  # fmt: skip
-    out["load_average"] = {"start": [round(x, 2) for x in load0],
-                           "end": [round(x, 2) for x in os.getloadavg()]}  # fmt: skip
-    json.dump(out, sys.stdout, indent=1)
-    print()
-    return 0
+    return emit(out, load0)
 
 
 if __name__ == "__main__":
