@@ -1,7 +1,8 @@
 """The learned layer of the injection guard: classifiers over MiniLM's vocabulary, cheap per request.
 
-A transformer encode of a 1,000-character text costs ~14 ms on ONNX (2 cores), far over a 5 ms
-budget, so the request path never runs the transformer. Instead the MiniLM model is distilled
+A transformer encode of a 1,000-character text costs 58 ms p50 on ONNX (2 threads, quiet; 29 ms
+at 128 word pieces; docs/guardrails.md, round 5), far over a 2 ms budget, so the request path
+never runs the transformer. Instead the MiniLM model is distilled
 once per machine into a static table: one vector per word piece (its sentence embedding when
 encoded alone, computed with the ONNX backend and cached machine-wide, ~30k rows). Per request the
 text is tokenized once (the model's own tokenizer) and three things are read off the token ids:
