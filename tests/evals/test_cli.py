@@ -65,6 +65,32 @@ def test_run_gate_baseline_and_regression(
     assert result.exit_code == 0
 
 
+def test_baseline_takes_the_run_options_of_a_fresh_run(
+    cli: Any, project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path]
+) -> None:
+    llm.set_responder(knowing_responder)
+    make_suite()
+    stored = project.root / "evals/baselines/facts.json"
+    assert cli("eval", "baseline", "evals/facts.yaml", cwd=project.root).exit_code == 0
+    assert json.loads(stored.read_text())["metrics"]["contains"]["items"]["q1"] == 1.0
+    llm.set_responder(_wrong_on_four)
+    # cached answers are reused: the baseline does not move
+    assert cli("eval", "baseline", "evals/facts.yaml", cwd=project.root).exit_code == 0
+    assert json.loads(stored.read_text())["metrics"]["contains"]["items"]["q1"] == 1.0
+    for flags in (["--refresh"], ["--no-cache", "--concurrency", "2"]):
+        llm.set_responder(knowing_responder)
+        assert cli("eval", "run", "evals/facts.yaml", "--refresh", cwd=project.root).exit_code == 0
+        llm.set_responder(_wrong_on_four)
+        result = cli("eval", "baseline", "evals/facts.yaml", *flags, cwd=project.root)
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(stored.read_text())["metrics"]["contains"]["items"]["q1"] == 0.0, flags
+    result = cli(
+        "eval", "baseline", "evals/facts.yaml", "--from", "x.json", "--refresh", cwd=project.root
+    )
+    assert result.exit_code == 2
+    assert "--refresh: only for a fresh run, not with --from x.json" in result.stderr
+
+
 def test_absolute_minimum_fails_the_gate(
     cli: Any, project: Project, llm: ScriptedLLMServer, make_suite: Callable[..., Path]
 ) -> None:

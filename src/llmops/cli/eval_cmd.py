@@ -20,6 +20,17 @@ SuitesArg = Annotated[
     list[Path] | None,
     typer.Argument(help="Suite files (default: every evals/*.yaml suite).", show_default=False),
 ]
+# How a run makes its model calls: shared by `eval run` and `eval baseline`.
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Neither read nor write the model-call cache.")
+]
+RefreshOpt = Annotated[
+    bool, typer.Option("--refresh", help="Ignore cached answers and overwrite them.")
+]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Run even above the suite's budget.")]
+ConcurrencyOpt = Annotated[
+    int | None, typer.Option("--concurrency", min=1, help="Parallel model calls.")
+]
 
 
 def _discover(settings: Settings, given: list[Path] | None) -> list[Suite]:
@@ -111,24 +122,16 @@ def run(
             help="Gate even when a served index was built from an older pipeline file.",
         ),
     ] = False,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Neither read nor write the model-call cache.")
-    ] = False,
-    refresh: Annotated[
-        bool, typer.Option("--refresh", help="Ignore cached answers and overwrite them.")
-    ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Run even above the suite's budget.")
-    ] = False,
+    no_cache: NoCacheOpt = False,
+    refresh: RefreshOpt = False,
+    yes: YesOpt = False,
     repeats: Annotated[
         int | None, typer.Option("--repeats", min=1, help="Override the suite's repeats.")
     ] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", min=1, help="Only the first N records.")
     ] = None,
-    concurrency: Annotated[
-        int | None, typer.Option("--concurrency", min=1, help="Parallel model calls.")
-    ] = None,
+    concurrency: ConcurrencyOpt = None,
     changed_since: Annotated[
         str | None,
         typer.Option(
@@ -273,11 +276,20 @@ def baseline(
         Path | None,
         typer.Option("--from", help="Use this results.json instead of running the suite."),
     ] = None,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Run even above the suite's budget.")
-    ] = False,
+    no_cache: NoCacheOpt = False,
+    refresh: RefreshOpt = False,
+    yes: YesOpt = False,
+    concurrency: ConcurrencyOpt = None,
 ) -> None:
-    """Write evals/baselines/<suite>.json from a fresh run (commit it to git)."""
+    """Write evals/baselines/<suite>.json from a fresh run (commit it to git).
+
+    The run covers the whole suite as its file defines it (no --limit or --repeats: a baseline
+    of a subset would gate on a subset); cached answers are reused unless --refresh/--no-cache.
+
+    Examples:
+
+        llmops eval baseline evals/python-docs.yaml --refresh
+    """
     import json
 
     from llmops.errors import ConfigError
@@ -289,12 +301,23 @@ def baseline(
     settings = state(ctx).settings()
     suite = load_suite(suite_file, settings.root)
     if from_results is not None:
+        given = [f for f, on in (("--no-cache", no_cache), ("--refresh", refresh)) if on]
+        if concurrency is not None:
+            given.append("--concurrency")
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)}: only for a fresh run, not with --from {from_results}",
+                hint="drop --from to run the suite, or drop the run options",
+            )
         try:
             result = RunResult.model_validate(json.loads(from_results.read_text(encoding="utf-8")))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read results: {exc}", file=from_results) from None
     else:
-        runner = EvalRunner(suite, settings, RunOptions(yes=yes))
+        options = RunOptions(
+            use_cache=not no_cache, refresh=refresh, yes=yes, concurrency=concurrency
+        )
+        runner = EvalRunner(suite, settings, options)
         _check_stale(runner, gate=False, allow=True)  # a baseline of a stale index: warn
         result = runner.run(None)
     data = write_baseline(result, suite.baseline_path)
