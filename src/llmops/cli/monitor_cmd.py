@@ -78,11 +78,10 @@ def watch(
     json_out: JsonOpt = False,
 ) -> None:
     """Score sampled traces, evaluate the alert rules and publish gauges, until Ctrl-C."""
-    import signal
     import threading
 
     from llmops.monitor.render import print_tick
-    from llmops.monitor.watch import Tick, WatchOptions
+    from llmops.monitor.watch import Tick, WatchOptions, stop_on_sigint
     from llmops.monitor.watch import watch as run_watch
 
     every = _duration(interval, "--interval") if interval else None
@@ -98,22 +97,12 @@ def watch(
         else:
             print_tick(out, tick)
 
-    previous = signal.getsignal(signal.SIGINT)
-
-    def interrupt(_signum: int, _frame: object) -> None:
+    def notice() -> None:
         err_console().print("stopping after this evaluation (Ctrl-C again to force)")
-        stop.set()
-        signal.signal(signal.SIGINT, previous)
 
     options = WatchOptions(interval=every, max_ticks=1 if once else None)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, interrupt)
-    try:
-        with _opened(ctx, traces) as (settings, store):
-            ticks = run_watch(store, settings, stop=stop, on_tick=on_tick, options=options)
-    finally:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, previous)
+    with stop_on_sigint(stop, notice), _opened(ctx, traces) as (settings, store):
+        ticks = run_watch(store, settings, stop=stop, on_tick=on_tick, options=options)
     if not once:
         err_console().print(f"watch stopped cleanly after {ticks} evaluation(s)")
 

@@ -9,9 +9,11 @@ or during the wait, never half-way through a write.
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from llmops.config import Settings
     from llmops.traces.store import TraceStore
 
-__all__ = ["Tick", "WatchOptions", "run_once", "watch"]
+__all__ = ["Tick", "WatchOptions", "run_once", "stop_on_sigint", "watch"]
 
 
 @dataclass
@@ -95,3 +97,28 @@ def watch(
             break
         stop.wait(every)
     return ticks
+
+
+@contextlib.contextmanager
+def stop_on_sigint(stop: threading.Event, notice: Callable[[], None]) -> Iterator[None]:
+    """Make the first Ctrl-C set ``stop`` (after ``notice()``); a second one interrupts as usual.
+
+    The handler sets the event from a new thread: a signal handler runs on the main thread between
+    two bytecodes, possibly while that thread holds the event's lock inside ``stop.wait()``, and
+    ``stop.set()`` there would wait for that lock forever.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGINT, previous)
+        notice()
+        threading.Thread(target=stop.set, name="llmops-stop", daemon=True).start()
+
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
