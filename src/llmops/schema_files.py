@@ -1,4 +1,5 @@
-"""JSON Schemas for the files people edit, generated from their pydantic models and shipped.
+"""JSON Schemas for the files people edit (and the results tools read), generated from their
+pydantic models and shipped.
 
 Each area (prompts, pipelines, gateway, suites, model specs, vLLM profiles, llmops.yaml) builds its
 schema with ``model_schema`` and writes it with ``write_schema`` into ``llmops/schemas/``; a test

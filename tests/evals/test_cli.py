@@ -38,6 +38,18 @@ def test_run_gate_baseline_and_regression(
         "report.html",
     }
     assert "pre-flight: 8 item(s) x 1 repeat(s): up to 8 model call(s)" in result.stderr
+    # results.json keeps that pre-flight beside the calls made, valid against the shipped schema
+    import jsonschema
+
+    from llmops.evals.schema import RESULTS_SHIPPED
+
+    written = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(written, json.loads(RESULTS_SHIPPED.path.read_text()))
+    assert written["preflight"]["target_calls"] == 8 and written["preflight"]["over_budget"] == []
+    assert written["calls"]["target_calls"] == 8
+    written["preflight"]["surprise"] = 1
+    with pytest.raises(jsonschema.ValidationError, match="surprise"):
+        jsonschema.validate(written, json.loads(RESULTS_SHIPPED.path.read_text()))
 
     result = cli("eval", "baseline", "evals/facts.yaml", cwd=project.root)
     assert result.exit_code == 0, result.stderr

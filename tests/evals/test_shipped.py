@@ -9,11 +9,17 @@ from typing import Any
 import pytest
 
 from llmops.evals import load_suite
-from llmops.evals.schema import SCHEMA_PATH, schema_text
+from llmops.evals.schema import RESULTS_SHIPPED, SCHEMA_PATH, schema_text
 
 
 def test_shipped_schema_is_up_to_date() -> None:
     assert SCHEMA_PATH.read_text(encoding="utf-8") == schema_text(), (
+        "regenerate it: python -m llmops.evals.schema"
+    )
+
+
+def test_shipped_results_schema_is_up_to_date() -> None:
+    assert RESULTS_SHIPPED.path.read_text(encoding="utf-8") == RESULTS_SHIPPED.text(), (
         "regenerate it: python -m llmops.evals.schema"
     )
 

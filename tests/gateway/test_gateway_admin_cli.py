@@ -21,7 +21,7 @@ import pytest
 from project_files import write_rag_project
 
 from llmops.config import load_settings
-from llmops.errors import StateError
+from llmops.errors import StateError, UsageError
 from llmops.gateway.credential import credential_path, read_credential, write_credential
 from llmops.testing import wait_for_http
 
@@ -100,6 +100,15 @@ def test_cli_reaches_the_running_gateway(
     assert found.exit_code == 0, found.stderr
     chunks = json.loads(found.stdout)["chunks"]
     assert "spaghetti" in chunks[0]["text"]
+    # The remote retriever forwards the local one's options; the gateway refuses a wrong one.
+    from llmops.gateway.admin_client import RemoteRetriever, retriever_for
+
+    remote = retriever_for("docs", settings)
+    assert isinstance(remote, RemoteRetriever)
+    one = remote.retrieve("largest planet", k=1, mmr=True)
+    assert len(one.chunks) == 1 and "Jupiter" in one.chunks[0].text
+    with pytest.raises(UsageError, match="top_k"):
+        remote.retrieve("largest planet", top_k=1)
     status = cli("index", "status", "docs", "--json", cwd=project)
     assert status.exit_code == 0, status.stderr
     served = json.loads(status.stdout)

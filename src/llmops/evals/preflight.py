@@ -7,44 +7,17 @@ version of its pipeline file than the one on disk.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from llmops.errors import LLMOpsError
+from llmops.evals.records import Preflight
 from llmops.evals.targets import RetrievingTarget, Target
 
 if TYPE_CHECKING:
     from llmops.evals.suite import BudgetSpec
 
 __all__ = ["Preflight", "StaleIndex", "budget_overruns", "stale_indexes"]
-
-
-@dataclass
-class Preflight:
-    """What a run is about to spend, counted before any call."""
-
-    items: int
-    repeats: int
-    target_calls: int = 0
-    probe_calls: int = 0
-    judge_calls: int = 0
-    cached_items: int = 0
-    est_tokens: int = 0
-    est_cost: float = 0.0
-    over_budget: list[str] = field(default_factory=list)
-
-    @property
-    def model_calls(self) -> int:
-        """Return the model calls the run will make at most."""
-        return self.target_calls + self.probe_calls + self.judge_calls
-
-    def describe(self) -> str:
-        """Return a one-line summary."""
-        return (
-            f"{self.items} item(s) x {self.repeats} repeat(s): up to {self.model_calls} model "
-            f"call(s) ({self.target_calls} target, {self.probe_calls} probe, "
-            f"{self.judge_calls} judge), ~{self.est_tokens} tokens, ~${self.est_cost:.4f}"
-        )
 
 
 def budget_overruns(pre: Preflight, budget: BudgetSpec) -> list[str]:

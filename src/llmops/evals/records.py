@@ -18,6 +18,7 @@ __all__ = [
     "ItemRow",
     "MetricResult",
     "MetricSummary",
+    "Preflight",
     "RunResult",
     "SliceCell",
     "SliceCheck",
@@ -196,17 +197,65 @@ class SliceReport(_Model):
         return [c for c in self.checks if c.status == "fail"]
 
 
-class CallStats(_Model):
-    """Model calls made by the run."""
+class Preflight(_Model):
+    """What a run was about to spend, counted before any call: what the suite's budget checked.
 
-    target_calls: int = 0
-    judge_calls: int = 0
-    cache_hits: int = 0
-    cache_misses: int = 0
-    retries: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
+    Counts are upper bounds: a metric may need fewer judge calls than it can take, and a call
+    that another item already made is answered by the cache.
+    """
+
+    items: int = Field(description="golden items in the run")
+    repeats: int = Field(description="times each item runs")
+    target_calls: int = Field(0, description="item runs whose target answer is not cached")
+    probe_calls: int = Field(
+        0,
+        description="extra target calls of behavioural metrics (injected attacks, reworded variants)",
+    )
+    judge_calls: int = Field(0, description="judge calls the judged metrics may make")
+    cached_items: int = Field(
+        0, description="item runs finished before with the same calls: reused whole"
+    )
+    est_tokens: int = Field(
+        0,
+        description="estimated tokens: prompt and contexts as the embedding model's tokenizer "
+        "counts them, plus max_tokens (else 256) per target call, 256 per probe, 600 per judge call",
+    )
+    est_cost: float = Field(
+        0.0, description="est_tokens priced at the higher of target and judge cost_per_1k_tokens"
+    )
+    over_budget: list[str] = Field(
+        default_factory=list, description="one line per budget limit exceeded (empty: within)"
+    )
+
+    @property
+    def model_calls(self) -> int:
+        """Return the model calls the run will make at most."""
+        return self.target_calls + self.probe_calls + self.judge_calls
+
+    def describe(self) -> str:
+        """Return a one-line summary."""
+        return (
+            f"{self.items} item(s) x {self.repeats} repeat(s): up to {self.model_calls} model "
+            f"call(s) ({self.target_calls} target, {self.probe_calls} probe, "
+            f"{self.judge_calls} judge), ~{self.est_tokens} tokens, ~${self.est_cost:.4f}"
+        )
+
+
+class CallStats(_Model):
+    """Model calls the run made, as they happened."""
+
+    target_calls: int = Field(
+        0, description="requests sent to the target, each retry counted; cache hits are not"
+    )
+    judge_calls: int = Field(0, description="requests sent to the judge, each retry counted")
+    cache_hits: int = Field(0, description="calls and finished item runs answered by the cache")
+    cache_misses: int = Field(0, description="calls the cache could not answer (then made)")
+    retries: int = Field(0, description="retries after a retryable failure (429, 5xx, timeout)")
+    prompt_tokens: int = Field(0, description="prompt tokens the upstreams reported")
+    completion_tokens: int = Field(0, description="completion tokens the upstreams reported")
+    cost: float = Field(
+        0.0, description="the target's cost of the uncached items (target cost_per_1k_tokens)"
+    )
 
     @property
     def model_calls(self) -> int:
@@ -236,6 +285,9 @@ class RunResult(_Model):
     repeats: int = 1
     lineage: Lineage = Field(default_factory=Lineage)
     judge: dict[str, Any] = Field(default_factory=dict)
+    preflight: Preflight | None = Field(
+        None, description="the pre-flight estimate the budget checked (absent in older results)"
+    )
     calls: CallStats = Field(default_factory=CallStats)
     metrics: list[MetricSummary] = Field(default_factory=list)
     overall_score: float | None = None

@@ -421,6 +421,7 @@ class EvalRunner:
             started_at=started.isoformat(timespec="seconds"),
             items=len(self.golden),
             repeats=self.repeats,
+            preflight=pre,
         )
         try:
             asyncio.run(self._run_all(planned, rows))

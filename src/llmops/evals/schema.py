@@ -1,7 +1,8 @@
 """The JSON Schema of the suite format, generated from the pydantic model and shipped.
 
 Regenerate with ``python -m llmops.evals.schema``; a test fails when a shipped file drifts.
-The JSON Schema of one golden-set line ships beside it (``golden-record.schema.json``).
+The JSON Schema of one golden-set line ships beside it (``golden-record.schema.json``), and so
+does that of a run's ``results.json`` (``results.schema.json``), for the tools that read it.
 Metric ``type`` is listed as an enum of the registered types so editors can complete it.
 """
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from llmops.evals.golden import golden_record_schema
 from llmops.evals.metrics.base import available_metrics
+from llmops.evals.records import RunResult
 from llmops.evals.suite import Suite
 from llmops.evals.targets import available_targets
 from llmops.schema_files import SCHEMA_DIR, ShippedSchema, model_schema
@@ -18,6 +20,7 @@ from llmops.schema_files import SCHEMA_DIR, ShippedSchema, model_schema
 __all__ = [
     "GOLDEN_SCHEMA_PATH",
     "GOLDEN_SHIPPED",
+    "RESULTS_SHIPPED",
     "SCHEMA_PATH",
     "SHIPPED",
     "golden_schema_text",
@@ -38,6 +41,7 @@ def suite_schema() -> dict[str, Any]:
 
 SHIPPED = ShippedSchema(suite_schema, SCHEMA_DIR / "suite.schema.json")
 GOLDEN_SHIPPED = ShippedSchema(golden_record_schema, SCHEMA_DIR / "golden-record.schema.json")
+RESULTS_SHIPPED = ShippedSchema.of(RunResult, "results.schema.json")
 SCHEMA_PATH = SHIPPED.path
 GOLDEN_SCHEMA_PATH = GOLDEN_SHIPPED.path
 schema_text = SHIPPED.text
@@ -48,3 +52,4 @@ write_schema = SHIPPED.write
 if __name__ == "__main__":  # python -m llmops.evals.schema
     print(write_schema())
     print(GOLDEN_SHIPPED.write())
+    print(RESULTS_SHIPPED.write())

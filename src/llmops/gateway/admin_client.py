@@ -86,25 +86,16 @@ class RemoteRetriever:
             raise not_served(self.pipeline.name)
         return manifest.lineage()
 
-    def retrieve(
-        self,
-        query: str,
-        k: int = 5,
-        filters: dict[str, Any] | None = None,
-        hybrid: bool = False,
-        mmr: bool = False,
-    ) -> RetrievalResult:
-        """Return the top ``k`` chunks, as the gateway's retriever found them."""
+    def retrieve(self, query: str, **options: Any) -> RetrievalResult:
+        """Return the chunks the gateway's ``Retriever.retrieve(query, **options)`` found.
+
+        The options (``k``, ``filters``, ``hybrid``, ``mmr``) are declared once, by the local
+        ``Retriever`` and the gateway's ``QueryRequest``, which refuses an unknown one (a 400 that
+        becomes a ``UsageError`` naming it).
+        """
         from llmops.rag.retriever import RetrievalResult
 
-        body = {
-            "pipeline": self.pipeline.ref,
-            "query": query,
-            "k": k,
-            "filters": filters,
-            "hybrid": hybrid,
-            "mmr": mmr,
-        }
+        body = {**options, "pipeline": self.pipeline.ref, "query": query}
         return RetrievalResult.model_validate(
             self.client.call("POST", "/admin/query", json=body, timeout=120)
         )

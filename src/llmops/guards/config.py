@@ -28,6 +28,7 @@ from pydantic import (
 
 from llmops.errors import ConfigError
 from llmops.guards.registry import Stage, get_guard_info
+from llmops.validation import Share
 
 __all__ = ["GuardSpec", "GuardsConfig", "OnFail", "default_guards"]
 
@@ -44,8 +45,8 @@ class GuardSpec(BaseModel):
         default="block",
         description="block: refuse with guardrail_blocked:<name>; fix: redact/repair; flag: record only.",
     )
-    threshold: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="Score at or above which the guard fails."
+    threshold: Share | None = Field(
+        default=None, description="Score at or above which the guard fails."
     )
     options: dict[str, Any] = Field(
         default_factory=dict, validate_default=True, description="Guard-specific options."

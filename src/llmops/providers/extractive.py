@@ -43,6 +43,7 @@ from llmops.providers.base import (
     message_text,
     parse_options,
 )
+from llmops.validation import Share
 
 if TYPE_CHECKING:
     import numpy as np
@@ -80,18 +81,16 @@ class ExtractiveOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field("extractive", description="model name reported in answers")
-    threshold: float = Field(
-        0.42, ge=0, le=1, description="abstain when the best sentence scores below this"
-    )
+    threshold: Share = Field(0.42, description="abstain when the best sentence scores below this")
     max_sentences: int = Field(2, ge=1, le=10, description="sentences quoted at most")
-    lexical_weight: float = Field(
-        0.3, ge=0, le=1, description="share of lexical overlap in the score (rest: cosine)"
+    lexical_weight: Share = Field(
+        0.3, description="share of lexical overlap in the score (rest: cosine)"
     )
-    mmr_lambda: float = Field(
-        0.7, ge=0, le=1, description="relevance vs novelty when picking further sentences"
+    mmr_lambda: Share = Field(
+        0.7, description="relevance vs novelty when picking further sentences"
     )
-    relative_cutoff: float = Field(
-        0.85, ge=0, le=1, description="further sentences must score at least this x the best"
+    relative_cutoff: Share = Field(
+        0.85, description="further sentences must score at least this x the best"
     )
     embedding_model: str = Field("all-MiniLM-L6-v2", description="llmops.embeddings spec")
     min_words: int = Field(3, ge=1, description="shorter fragments are not quoted")
