@@ -3,8 +3,9 @@
 Each tick scores the sampled traces waiting for it, evaluates every alert rule (running the
 actions of those that fire), publishes every signal of every route with traffic for
 ``/metrics`` and stores the query drift of each ``monitor.drift.cache_windows`` window, which
-the report and the dashboard then reuse (``llmops.monitor.drift_cache``). The loop waits on an event, so Ctrl-C (or ``stop.set()``) ends it between ticks
-or during the wait, never half-way through a write.
+the report and the dashboard then reuse (``llmops.monitor.drift_cache``). The loop waits on an
+event, so Ctrl-C (or ``stop.set()``) ends it between ticks or during the wait (within a second),
+never half-way through a write.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from llmops.config import Settings
     from llmops.traces.store import TraceStore
 
-__all__ = ["Tick", "WatchOptions", "run_once", "stop_on_sigint", "watch"]
+__all__ = ["Tick", "WatchOptions", "run_once", "stop_on_sigint", "wait_for_stop", "watch"]
 
 
 @dataclass
@@ -95,8 +96,25 @@ def watch(
         ticks += 1
         if opts.max_ticks is not None and ticks >= opts.max_ticks:
             break
-        stop.wait(every)
+        wait_for_stop(stop, every)
     return ticks
+
+
+def wait_for_stop(stop: threading.Event, seconds: float, *, wake: float = 1.0) -> bool:
+    """Wait up to ``seconds`` for ``stop``, waking every ``wake`` seconds; return whether it is set.
+
+    A Ctrl-C interrupts a blocked wait only when its signal reaches the main thread while it is
+    blocked. One that lands on another thread, or just before the main thread blocks, leaves
+    the wait blocked, and Python runs the handler only when the wait returns. Short waits bound
+    that to ``wake`` seconds instead of the whole interval.
+    """
+    deadline = time.monotonic() + seconds
+    while not stop.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        stop.wait(min(left, wake))
+    return True
 
 
 @contextlib.contextmanager
