@@ -44,12 +44,13 @@ def test_run_gate_baseline_and_regression(
     from llmops.evals.schema import RESULTS_SHIPPED
 
     written = json.loads((folder / "results.json").read_text())
-    jsonschema.validate(written, json.loads(RESULTS_SHIPPED.path.read_text()))
+    schema = json.loads(RESULTS_SHIPPED.path.read_text())
+    jsonschema.validate(written, schema)
     assert written["preflight"]["target_calls"] == 8 and written["preflight"]["over_budget"] == []
     assert written["calls"]["target_calls"] == 8
     written["preflight"]["surprise"] = 1
     with pytest.raises(jsonschema.ValidationError, match="surprise"):
-        jsonschema.validate(written, json.loads(RESULTS_SHIPPED.path.read_text()))
+        jsonschema.validate(written, schema)
 
     result = cli("eval", "baseline", "evals/facts.yaml", cwd=project.root)
     assert result.exit_code == 0, result.stderr

@@ -217,8 +217,9 @@ class Preflight(_Model):
     )
     est_tokens: int = Field(
         0,
-        description="estimated tokens: prompt and contexts as the embedding model's tokenizer "
-        "counts them, plus max_tokens (else 256) per target call, 256 per probe, 600 per judge call",
+        description="estimated tokens; per call, the prompt and contexts as the embedding model's "
+        "tokenizer counts them plus max_tokens (else 256) for a target call, 256 for a probe and "
+        "600 for a judge call",
     )
     est_cost: float = Field(
         0.0, description="est_tokens priced at the higher of target and judge cost_per_1k_tokens"
